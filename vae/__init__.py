@@ -1,0 +1,1 @@
+"""Latent Lab: the VAE library behind the app (never imports streamlit)."""

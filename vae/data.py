@@ -1,0 +1,716 @@
+"""Datasets for Latent Lab: built-ins (digits, shapes) and user files, validated and split.
+
+Specs for `load_dataset`: "digits", "shapes", "mnist:DIR", "npz:FILE", "images:DIR" or
+"images:FILE.zip". The app's upload goes through `load_upload`. Everything a user supplies is
+checked before use; every refusal is a `DataError` whose message is one sentence naming the file,
+the problem and what to do. Nothing is ever unpickled and no archive is ever extracted to disk.
+
+Images are kept compact: uint8 stays uint8 until `Split.images` converts the batch asked for.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import itertools
+import math
+import re
+import stat
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from vae import shapes
+
+# Limits (DESIGN §3). Read at call time, so tests can monkeypatch them.
+MAX_UPLOAD_BYTES = 200 * 2**20
+MAX_DECOMPRESSED_BYTES = 2**30
+MAX_CLASSES = 100
+MIN_SIDE = 8
+MAX_SIDE = 128
+# Fewer images than this cannot give non-empty train, validation and test splits worth having.
+MIN_IMAGES = 10
+
+SEED = 0
+
+
+class DataError(ValueError):
+    """One sentence naming the file/problem and what to do."""
+
+    def __init__(self, message: str) -> None:
+        # File names may hold newlines or tabs; the message must stay one line.
+        super().__init__(" ".join(message.split()))
+
+
+@dataclass
+class Split:
+    """x: (N, C, H, W), uint8 0..255 or float32 in [0, 1]; y: (N,) int64 labels 0..K-1;
+    factors: (N, K) int64 factor indices."""
+
+    x: np.ndarray
+    y: np.ndarray | None = None
+    factors: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def images(self, index: slice | np.ndarray | int | None = None) -> np.ndarray:
+        """A fresh float32 array in [0, 1], (n, C, H, W); an int index gives n = 1."""
+        if isinstance(index, int | np.integer):
+            index = [index]
+        x = self.x if index is None else self.x[index]
+        if x.dtype == np.uint8:
+            out = x.astype(np.float32)
+            out /= 255
+            return out
+        return np.array(x, dtype=np.float32)
+
+
+@dataclass
+class Dataset:
+    name: str
+    train: Split
+    val: Split
+    test: Split
+    class_names: list[str]
+    factor_names: list[str] | None = None
+    factor_sizes: list[int] | None = None
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        c, h, w = self.train.x.shape[1:]
+        return int(c), int(h), int(w)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def load_dataset(spec: str, *, image_size: int | None = None, rgb: bool = False) -> Dataset:
+    """Load a dataset by spec. `image_size` resizes every image to a square of that side;
+    `rgb` decodes image files (folders, zips) in colour instead of grayscale, while arrays
+    (npz, IDX) keep the channels they have."""
+    _check_image_size(image_size)
+    kind, _, arg = spec.partition(":")
+    if kind == "digits" and not arg:
+        return _resized(_digits(spec), image_size)
+    if kind == "shapes" and not arg:
+        return _resized(_shapes(spec), image_size)
+    if kind in ("mnist", "npz", "images") and arg:
+        path = Path(arg).expanduser()
+        if kind == "mnist":
+            return _mnist_dir(spec, path, image_size)
+        if kind == "npz":
+            x, y = _npz(_read_file(path), str(path))
+            return _from_arrays(spec, x, y, str(path), image_size)
+        if path.is_dir():
+            return _from_images(spec, _folder_entries(path), str(path), image_size, rgb)
+        return _from_images(
+            spec, _zip_entries(_read_file(path), str(path)), str(path), image_size, rgb
+        )
+    raise DataError(
+        f"{spec!r} is not a dataset spec; use digits, shapes, mnist:DIR, npz:FILE, "
+        "images:DIR or images:FILE.zip."
+    )
+
+
+def load_upload(
+    files: dict[str, bytes], *, image_size: int | None = None, rgb: bool = False
+) -> Dataset:
+    """Load what the app's uploader received, keyed by file name: one .npz, one .zip of
+    images, or IDX files (images alone, or images plus labels, gzipped or not)."""
+    _check_image_size(image_size)
+    if not files:
+        raise DataError("No file was uploaded; choose an .npz, a .zip of images or IDX files.")
+    for name, data in files.items():
+        _check_upload_size(name, len(data))
+        if not data:
+            raise DataError(f"{name}: the file is empty; upload the file again.")
+    total = sum(len(data) for data in files.values())
+    names = " + ".join(files)
+    if total > MAX_UPLOAD_BYTES:
+        raise DataError(
+            f"{names}: together {_mb(total)} exceed the upload limit of {_mb(MAX_UPLOAD_BYTES)}; "
+            "upload a smaller dataset."
+        )
+    spec = f"upload:{names}"
+    if len(files) == 1:
+        ((name, data),) = files.items()
+        suffix = name.lower().rsplit(".", 1)[-1]
+        if suffix == "npz":
+            x, y = _npz(data, name)
+            return _from_arrays(spec, x, y, name, image_size)
+        if suffix == "zip":
+            return _from_images(spec, _zip_entries(data, name), name, image_size, rgb)
+    if len(files) <= 2:
+        x, y = _idx_pair(files)
+        return _from_arrays(spec, x, y, names, image_size)
+    raise DataError(
+        f"{names}: {len(files)} files were uploaded; upload one .npz, one .zip of images, "
+        "or an IDX images file with its labels file."
+    )
+
+
+# --------------------------------------------------------------------------- built-ins
+
+
+def _digits(spec: str) -> Dataset:
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16).astype(np.float32).reshape(-1, 1, 8, 8)
+    y = y.astype(np.int64)
+    # DESIGN §3: these exact splits everywhere, so numbers compare (1,293 / 144 / 360).
+    rest, test = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=SEED)
+    train, val = train_test_split(rest, test_size=0.1, stratify=y[rest], random_state=SEED)
+    return Dataset(
+        name=spec,
+        train=Split(x[train], y[train]),
+        val=Split(x[val], y[val]),
+        test=Split(x[test], y[test]),
+        class_names=[str(d) for d in range(10)],
+    )
+
+
+def _shapes(spec: str) -> Dataset:
+    images, factors = shapes.grid()
+    order = np.random.default_rng(SEED).permutation(len(images))
+    n_held = len(images) // 10
+    held = np.split(order, [n_held, 2 * n_held])
+    test, val, train = (Split(images[i], factors[i, 0], factors[i]) for i in map(np.sort, held))
+    return Dataset(
+        name=spec,
+        train=train,
+        val=val,
+        test=test,
+        class_names=list(shapes.SHAPE_NAMES),
+        factor_names=list(shapes.FACTOR_NAMES),
+        factor_sizes=list(shapes.FACTOR_SIZES),
+    )
+
+
+# --------------------------------------------------------------------------- file access
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n:,} bytes"
+
+
+def _check_upload_size(name: str, size: int) -> None:
+    if size > MAX_UPLOAD_BYTES:
+        raise DataError(
+            f"{name}: the file is {_mb(size)}, more than the limit of {_mb(MAX_UPLOAD_BYTES)}; "
+            "use a smaller dataset."
+        )
+
+
+def _read_file(path: Path) -> bytes:
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder; check the path.")
+    if not path.is_file():
+        raise DataError(f"{path}: this is not a regular file; give the path of a file.")
+    size = path.stat().st_size
+    if size == 0:
+        raise DataError(f"{path}: the file is empty; supply the complete file.")
+    _check_upload_size(str(path), size)  # before reading, so a huge file is never loaded
+    return path.read_bytes()
+
+
+def _gunzip(data: bytes, name: str) -> bytes:
+    """Decompress with a bounded read, so a gzip bomb stops at the limit plus one byte."""
+    limit = MAX_DECOMPRESSED_BYTES
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+            out = f.read(limit + 1)
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f"{name}: the gzip data is damaged; download the file again.") from e
+    if len(out) > limit:
+        raise DataError(
+            f"{name}: decompresses to more than the limit of {_mb(limit)}; use a smaller dataset."
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- IDX (MNIST)
+
+_MNIST_NAMES = {
+    ("train", "images"): "train-images-idx3-ubyte",
+    ("train", "labels"): "train-labels-idx1-ubyte",
+    ("test", "images"): "t10k-images-idx3-ubyte",
+    ("test", "labels"): "t10k-labels-idx1-ubyte",
+}
+
+
+def _mnist_file(folder: Path, canonical: str) -> Path:
+    stem, _, idx = canonical.rpartition("-idx")
+    # "train-images.idx3-ubyte" is how many mirrors and extractors name the same file.
+    for name in (canonical, f"{stem}.idx{idx}"):
+        for candidate in (folder / name, folder / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    raise DataError(
+        f"{folder}: {canonical} (or .gz) is missing; put the four MNIST or Fashion-MNIST "
+        "IDX files in that folder."
+    )
+
+
+def _mnist_dir(spec: str, folder: Path, image_size: int | None) -> Dataset:
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder; give the folder holding the MNIST IDX files.")
+    parts = {}
+    for part in ("train", "test"):
+        images = _mnist_file(folder, _MNIST_NAMES[part, "images"])
+        labels = _mnist_file(folder, _MNIST_NAMES[part, "labels"])
+        x = _to_nchw(_idx(_read_file(images), str(images), ndim=3), str(images))
+        y = _idx(_read_file(labels), str(labels), ndim=1)
+        _check_label_count(str(labels), y, len(x))
+        _check_sides(str(images), x.shape, resizable=image_size is not None)
+        parts[part] = x, y
+    (x_train, y_train), (x_test, y_test) = parts["train"], parts["test"]
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise DataError(
+            f"{folder}: train images are {x_train.shape[2]}x{x_train.shape[3]} but t10k images "
+            f"are {x_test.shape[2]}x{x_test.shape[3]}; use files from the same dataset."
+        )
+    classes = np.unique(np.concatenate([y_train, y_test]))
+    _check_class_count(str(folder), len(classes))
+    y_train, y_test = np.searchsorted(classes, y_train), np.searchsorted(classes, y_test)
+    train, val = _split_off(np.arange(len(x_train)), y_train, math.ceil(0.1 * len(x_train)))
+    dataset = Dataset(
+        name=spec,
+        train=Split(x_train[train], y_train[train]),
+        val=Split(x_train[val], y_train[val]),
+        test=Split(x_test, y_test),
+        class_names=[str(c) for c in classes],
+    )
+    return _resized(dataset, image_size)
+
+
+def _idx(data: bytes, name: str, ndim: int | None = None) -> np.ndarray:
+    """Parse an unsigned-byte IDX file (gzipped or not) as a uint8 array."""
+    if data[:2] == b"\x1f\x8b":
+        data = _gunzip(data, name)
+    if len(data) < 4 or data[:3] != b"\x00\x00\x08" or not 1 <= data[3] <= 4:
+        raise DataError(
+            f"{name}: not an IDX file of unsigned bytes (wrong magic number); use MNIST-style "
+            "IDX files, or an .npz or a .zip of images instead."
+        )
+    dims = data[3]
+    if ndim is not None and dims != ndim:
+        raise DataError(
+            f"{name}: holds {dims}-D data where {ndim}-D {'images' if ndim == 3 else 'labels'} "
+            "were expected; check which file is which."
+        )
+    header = 4 + 4 * dims
+    if len(data) < header:
+        raise DataError(f"{name}: the IDX header is truncated; download the file again.")
+    shape = tuple(int(d) for d in np.frombuffer(data, ">u4", dims, offset=4))
+    expected = math.prod(shape)
+    if expected > MAX_DECOMPRESSED_BYTES:
+        raise DataError(
+            f"{name}: its header describes {_mb(expected)} of data, more than the limit of "
+            f"{_mb(MAX_DECOMPRESSED_BYTES)}; use a smaller dataset."
+        )
+    if len(data) - header != expected:
+        raise DataError(
+            f"{name}: the header describes {expected} bytes of data but the file holds "
+            f"{len(data) - header}; the file is truncated or damaged, so download it again."
+        )
+    # A copy, because arrays over the bytes object would be read-only.
+    return np.frombuffer(data, np.uint8, offset=header).reshape(shape).copy()
+
+
+def _idx_pair(files: dict[str, bytes]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Tell an uploaded IDX images file from its labels file by their dimensions."""
+    arrays = {name: _idx(data, name) for name, data in files.items()}
+    images = [name for name, a in arrays.items() if a.ndim == 3]
+    labels = [name for name, a in arrays.items() if a.ndim == 1]
+    if len(images) != 1 or len(labels) != len(files) - 1:
+        raise DataError(
+            f"{' + '.join(files)}: expected one IDX images file (3-D) and at most one IDX "
+            "labels file (1-D); upload a matching pair."
+        )
+    return arrays[images[0]], arrays[labels[0]] if labels else None
+
+
+# --------------------------------------------------------------------------- npz
+
+
+def _npz(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as e:
+        raise DataError(
+            f"{name}: not an .npz archive; save the arrays with numpy.savez and upload again."
+        ) from e
+    with archive:
+        members = {info.filename: info for info in archive.infolist()}
+    # Declared sizes bound what zipfile will inflate, so checking them stops a zip bomb.
+    if sum(info.file_size for info in members.values()) > MAX_DECOMPRESSED_BYTES:
+        raise DataError(
+            f"{name}: its arrays decompress to more than the limit of "
+            f"{_mb(MAX_DECOMPRESSED_BYTES)}; use a smaller dataset."
+        )
+    keys = sorted(m.removesuffix(".npy") for m in members)
+    if "x" not in keys:
+        found = ", ".join(keys) or "nothing"
+        raise DataError(
+            f"{name}: has no array named 'x' (found {found}); save the images under that name "
+            "with numpy.savez(file, x=images, y=labels)."
+        )
+    try:
+        # allow_pickle=False: a user's file must never run code (DESIGN §3).
+        npz = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise DataError(
+            f"{name}: not an .npz archive; save the arrays with numpy.savez and upload again."
+        ) from e
+    with npz:
+        return _npz_array(npz, "x", name), _npz_array(npz, "y", name) if "y" in keys else None
+
+
+def _npz_array(npz: np.lib.npyio.NpzFile, key: str, name: str) -> np.ndarray:
+    try:
+        array = npz[key]
+        if not isinstance(array, np.ndarray):  # NpzFile hands back a non-.npy member as bytes
+            raise ValueError(f"member {key!r} is not an .npy array")
+    except (ValueError, OSError, EOFError, MemoryError, zipfile.BadZipFile, zlib.error) as e:
+        what = "is an object array, which is refused" if "allow_pickle" in str(e) else "is damaged"
+        raise DataError(
+            f"{name}: array {key!r} {what}; save plain numeric arrays with numpy.savez."
+        ) from e
+    return array
+
+
+# --------------------------------------------------------------------------- arrays
+
+
+def _to_nchw(x: np.ndarray, name: str) -> np.ndarray:
+    """Validate pixel values and layout; return uint8 or float32 (N, C, H, W)."""
+    if x.dtype.kind not in "biuf":
+        raise DataError(
+            f"{name}: array 'x' has dtype {x.dtype}, not numbers; "
+            "store pixels as uint8 0..255 or floats in [0, 1]."
+        )
+    if x.ndim == 3:
+        x = x[:, None]
+    elif x.ndim == 4 and x.shape[1] not in (1, 3) and x.shape[3] in (1, 3):
+        x = x.transpose(0, 3, 1, 2)
+    elif x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise DataError(
+            f"{name}: array 'x' has shape {x.shape}; images must be (N, H, W), "
+            "(N, H, W, C) or (N, C, H, W) with C = 1 or 3."
+        )
+    if len(x) == 0:
+        raise DataError(f"{name}: array 'x' holds 0 images; supply at least {MIN_IMAGES}.")
+    if x.dtype.kind == "b":
+        return np.ascontiguousarray(x, dtype=np.uint8) * np.uint8(255)
+    if x.dtype.kind == "f":
+        if np.isnan(x).any():
+            raise DataError(
+                f"{name}: array 'x' contains NaN values; replace them and upload again."
+            )
+        if np.isinf(x).any():
+            raise DataError(
+                f"{name}: array 'x' contains infinite values; replace them and upload again."
+            )
+        lo, hi = float(x.min()), float(x.max())
+        if lo < 0 or hi > 1:
+            raise DataError(
+                f"{name}: float pixel values run from {lo:g} to {hi:g}, outside [0, 1]; "
+                "scale them into [0, 1] or store uint8."
+            )
+        return np.ascontiguousarray(x, dtype=np.float32)
+    lo, hi = int(x.min()), int(x.max())
+    if lo < 0 or hi > 255:
+        raise DataError(
+            f"{name}: integer pixel values run from {lo} to {hi}, outside 0..255; "
+            "rescale them to 0..255 or store floats in [0, 1]."
+        )
+    return np.ascontiguousarray(x, dtype=np.uint8)
+
+
+def _labels(y: np.ndarray, n: int, name: str) -> tuple[np.ndarray, list[str]]:
+    """Remap labels to 0..K-1; class names are the sorted unique labels as strings."""
+    if y.dtype.kind not in "biuUS":
+        raise DataError(
+            f"{name}: labels 'y' have dtype {y.dtype}; store integer or string class labels."
+        )
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataError(
+            f"{name}: labels 'y' have shape {y.shape}; store one label per image, shape (N,)."
+        )
+    _check_label_count(name, y, n)
+    classes, index = np.unique(y, return_inverse=True)
+    _check_class_count(name, len(classes))
+    names = [c.decode(errors="replace") if isinstance(c, bytes) else str(c) for c in classes]
+    return index.astype(np.int64), names
+
+
+def _check_label_count(name: str, y: np.ndarray, n: int) -> None:
+    if len(y) != n:
+        raise DataError(
+            f"{name}: there are {len(y)} labels for {n} images; supply one label per image."
+        )
+
+
+def _check_class_count(name: str, k: int) -> None:
+    if k > MAX_CLASSES:
+        raise DataError(
+            f"{name}: the labels name {k} classes, more than the limit of {MAX_CLASSES}; "
+            "merge or drop classes."
+        )
+
+
+def _check_image_size(image_size: int | None) -> None:
+    if image_size is not None and not MIN_SIDE <= image_size <= MAX_SIDE:
+        raise DataError(
+            f"Image size {image_size} is outside {MIN_SIDE}..{MAX_SIDE} pixels; "
+            "choose a size in that range."
+        )
+
+
+def _check_sides(name: str, shape: tuple[int, ...], resizable: bool) -> None:
+    """Tiny images carry too little to learn from; big ones are fine only if resized."""
+    h, w = shape[-2:]
+    if min(h, w) < MIN_SIDE:
+        raise DataError(
+            f"{name}: images are {h}x{w} pixels, smaller than the minimum of {MIN_SIDE} a side; "
+            "use larger images."
+        )
+    if max(h, w) > MAX_SIDE and not resizable:
+        raise DataError(
+            f"{name}: images are {h}x{w} pixels, larger than the maximum of {MAX_SIDE} a side; "
+            "choose an image size to shrink them to."
+        )
+
+
+def _check_memory(name: str, n: int, c: int, h: int, w: int) -> None:
+    if n * c * h * w > MAX_DECOMPRESSED_BYTES:
+        raise DataError(
+            f"{name}: {n} images of {c}x{h}x{w} need more than the limit of "
+            f"{_mb(MAX_DECOMPRESSED_BYTES)}; use fewer or smaller images."
+        )
+
+
+def _check_count(name: str, n: int) -> None:
+    if n < MIN_IMAGES:
+        raise DataError(
+            f"{name}: holds {n} image{'' if n == 1 else 's'}, fewer than the {MIN_IMAGES} "
+            "needed for train, validation and test splits; add more images."
+        )
+
+
+def _from_arrays(
+    spec: str, x: np.ndarray, y: np.ndarray | None, name: str, image_size: int | None
+) -> Dataset:
+    x = _to_nchw(x, name)
+    _check_count(name, len(x))
+    _check_sides(name, x.shape, resizable=image_size is not None)
+    y, class_names = _labels(y, len(x), name) if y is not None else (None, [])
+    if image_size is not None:
+        x = _resize(x, image_size)
+    return _split(spec, x, y, class_names)
+
+
+# --------------------------------------------------------------------------- image files
+
+# An entry is (name for messages, label folder or None, a function returning the bytes).
+_Entry = tuple[str, str | None, Callable[[], bytes]]
+
+
+def _is_hidden(parts: tuple[str, ...]) -> bool:
+    # Operating-system litter (.DS_Store, __MACOSX/, Thumbs.db) is skipped, not an error.
+    return any(p.startswith(".") or p == "__MACOSX" for p in parts) or parts[-1] == "Thumbs.db"
+
+
+def _labelled(name: str, rel: list[tuple[str, ...]]) -> list[str | None]:
+    """Labels from the first folder level: all files in class folders, or all at the top."""
+    nested = [len(p) > 1 for p in rel]
+    if any(nested) and not all(nested):
+        raise DataError(
+            f"{name}: some images sit in class folders and some at the top level; "
+            "put every image in a class folder, or none."
+        )
+    return [p[0] if len(p) > 1 else None for p in rel]
+
+
+def _folder_entries(folder: Path) -> list[_Entry]:
+    files = sorted(
+        p for p in folder.rglob("*") if p.is_file() and not _is_hidden(p.relative_to(folder).parts)
+    )
+    rel = [p.relative_to(folder).parts for p in files]
+    total = sum(p.stat().st_size for p in files)
+    if total > MAX_DECOMPRESSED_BYTES:
+        raise DataError(
+            f"{folder}: its files total {_mb(total)}, more than the limit of "
+            f"{_mb(MAX_DECOMPRESSED_BYTES)}; use fewer or smaller images."
+        )
+    return [
+        (str(p), label, p.read_bytes)
+        for p, label in zip(files, _labelled(str(folder), rel), strict=True)
+    ]
+
+
+def _zip_entries(data: bytes, name: str) -> list[_Entry]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as e:
+        raise DataError(
+            f"{name}: not a zip archive; give a folder of images or a .zip of one."
+        ) from e
+    infos = []
+    for info in archive.infolist():
+        member = info.filename.replace("\\", "/")
+        if member.startswith("/") or re.match(r"[A-Za-z]:", member) or ".." in member.split("/"):
+            raise DataError(
+                f"{name}: member {info.filename!r} points outside the archive; "
+                "remove it and zip the folder again."
+            )
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise DataError(
+                f"{name}: member {info.filename!r} is a symbolic link; "
+                "replace it with the file itself."
+            )
+        if info.flag_bits & 0x1:
+            raise DataError(
+                f"{name}: member {info.filename!r} is encrypted; zip it without a password."
+            )
+        if info.file_size > MAX_DECOMPRESSED_BYTES:
+            raise DataError(
+                f"{name}: member {info.filename!r} decompresses to {_mb(info.file_size)}, more "
+                f"than the limit of {_mb(MAX_DECOMPRESSED_BYTES)}; use smaller images."
+            )
+        parts = PurePosixPath(member).parts
+        if not info.is_dir() and parts and not _is_hidden(parts):
+            infos.append((parts, info))
+    total = sum(info.file_size for _, info in infos)
+    if total > MAX_DECOMPRESSED_BYTES:
+        raise DataError(
+            f"{name}: its files decompress to {_mb(total)}, more than the limit of "
+            f"{_mb(MAX_DECOMPRESSED_BYTES)}; use fewer or smaller images."
+        )
+    infos.sort()
+    rel = [parts for parts, _ in infos]
+    # A zip of a folder usually wraps everything in that folder's name: look inside it.
+    if rel and all(len(p) > 1 for p in rel) and len({p[0] for p in rel}) == 1:
+        rel = [p[1:] for p in rel]
+
+    def reader(info: zipfile.ZipInfo) -> Callable[[], bytes]:
+        def read() -> bytes:
+            try:
+                return archive.read(info)
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as e:
+                raise DataError(
+                    f"{name}: member {info.filename!r} is damaged; zip the folder again."
+                ) from e
+
+        return read
+
+    return [
+        (f"{name}:{info.filename}", label, reader(info))
+        for (_, info), label in zip(infos, _labelled(name, rel), strict=True)
+    ]
+
+
+def _decode(entry_name: str, data: bytes, rgb: bool) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+    ) as e:
+        raise DataError(
+            f"{entry_name}: not an image this app can read; remove it or convert it to PNG."
+        ) from e
+    return image.convert("RGB" if rgb else "L")
+
+
+def _from_images(
+    spec: str, entries: list[_Entry], name: str, image_size: int | None, rgb: bool
+) -> Dataset:
+    _check_count(name, len(entries))
+    decoded = (_decode(entry_name, read(), rgb) for entry_name, _, read in entries)
+    first = next(decoded)
+    # The first image (or the caller's size) sets the size; all others are resized to it.
+    size = (image_size, image_size) if image_size else first.size
+    _check_sides(entries[0][0], size[::-1], resizable=False)
+    channels = 3 if rgb else 1
+    _check_memory(name, len(entries), channels, size[1], size[0])
+    x = np.empty((len(entries), channels, size[1], size[0]), np.uint8)
+    for i, image in enumerate(itertools.chain([first], decoded)):
+        _check_sides(entries[i][0], image.size[::-1], resizable=True)
+        if image.size != size:
+            image = image.resize(size, Image.Resampling.BILINEAR)
+        pixels = np.asarray(image)
+        x[i] = pixels.transpose(2, 0, 1) if rgb else pixels
+    labels = [label for _, label, _ in entries]
+    y, class_names = None, []
+    if labels[0] is not None:
+        y, class_names = _labels(np.array(labels), len(labels), name)
+    return _split(spec, x, y, class_names)
+
+
+def _resize(x: np.ndarray, size: int) -> np.ndarray:
+    """Resize (N, C, H, W) uint8 or float32 to size x size, channel by channel."""
+    if x.shape[2:] == (size, size):
+        return x
+    out = np.empty((*x.shape[:2], size, size), x.dtype)
+    for i in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            image = Image.fromarray(x[i, c]).resize((size, size), Image.Resampling.BILINEAR)
+            out[i, c] = np.asarray(image)
+    if out.dtype == np.float32:
+        np.clip(out, 0, 1, out=out)
+    return out
+
+
+def _resized(dataset: Dataset, image_size: int | None) -> Dataset:
+    if image_size is not None:
+        for split in (dataset.train, dataset.val, dataset.test):
+            split.x = _resize(split.x, image_size)
+    return dataset
+
+
+# --------------------------------------------------------------------------- splitting
+
+
+def _split_off(
+    index: np.ndarray, y: np.ndarray | None, n_out: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split n_out items off `index`, stratified by y where every class allows it."""
+    stratify = None
+    if y is not None:
+        counts = np.bincount(y)
+        counts = counts[counts > 0]
+        k = len(counts)
+        if counts.min() >= 2 and n_out >= k and len(index) - n_out >= k:
+            stratify = y
+    kept, out = train_test_split(index, test_size=n_out, stratify=stratify, random_state=SEED)
+    return kept, out
+
+
+def _split(spec: str, x: np.ndarray, y: np.ndarray | None, class_names: list[str]) -> Dataset:
+    """User data: stratified 10 % test, then 10 % (of the whole) validation, seed 0."""
+    n_held = math.ceil(0.1 * len(x))
+    rest, test = _split_off(np.arange(len(x)), y, n_held)
+    train, val = _split_off(rest, None if y is None else y[rest], n_held)
+
+    def part(i: np.ndarray) -> Split:
+        return Split(x[i], None if y is None else y[i])
+
+    return Dataset(spec, part(train), part(val), part(test), class_names)
