@@ -1,0 +1,102 @@
+"""Likelihoods, analytic KL, beta schedules, free bits and the ELBO (DESIGN §2)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from vae.models import VAE
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(q(z|x) || N(0, I)) per example and dimension, shape (batch, latent_dim)."""
+    # DESIGN §2 analytic KL: -1/2 sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2)
+    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
+
+
+def log_likelihood(
+    x: torch.Tensor, logits: torch.Tensor, likelihood: str, log_sigma: torch.Tensor | float = 0.0
+) -> torch.Tensor:
+    """log p(x|z) per example in nats, summed over pixels (DESIGN §2 likelihoods)."""
+    if likelihood == "bernoulli":
+        # On grey-level x this is the "BCE" objective, not a normalized density (DESIGN §2).
+        per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    else:
+        log_sigma = torch.as_tensor(log_sigma, dtype=x.dtype)
+        z = (x - torch.sigmoid(logits)) / log_sigma.exp()
+        per_pixel = -0.5 * z.pow(2) - log_sigma - 0.5 * LOG_2PI
+    return per_pixel.flatten(1).sum(1)
+
+
+def model_log_sigma(model: VAE) -> torch.Tensor | float:
+    cfg = model.config
+    return model.log_sigma if cfg.learn_sigma else math.log(cfg.sigma)
+
+
+def elbo_terms(
+    model: VAE, x: torch.Tensor, c: torch.Tensor | None = None, eps: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
+    """One-sample estimates per example: recon = E_q[log p(x|z)], kl_per_dim, and their ELBO."""
+    mu, logvar = model.encode(x, c)
+    z = model.reparameterize(mu, logvar, eps)
+    recon = log_likelihood(x, model.decode(z, c), model.config.likelihood, model_log_sigma(model))
+    kl_per_dim = kl_divergence(mu, logvar)
+    # DESIGN §2 ELBO: E_q[log p(x|z)] - KL(q(z|x) || p(z))
+    return {"recon": recon, "kl_per_dim": kl_per_dim, "elbo": recon - kl_per_dim.sum(1),
+            "mu": mu, "logvar": logvar, "z": z}
+
+
+def free_bits_kl(kl_per_dim: torch.Tensor, kappa: float) -> torch.Tensor:
+    """Batch-averaged KL with each dimension floored at kappa nats."""
+    # DESIGN §2 free bits: sum_j max(kappa, KL_j), KL_j averaged over the batch
+    return kl_per_dim.mean(0).clamp(min=kappa).sum()
+
+
+def training_loss(
+    recon: torch.Tensor, kl_per_dim: torch.Tensor, beta: float, free_bits: float = 0.0
+) -> torch.Tensor:
+    """The minimized objective, mean over the batch: -recon + beta * KL (DESIGN §2 β-VAE)."""
+    kl = free_bits_kl(kl_per_dim, free_bits) if free_bits > 0 else kl_per_dim.sum(1).mean()
+    return -recon.mean() + beta * kl
+
+
+@dataclass(frozen=True)
+class BetaSchedule:
+    """beta as a function of the training step; `spec` is the CLI form."""
+
+    beta: float = 1.0
+    spec: str = "constant"
+
+    def __post_init__(self) -> None:
+        kind, *args = self.spec.split(":")
+        arity = {"constant": 0, "linear": 1, "sigmoid": 2, "cyclical": 1}
+        if kind not in arity or len(args) != arity[kind]:
+            raise ValueError(
+                f"Unknown beta schedule '{self.spec}'; use constant, linear:STEPS, "
+                "sigmoid:T0:RATE or cyclical:PERIOD."
+            )
+        try:
+            values = [float(a) for a in args]
+        except ValueError:
+            raise ValueError(f"Beta schedule '{self.spec}' needs numbers after the colons.") \
+                from None
+        if any(v <= 0 for v in values[-1:]):
+            raise ValueError(f"Beta schedule '{self.spec}': the last number must be positive.")
+        if self.beta < 0 or not math.isfinite(self.beta):
+            raise ValueError("beta must be a finite number >= 0.")
+
+    def __call__(self, step: int) -> float:
+        kind, *args = self.spec.split(":")
+        a = [float(v) for v in args]
+        if kind == "linear":  # linear warm-up over STEPS
+            return self.beta * min(1.0, step / a[0])
+        if kind == "sigmoid":  # DESIGN §2 annealing: beta_final * sigmoid((t - t0) / rate)
+            return self.beta / (1 + math.exp(-(step - a[0]) / a[1]))
+        if kind == "cyclical":  # rise linearly over half a period, hold for the other half
+            return self.beta * min(1.0, 2 * (step % a[0]) / a[0])
+        return self.beta
