@@ -76,13 +76,7 @@ class ModelConfig:
         if unknown:
             raise ConfigError(f"Invalid model config: unknown keys {unknown}.")
         for key, value in data.items():
-            expected = known[key].type
-            if ("tuple" in expected and not isinstance(value, list | tuple)) or (
-                expected in ("int", "float") and (isinstance(value, bool)
-                                                  or not isinstance(value, int | float))
-            ) or (expected == "str" and not isinstance(value, str)) or (
-                expected == "bool" and not isinstance(value, bool)
-            ):
+            if not _has_type(value, known[key].type):
                 raise ConfigError(f"Invalid model config: '{key}' has the wrong type.")
         try:
             return cls(**data)
@@ -90,6 +84,16 @@ class ModelConfig:
             if isinstance(err, ConfigError):
                 raise
             raise ConfigError(f"Invalid model config: {err}.") from None
+
+
+def _has_type(value: object, annotation: str) -> bool:
+    """JSON-level type check for a field annotated int, float, str, bool or tuple[int, ...]."""
+    if annotation.startswith("tuple"):
+        return isinstance(value, list | tuple) and all(_has_type(v, "int") for v in value)
+    if isinstance(value, bool):
+        return annotation == "bool"
+    return {"int": isinstance(value, int), "float": isinstance(value, int | float),
+            "str": isinstance(value, str)}.get(annotation, False)
 
 
 def _mlp(sizes: list[int], activation: str) -> nn.Sequential:

@@ -1,0 +1,645 @@
+"""Checkpoints on disk: save, load, list, rename, delete, zip export and import (DESIGN §4).
+
+A checkpoint folder NAME/ holds complete version folders v000001/, v000002/, ... and a pointer
+file CURRENT naming the live one. A save writes the new version under a hidden temporary name,
+renames it into place, then switches CURRENT with os.replace, so a kill at any moment leaves the
+name resolving to exactly one complete version. Only safetensors and json are read: nothing is
+ever unpickled, and every file is validated before a Checkpoint is handed out.
+
+One writer per checkpoint at a time (a training job, the CLI or an import): a save removes the
+temporary leftovers it finds, which would include a concurrent writer's work in progress.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import struct
+import unicodedata
+import uuid
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load as deserialize
+from safetensors.torch import save as serialize
+
+from vae.models import VAE, ConfigError, ModelConfig
+
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+RUNS_DIR = SHIPPED_DIR / "runs"
+CACHE_DIR = SHIPPED_DIR / ".cache"
+
+FORMAT = 1
+MAX_NAME_CHARS = 64
+# Per zip member and for all members together; read at call time so tests can lower it.
+MAX_IMPORT_BYTES = 200 * 2**20
+
+CONFIG = "config.json"
+MODEL = "model.safetensors"
+HISTORY = "history.json"
+OPTIMIZER = "optimizer.safetensors"
+SNAPSHOTS = "snapshots.safetensors"
+REQUIRED_FILES = (CONFIG, MODEL, HISTORY)
+OPTIONAL_FILES = (OPTIMIZER, SNAPSHOTS)
+CONFIG_KEYS = {"format": int, "model": dict, "data": dict, "train": dict, "versions": dict,
+               "seed": int}
+# The run's recipe, needed only to resume: shipped and hand-made checkpoints may leave it out.
+OPTIONAL_CONFIG_KEYS = {"spec": dict}
+
+_POINTER = "CURRENT"
+_TMP = ".tmp-"
+_VERSION = re.compile(r"v\d{6,}")
+_TRASH = re.compile(r"\.latentlab-trash-[0-9a-f]{32}")
+_MEMBER = re.compile(r"[^/.][^/]*/(?:{})?".format(
+    "|".join(re.escape(f) for f in REQUIRED_FILES + OPTIONAL_FILES)))
+_RETRY = "re-export or retrain it"
+# safetensors raises its own error for bad headers, but KeyError and the like for dtypes it can
+# parse and torch lacks.
+_UNREADABLE = (SafetensorError, OSError, KeyError, TypeError, ValueError)
+
+
+class CheckpointError(ValueError):
+    """One sentence naming the checkpoint and the problem, and what to do."""
+
+
+@dataclass
+class Checkpoint:
+    path: Path  # the checkpoint folder (NAME/, not the version folder)
+    version: Path  # the complete version folder CURRENT pointed at when this was loaded
+    config: dict = field(repr=False)  # histories run to megabytes: keep reprs and logs short
+    history: dict = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def shipped(self) -> bool:
+        return _is_shipped(self.path)
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        return _read_tensors(self.version / MODEL, _where(self.path))[0]
+
+    def optimizer(self) -> tuple[dict[str, torch.Tensor], dict[str, str]] | None:
+        file = self.version / OPTIMIZER
+        return _read_tensors(file, _where(self.path)) if file.exists() else None
+
+    def snapshots(self) -> dict[str, torch.Tensor] | None:
+        file = self.version / SNAPSHOTS
+        return _read_tensors(file, _where(self.path))[0] if file.exists() else None
+
+
+def save(
+    path: str | Path,
+    *,
+    config: dict,
+    weights: dict[str, torch.Tensor],
+    history: dict,
+    optimizer: tuple[dict[str, torch.Tensor], dict[str, str]] | None = None,
+    snapshots: dict[str, torch.Tensor] | None = None,
+) -> Checkpoint:
+    """Write a new version of the checkpoint at `path` and make it current, crash-safely.
+
+    Refuses (CheckpointError) anything load() would refuse: config and history must survive a
+    strict JSON round trip (no NaN, no tensors or numpy scalars) and the weights must match the
+    model the config describes.
+    """
+    folder = _folder(path)
+    where = _where(folder)
+    files = {CONFIG: _dump_json(config, where, CONFIG),
+             HISTORY: _dump_json(history, where, HISTORY)}
+    stored_config, stored_history = json.loads(files[CONFIG]), json.loads(files[HISTORY])
+    files[MODEL] = _serialize(weights, None, where, "weights")
+    _validate(where, stored_config, stored_history, _shapes(weights))
+    if optimizer is not None:
+        files[OPTIMIZER] = _serialize(*optimizer, where, "optimizer state")
+    if snapshots is not None:
+        files[SNAPSHOTS] = _serialize(snapshots, None, where, "snapshots")
+
+    folder.mkdir(parents=True, exist_ok=True)
+    _check_layout(folder, where)
+    previous = _pointer(folder)
+    staging = folder / f"{_TMP}{uuid.uuid4().hex}"
+    staging.mkdir()
+    for name, data in files.items():
+        _write_synced(staging / name, data)
+    _fsync_dir(staging)
+    version = folder / f"v{_last_version(folder) + 1:06d}"
+    os.rename(staging, version)
+    # Synced before the pointer moves, so a power cut cannot persist CURRENT without its target.
+    _fsync_dir(folder)
+    pointer_tmp = folder / f"{_POINTER}{_TMP}{uuid.uuid4().hex}"
+    _write_synced(pointer_tmp, f"{version.name}\n".encode())
+    os.replace(pointer_tmp, folder / _POINTER)
+    _fsync_dir(folder)
+    # The previous version stays: a reader that resolved CURRENT just before may still read it.
+    _collect_garbage(folder, keep={version.name, previous})
+    return Checkpoint(folder, version, stored_config, stored_history)
+
+
+def load(path: str | Path) -> Checkpoint:
+    """The checkpoint's current version, fully validated; weights are read on demand."""
+    folder = _folder(path)
+    where = _where(folder)
+    version = _current_version(folder)
+    config = _parse_json(_read_bytes(version / CONFIG, where), where, CONFIG)
+    history = _parse_json(_read_bytes(version / HISTORY, where), where, HISTORY)
+    # Headers only: every safetensors file is checked without reading its tensors.
+    for name in OPTIONAL_FILES:
+        if (version / name).exists():
+            _header_shapes(version / name, where)
+    _validate(where, config, history, _header_shapes(version / MODEL, where))
+    return Checkpoint(folder, version, config, history)
+
+
+def load_model(path: str | Path) -> tuple[VAE, Checkpoint]:
+    """The model in eval mode; load() has checked that every weight name and shape matches."""
+    checkpoint = load(path)
+    model = VAE(ModelConfig.from_dict(checkpoint.config["model"]))
+    model.load_state_dict(checkpoint.weights())
+    model.eval()
+    return model, checkpoint
+
+
+def is_checkpoint(path: str | Path) -> bool:
+    """Whether CURRENT points at a version with all its files (a cheap check; load validates)."""
+    try:
+        _current_version(_folder(path))
+    except CheckpointError:
+        return False
+    return True
+
+
+def list_checkpoints(roots: list[Path] | None = None) -> list[Checkpoint]:
+    """Valid checkpoints directly under each root (default: shipped, then runs), by name.
+
+    Broken or half-made folders are skipped: listing never raises.
+    """
+    found = []
+    for root in [SHIPPED_DIR, RUNS_DIR] if roots is None else roots:
+        try:
+            entries = sorted(Path(root).iterdir(), key=lambda p: p.name.casefold())
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                found.append(load(entry))
+            except (CheckpointError, OSError):
+                continue
+    return found
+
+
+def resolve_name(name: str, root: Path | None = None) -> Path:
+    """The folder for an app-side checkpoint name under `root` (default RUNS_DIR).
+
+    The name is NFC-normalized and stripped; anything that could leave `root`, hide the folder
+    or confuse a file system is refused with a CheckpointError.
+    """
+    root = (RUNS_DIR if root is None else Path(root)).resolve()
+    clean = unicodedata.normalize("NFC", name).strip()
+    problem = _name_problem(clean)
+    if problem:
+        raise CheckpointError(f"Checkpoint name {_shown(name)} is refused: {problem}; choose a "
+                              f"name of at most {MAX_NAME_CHARS} letters, digits, '-' or '_'.")
+    target = root / clean
+    if target.resolve().parent != root:
+        raise CheckpointError(f"Checkpoint name {_shown(name)} is refused: it leads outside "
+                              f"{root}; choose another name.")
+    return target
+
+
+def rename(path: str | Path, new_name: str) -> Path:
+    """Rename the checkpoint folder in place (one os.rename); returns the new folder."""
+    folder = _folder(path)
+    where = _where(folder)
+    _refuse_shipped(folder, "renamed")
+    _current_version(folder)
+    target = resolve_name(new_name, folder.parent)
+    if os.path.lexists(target):
+        raise _fail(where, f"a checkpoint named '{target.name}' already exists",
+                    "choose another name")
+    os.rename(folder, target)
+    _fsync_dir(folder.parent)
+    return target
+
+
+def delete(path: str | Path) -> None:
+    """Delete the checkpoint: one rename takes the name away at once, then the files go."""
+    folder = _folder(path)
+    where = _where(folder)
+    _refuse_shipped(folder, "deleted")
+    if folder.is_symlink() or not folder.is_dir():
+        raise _fail(where, "there is no such checkpoint folder", "check the name")
+    # Only ever remove what a save could have made, whatever path the user gave.
+    _check_layout(folder, where)
+    parent = folder.parent
+    for leftover in parent.iterdir():
+        if _TRASH.fullmatch(leftover.name):  # a delete killed during its rmtree
+            shutil.rmtree(leftover, ignore_errors=True)
+    trash = parent / f".latentlab-trash-{uuid.uuid4().hex}"
+    os.rename(folder, trash)
+    _fsync_dir(parent)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def export_zip(path: str | Path, out: str | Path) -> Path:
+    """Zip the current version's files under a top folder named after the checkpoint.
+
+    `out` is the zip's path, or an existing folder to put NAME.zip in; returns the zip's path.
+    """
+    checkpoint = load(path)
+    out = Path(out)
+    if out.is_dir():
+        out = out / f"{checkpoint.name}.zip"
+    partial = out.with_name(f"{out.name}{_TMP}{uuid.uuid4().hex}")
+    try:
+        with zipfile.ZipFile(partial, "w") as archive:
+            for name in REQUIRED_FILES + OPTIONAL_FILES:
+                file = checkpoint.version / name
+                if file.exists():
+                    # Float weights barely compress; storing them keeps a big export quick.
+                    method = zipfile.ZIP_DEFLATED if name.endswith(".json") else zipfile.ZIP_STORED
+                    archive.write(file, f"{checkpoint.name}/{name}", compress_type=method)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return out
+
+
+def import_zip(
+    zip_path: str | Path | IO[bytes], root: Path | None = None, name: str | None = None
+) -> Checkpoint:
+    """Validate a checkpoint zip like load() and save it under `root` (default RUNS_DIR).
+
+    `zip_path` may also be an open binary file (an upload). The name defaults to the zip's top
+    folder; if taken, the first free "NAME-2", "NAME-3", ... is used (see the result's .name).
+    """
+    label = zip_path if isinstance(zip_path, str | Path) else getattr(zip_path, "name", "upload")
+    where = f"Zip '{Path(str(label)).name}'"
+    top, files = _read_zip(zip_path, where, MAX_IMPORT_BYTES)
+    config = _parse_json(files[CONFIG], where, CONFIG)
+    history = _parse_json(files[HISTORY], where, HISTORY)
+    tensors = {name: _parse_tensors(data, where, name)
+               for name, data in files.items() if name.endswith(".safetensors")}
+    weights = tensors[MODEL][0]
+    snapshots = tensors[SNAPSHOTS][0] if SNAPSHOTS in tensors else None
+    _validate(where, config, history, _shapes(weights))
+    folder = _claim_name(top if name is None else name, root)
+    try:
+        return save(folder, config=config, weights=weights, history=history,
+                    optimizer=tensors.get(OPTIMIZER), snapshots=snapshots)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # give the claimed name back
+        raise
+
+
+# --- validation shared by save, load and import ---------------------------------------------
+
+
+def _fail(where: str, problem: str, advice: str) -> CheckpointError:
+    return CheckpointError(f"{where}: {problem}; {advice}.")
+
+
+def _where(folder: Path) -> str:
+    return f"Checkpoint '{folder.name}'"
+
+
+def _folder(path: str | Path) -> Path:
+    return Path(os.path.abspath(path))
+
+
+def _validate(where: str, config: Any, history: Any, weight_shapes: dict[str, tuple]) -> None:
+    if not isinstance(config, dict):
+        raise _fail(where, f"{CONFIG} is not a JSON object", _RETRY)
+    known = CONFIG_KEYS | OPTIONAL_CONFIG_KEYS
+    unknown = sorted(set(config) - set(known))
+    missing = sorted(set(CONFIG_KEYS) - set(config))
+    if unknown or missing:
+        problem = f"unknown keys {unknown}" if unknown else f"missing keys {missing}"
+        raise _fail(where, f"{CONFIG} has {problem}", _RETRY)
+    for key, kind in known.items():
+        if key in config and (not isinstance(config[key], kind) or isinstance(config[key], bool)):
+            raise _fail(where, f"{CONFIG} '{key}' should be of type {kind.__name__}", _RETRY)
+    if config["format"] != FORMAT:
+        raise _fail(where, f"{CONFIG} has format {config['format']} but this Latent Lab reads "
+                    f"format {FORMAT}", "update Latent Lab")
+    try:
+        model_config = ModelConfig.from_dict(config["model"])
+        # The meta device gives every parameter's shape without allocating or initializing it.
+        with torch.device("meta"):
+            expected = _shapes(VAE(model_config).state_dict())
+    except (ConfigError, TypeError, ValueError, RuntimeError) as err:
+        raise _fail(where, f"{CONFIG} does not describe a buildable model "
+                    f"({str(err).rstrip('.')})", _RETRY) from None
+    if not isinstance(history, dict):
+        raise _fail(where, f"{HISTORY} is not a JSON object", _RETRY)
+    for name, shape in expected.items():
+        if name not in weight_shapes:
+            raise _fail(where, f"{MODEL} lacks the weight '{name}'", _RETRY)
+        if weight_shapes[name] != shape:
+            raise _fail(where, f"{MODEL} weight '{name}' has shape {weight_shapes[name]} but the "
+                        f"config needs {shape}", _RETRY)
+    extra = sorted(set(weight_shapes) - set(expected))
+    if extra:
+        raise _fail(where, f"{MODEL} has the unexpected weight '{extra[0]}'", _RETRY)
+
+
+def _shapes(tensors: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+    return {name: tuple(tensor.shape) for name, tensor in tensors.items()}
+
+
+def _dump_json(value: Any, where: str, filename: str) -> bytes:
+    try:
+        text = json.dumps(value, indent=1, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError) as err:
+        raise _fail(where, f"cannot write {filename} ({err})",
+                    "store only JSON values: None for NaN, float() or .tolist() for tensors and "
+                    "numpy numbers") from None
+    return text.encode("utf-8")
+
+
+def _parse_json(data: bytes, where: str, filename: str) -> Any:
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=refuse)
+    except (ValueError, RecursionError):
+        raise _fail(where, f"{filename} is not valid JSON", _RETRY) from None
+
+
+def _serialize(tensors: Any, metadata: Any, where: str, what: str) -> bytes:
+    if not isinstance(tensors, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()
+    ):
+        raise _fail(where, f"the {what} must map names to tensors", "pass a state_dict")
+    if metadata is not None and not (isinstance(metadata, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    )):
+        raise _fail(where, f"the {what} metadata must map strings to strings",
+                    "encode numbers with str() or json.dumps()")
+    # safetensors refuses tensors that share storage (tied weights, views of one buffer).
+    own = {k: v.detach().cpu().clone(memory_format=torch.contiguous_format)
+           for k, v in tensors.items()}
+    return serialize(own, metadata=metadata)
+
+
+def _unreadable(err: Exception, where: str, filename: str) -> CheckpointError:
+    if isinstance(err, OSError):
+        # Typically a version that two later saves have replaced since it was loaded.
+        return _fail(where, f"{filename} cannot be read ({err.strerror or err})",
+                     "load the checkpoint again")
+    return _fail(where, f"{filename} is not a valid safetensors file (truncated or another "
+                 "format)", _RETRY)
+
+
+def _header_shapes(file: Path, where: str) -> dict[str, tuple[int, ...]]:
+    try:
+        with safe_open(file, framework="pt") as f:
+            names = f.keys()
+            return {name: tuple(f.get_slice(name).get_shape()) for name in names}
+    except _UNREADABLE as err:
+        raise _unreadable(err, where, file.name) from None
+
+
+def _read_tensors(file: Path, where: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    try:
+        with safe_open(file, framework="pt") as f:
+            names = f.keys()
+            return {name: f.get_tensor(name) for name in names}, f.metadata() or {}
+    except _UNREADABLE as err:
+        raise _unreadable(err, where, file.name) from None
+
+
+def _parse_tensors(data: bytes, where: str, filename: str) -> tuple[dict[str, torch.Tensor],
+                                                                    dict[str, str]]:
+    try:
+        tensors = deserialize(data)
+    except _UNREADABLE as err:
+        raise _unreadable(err, where, filename) from None
+    # Loading from bytes drops the metadata; the header was validated just above.
+    (size,) = struct.unpack_from("<Q", data)
+    return tensors, json.loads(data[8:8 + size]).get("__metadata__") or {}
+
+
+def _read_bytes(file: Path, where: str) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as err:
+        raise _unreadable(err, where, file.name) from None
+
+
+# --- the on-disk layout -----------------------------------------------------------------------
+
+
+def _pointer(folder: Path) -> str | None:
+    try:
+        text = (folder / _POINTER).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if _VERSION.fullmatch(text) else None
+
+
+def _current_version(folder: Path) -> Path:
+    where = _where(folder)
+    if not folder.is_dir():
+        raise _fail(where, "there is no such checkpoint folder", "check the name or path")
+    pointer = _pointer(folder)
+    if pointer is None:
+        raise _fail(where, f"{_POINTER} is missing or damaged (not a checkpoint, or its first save "
+                    "never finished)", "save or import it again")
+    version = folder / pointer
+    for name in REQUIRED_FILES:
+        if not (version / name).is_file():
+            raise _fail(where, f"{name} is missing from {pointer}", "save or import it again")
+    return version
+
+
+def _last_version(folder: Path) -> int:
+    return max((int(e.name[1:]) for e in folder.iterdir() if _VERSION.fullmatch(e.name)),
+               default=0)
+
+
+def _is_layout_entry(name: str) -> bool:
+    return name == _POINTER or name.startswith((_TMP, _POINTER + _TMP)) or bool(
+        _VERSION.fullmatch(name))
+
+
+def _check_layout(folder: Path, where: str) -> None:
+    strangers = sorted(e.name for e in folder.iterdir() if not _is_layout_entry(e.name))
+    if strangers:
+        raise _fail(where, f"the folder holds files that are not part of a checkpoint "
+                    f"({', '.join(strangers[:3])})", "choose a new or empty folder")
+
+
+def _collect_garbage(folder: Path, keep: set[str | None]) -> None:
+    # The new version is already live: whatever cannot be removed now is retried next save.
+    for entry in folder.iterdir():
+        if entry.name == _POINTER or entry.name in keep or not _is_layout_entry(entry.name):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _write_synced(file: Path, data: bytes) -> None:
+    with open(file, "xb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name != "posix":  # directories cannot be opened for fsync elsewhere
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _is_shipped(folder: Path) -> bool:
+    return folder.resolve().parent == SHIPPED_DIR.resolve()
+
+
+def _refuse_shipped(folder: Path, done: str) -> None:
+    if _is_shipped(folder):
+        raise _fail(_where(folder), f"it ships with Latent Lab and cannot be {done}",
+                    "export and import it to get a copy of your own")
+
+
+# --- names ------------------------------------------------------------------------------------
+
+
+def _name_problem(name: str) -> str | None:
+    if not name:
+        return "it is empty"
+    if "/" in name or "\\" in name:
+        return "it contains '/' or '\\'"
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        return "it contains control or invisible characters"
+    if name.startswith("."):
+        return "it starts with a dot"
+    if len(name) > MAX_NAME_CHARS:
+        return f"it is longer than {MAX_NAME_CHARS} characters"
+    return None
+
+
+def _shown(name: Any) -> str:
+    text = repr(name)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def _claim_name(base: str, root: Path | None) -> Path:
+    first = resolve_name(base, root)
+    first.parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        suffix = "" if n == 1 else f"-{n}"
+        candidate = resolve_name(first.name[:MAX_NAME_CHARS - len(suffix)] + suffix, root)
+        try:
+            candidate.mkdir()  # atomic: two imports can never claim the same name
+        except FileExistsError:
+            continue
+        return candidate
+    raise CheckpointError(f"Checkpoint name '{first.name}' is taken, and so are its numbered "
+                          "variants; choose another name.")
+
+
+# --- zips -------------------------------------------------------------------------------------
+
+
+def _read_zip(source: str | Path | IO[bytes], where: str,
+              limit: int) -> tuple[str, dict[str, bytes]]:
+    try:
+        if isinstance(source, str | Path):
+            size = Path(source).stat().st_size
+        else:
+            size = source.seek(0, os.SEEK_END)
+        # ZipFile reads the whole central directory, so bound the archive before opening it.
+        if size > limit:
+            raise _fail(where, f"the zip is larger than the import limit of {limit:,} bytes",
+                        "import a smaller checkpoint")
+        with zipfile.ZipFile(source) as archive:
+            top, members = _check_members(archive.infolist(), where, limit)
+            files, budget = {}, limit
+            for name, info in members.items():
+                # Bounded: a member's declared size is the archive's word, not a fact.
+                with archive.open(info) as f:
+                    files[name] = f.read(budget + 1)
+                if len(files[name]) > budget:
+                    raise _too_big(where, name, limit)
+                budget -= len(files[name])
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as err:
+        raise _fail(where, f"it is not a readable zip file ({err})",
+                    "export the checkpoint again") from None
+    return top, files
+
+
+def _check_members(infos: list[zipfile.ZipInfo], where: str,
+                   limit: int) -> tuple[str, dict[str, zipfile.ZipInfo]]:
+    top, members = None, {}
+    for info in infos:
+        problem = _member_problem(info)
+        if problem:
+            raise _fail(where, f"member {info.filename!r} {problem}",
+                        "import only zips exported by Latent Lab")
+        folder, _, name = info.filename.partition("/")
+        if top not in (None, folder):
+            raise _one_folder(where)
+        top = folder
+        if not name:
+            continue  # the top folder's own entry
+        if name in members:
+            raise _fail(where, f"it holds {name} twice", "export the checkpoint again")
+        if info.file_size > limit:
+            raise _too_big(where, name, limit)
+        members[name] = info
+    if top is None:
+        raise _one_folder(where)
+    missing = [name for name in REQUIRED_FILES if name not in members]
+    if missing:
+        raise _fail(where, f"it lacks {missing[0]}", "export the checkpoint again")
+    if sum(info.file_size for info in members.values()) > limit:
+        raise _fail(where, f"its files add up to more than the import limit of {limit:,} bytes",
+                    "import a smaller checkpoint")
+    return top, members
+
+
+def _member_problem(info: zipfile.ZipInfo) -> str | None:
+    name = info.filename
+    if stat.S_IFMT(info.external_attr >> 16) not in (0, stat.S_IFREG, stat.S_IFDIR):
+        return "is a symbolic link or special file"
+    if "\\" in name:
+        return "contains a backslash"
+    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
+        return "is an absolute path"
+    if ".." in name.split("/"):
+        return "leaves its folder with '..'"
+    if info.flag_bits & 0x1:
+        return "is encrypted"
+    if not _MEMBER.fullmatch(name):
+        return (f"is not a checkpoint file ({', '.join(REQUIRED_FILES + OPTIONAL_FILES)} inside "
+                "one top folder)")
+    return None
+
+
+def _too_big(where: str, name: str, limit: int) -> CheckpointError:
+    return _fail(where, f"{name} is larger than the import limit of {limit:,} bytes",
+                 "import a smaller checkpoint")
+
+
+def _one_folder(where: str) -> CheckpointError:
+    return _fail(where, "it must hold exactly one checkpoint folder",
+                 "import only zips exported by Latent Lab")
