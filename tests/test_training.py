@@ -1,0 +1,148 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from vae import checkpoints
+from vae.models import VAE, ModelConfig
+from vae.runner import RunSpec, split_snapshots, train_run
+from vae.training import TrainConfig, Trainer, TrainingDiverged, model_inputs
+
+
+def small_model(**kw):
+    torch.manual_seed(0)
+    return VAE(ModelConfig(image_shape=(1, 8, 8), latent_dim=kw.pop("latent_dim", 8),
+                           hidden=(64,), **kw))
+
+
+def test_a_trained_model_reconstructs_test_digits(digits):
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(latent_dim=8, hidden=(128,)))
+    Trainer(model, digits.train, digits.val, TrainConfig(epochs=60, batch_size=64)).run()
+    x = torch.as_tensor(digits.test.images())
+    with torch.no_grad():
+        recon = model.decode_mean(model.encode(x)[0])
+    error = ((recon - x) ** 2).mean().item()
+    baseline = ((x - x.mean(0)) ** 2).mean().item()  # predicting the average digit
+    assert error < 0.55 * baseline
+    # A reconstruction of a 3 still reads as a 3 to a classifier that only saw real digits.
+    flat = digits.train.images().reshape(len(digits.train), -1)
+    classifier = LogisticRegression(max_iter=2000).fit(flat, digits.train.y)
+    assert classifier.score(recon.flatten(1).numpy(), digits.test.y) >= 0.7
+
+
+def test_history_holds_objective_and_beta1_terms(digits):
+    trainer = Trainer(small_model(), digits.train, digits.val,
+                      TrainConfig(epochs=2, beta=4.0))
+    history = trainer.run()
+    step = history["steps"][-1]
+    assert step["beta"] == 4.0
+    assert step["loss"] == pytest.approx(-step["recon"] + 4.0 * step["kl"], rel=1e-4)
+    assert step["elbo"] == pytest.approx(step["recon"] - step["kl"])
+    epoch = history["epochs"][-1]
+    assert epoch["val_elbo"] == pytest.approx(epoch["val_recon"] - epoch["val_kl"], rel=1e-5)
+    assert len(epoch["val_kl_per_dim"]) == 8
+
+
+def test_same_seed_same_weights_and_another_seed_differs(digits):
+    def train(seed):
+        trainer = Trainer(small_model(), digits.train, digits.val,
+                          TrainConfig(epochs=2, seed=seed))
+        trainer.run()
+        return trainer.weights()
+
+    a, b, c = train(1), train(1), train(2)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_set_beta_replaces_the_schedule_and_is_marked(digits):
+    def switch(trainer, record):
+        if record["kind"] == "step" and record["step"] == 5:
+            trainer.set_beta(0.25)
+
+    trainer = Trainer(small_model(), digits.train, digits.val,
+                      TrainConfig(epochs=1, beta=2.0, beta_schedule="linear:100"),
+                      callbacks=(switch,))
+    history = trainer.run()
+    betas = [s["beta"] for s in history["steps"]]
+    assert betas[:2] == pytest.approx([0.0, 2.0 / 100])
+    assert betas[5:] == [0.25] * (len(betas) - 5)
+    assert history["beta_changes"] == [{"step": 5, "beta": 0.25}]
+
+
+def test_stop_from_a_callback_ends_within_one_step(digits):
+    trainer = Trainer(small_model(), digits.train, digits.val, TrainConfig(epochs=50),
+                      callbacks=(lambda t, r: t.step == 7 and t.stop("test"),))
+    trainer.run()
+    assert trainer.step == 7
+    assert trainer.history["stopped"] == "test"
+
+
+def test_non_finite_loss_stops_with_the_step_and_keeps_good_weights(digits):
+    poisoned = type(digits.train)(digits.train.images().copy())
+    poisoned.x[200:] = np.nan  # batches past the first ones hold NaN pixels
+    trainer = Trainer(small_model(), poisoned, digits.val, TrainConfig(epochs=3, batch_size=64))
+    with pytest.raises(TrainingDiverged, match=r"step \d+") as err:
+        trainer.run()
+    assert "learning rate" in str(err.value)
+    assert all(torch.isfinite(w).all() for w in trainer.weights().values())
+
+
+def test_early_stopping_stops_and_restores_the_best_validation_weights(digits):
+    trainer = Trainer(small_model(), digits.train, digits.val,
+                      TrainConfig(epochs=400, lr=3e-3, early_stopping=3))
+    history = trainer.run()
+    assert trainer.epoch < 400
+    assert "early stopping" in history["stopped"]
+    assert trainer.validate()["val_elbo"] == pytest.approx(
+        max(e["val_elbo"] for e in history["epochs"]), abs=1e-4)
+
+
+@pytest.mark.parametrize("optimizer, lr_schedule", [("adam", "cosine"), ("adagrad", "constant")])
+def test_resume_mid_epoch_continues_exactly(tmp_path, optimizer, lr_schedule):
+    spec = RunSpec(model={"hidden": [32], "latent_dim": 4},
+                   train={"epochs": 3, "optimizer": optimizer, "lr_schedule": lr_schedule,
+                          "batch_size": 100})
+    whole = train_run(spec, tmp_path / "whole")
+    stop_at = [17]  # mid-epoch: 13 steps an epoch
+
+    def stopper(trainer, record):
+        if trainer.step == stop_at[0]:
+            trainer.stop("interrupted")
+
+    part = train_run(spec, tmp_path / "part", callbacks=(stopper,))
+    assert part.status == "stopped"
+    resumed = train_run(spec, tmp_path / "part", resume=True)
+    assert resumed.status == "finished"
+    a, b = whole.checkpoint.weights(), resumed.checkpoint.weights()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    snaps = split_snapshots(resumed.checkpoint.snapshots())
+    assert list(snaps) == list(split_snapshots(whole.checkpoint.snapshots()))
+
+
+def test_snapshots_are_log_spaced_and_at_most_fifty(tmp_path):
+    result = train_run(RunSpec(model={"hidden": [16]}, train={"epochs": 30}), tmp_path / "r")
+    steps = list(split_snapshots(result.checkpoint.snapshots()))
+    assert 20 <= len(steps) <= 50
+    assert steps[0] == 1 and steps[-1] == 30 * 11
+    assert np.diff(steps)[:5].max() < np.diff(steps)[-5:].min()  # dense early, sparse late
+
+
+def test_diverged_run_saves_last_good_weights_with_a_message(tmp_path):
+    result = train_run(RunSpec(model={"hidden": [16]}, train={"epochs": 5, "lr": 1e6}),
+                       tmp_path / "r")
+    assert result.status == "failed"
+    assert "non-finite at step" in result.message
+    weights = checkpoints.load(tmp_path / "r").weights()
+    assert all(torch.isfinite(w).all() for w in weights.values())
+
+
+def test_binarized_inputs_are_a_fixed_draw(digits):
+    a = model_inputs(digits.test, "test", True)
+    assert set(np.unique(a)) <= {0.0, 1.0}
+    assert np.array_equal(a, model_inputs(digits.test, "test", True))
+    assert abs(a.mean() - digits.test.images().mean()) < 0.01
+    assert math.isclose(model_inputs(digits.test, "test", False).max(), 1.0)

@@ -1,0 +1,159 @@
+"""One training run from a spec to a saved checkpoint: used in-process by the CLI and inside
+a job's worker process. Saves what is done on stop, divergence and at intervals."""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import safetensors
+import torch
+
+from vae import checkpoints
+from vae.data import Dataset, load_dataset
+from vae.models import VAE, ModelConfig
+from vae.presets import PRESETS
+from vae.training import Callback, TrainConfig, Trainer, TrainingDiverged
+
+FORMAT = 1
+SAVE_INTERVAL_S = 30.0
+
+
+@dataclass
+class RunSpec:
+    """What to train: everything that lands in config.json besides what the data decides."""
+
+    dataset: str = "digits"
+    model: dict = field(default_factory=dict)  # ModelConfig fields but image_shape/num_classes
+    train: dict = field(default_factory=dict)  # TrainConfig fields
+    kind: str = "vae"
+    image_size: int | None = None
+    rgb: bool = False
+    preset: str | None = None
+
+    def model_config(self, data: Dataset) -> ModelConfig:
+        if self.kind not in ("vae", "cvae"):
+            raise ValueError(f"Unknown model kind '{self.kind}'; use vae or cvae.")
+        if self.kind == "cvae" and data.num_classes < 2:
+            raise ValueError(f"Dataset '{data.name}' has no labels, so a CVAE cannot be trained "
+                             "on it; train a VAE or add labels.")
+        preset = PRESETS[self.preset]["model"] if self.preset else {}
+        fields_ = {**preset, **self.model, "image_shape": data.image_shape,
+                   "num_classes": data.num_classes if self.kind == "cvae" else 0}
+        return ModelConfig.from_dict(fields_)
+
+    def train_config(self) -> TrainConfig:
+        preset = PRESETS[self.preset]["train"] if self.preset else {}
+        return TrainConfig.from_dict({**preset, **self.train})
+
+    def to_dict(self) -> dict:
+        return {"dataset": self.dataset, "model": self.model, "train": self.train,
+                "kind": self.kind, "image_size": self.image_size, "rgb": self.rgb,
+                "preset": self.preset}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunSpec:
+        return cls(**data)
+
+
+def checkpoint_config(spec: RunSpec, data: Dataset, model: ModelConfig,
+                      train: TrainConfig) -> dict:
+    """The content of config.json (DESIGN §4)."""
+    return {
+        "format": FORMAT,
+        "model": model.to_dict(),
+        "data": {"dataset": data.name, "image_size": spec.image_size, "rgb": spec.rgb,
+                 "class_names": list(data.class_names),
+                 "factor_names": data.factor_names, "factor_sizes": data.factor_sizes},
+        "train": train.to_dict(),
+        "spec": spec.to_dict(),
+        "seed": train.seed,
+        "versions": {"torch": torch.__version__, "numpy": np.__version__,
+                     "safetensors": safetensors.__version__, "python": platform.python_version()},
+    }
+
+
+def snapshot_tensors(snapshots: dict[int, dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    return {f"step{step:08d}.{name}": t for step, weights in snapshots.items()
+            for name, t in weights.items()}
+
+
+def split_snapshots(tensors: dict[str, torch.Tensor]) -> dict[int, dict[str, torch.Tensor]]:
+    out: dict[int, dict[str, torch.Tensor]] = {}
+    for key, t in tensors.items():
+        step, name = key.split(".", 1)
+        out.setdefault(int(step.removeprefix("step")), {})[name] = t
+    return dict(sorted(out.items()))
+
+
+def save_trainer(out: Path, config: dict, trainer: Trainer) -> checkpoints.Checkpoint:
+    state = trainer.state()
+    trainer.history["resume"] = {"step": trainer.step, "epoch": trainer.epoch}
+    return checkpoints.save(
+        out, config=config, weights=trainer.weights(), history=trainer.history,
+        optimizer=(state["tensors"], state["meta"]),
+        snapshots=snapshot_tensors(trainer.snapshots) or None,
+    )
+
+
+@dataclass
+class RunResult:
+    checkpoint: checkpoints.Checkpoint
+    status: str  # finished | stopped | failed
+    message: str
+
+
+def prepare(spec: RunSpec, out: Path, resume: bool) -> tuple[Trainer, dict, Dataset]:
+    """Load data and build (or restore) the trainer for a run."""
+    state = None
+    if resume:
+        previous = checkpoints.load(out)
+        optimizer = previous.optimizer()
+        if optimizer is None or "spec" not in previous.config:
+            raise checkpoints.CheckpointError(
+                f"Checkpoint '{previous.name}' holds no training state, so it cannot be "
+                "resumed; train a new run instead.")
+        # "Continue training": a new epoch count is the one thing a resume may change.
+        epochs = {"epochs": spec.train["epochs"]} if "epochs" in spec.train else {}
+        spec = RunSpec.from_dict(previous.config["spec"])
+        model_config = ModelConfig.from_dict(previous.config["model"])
+        train_config = TrainConfig.from_dict({**previous.config["train"], **epochs})
+        state = {"weights": previous.weights(), "optimizer": optimizer,
+                 "history": previous.history,
+                 "snapshots": split_snapshots(previous.snapshots() or {})}
+    data = load_dataset(spec.dataset, image_size=spec.image_size, rgb=spec.rgb)
+    if state is None:
+        model_config, train_config = spec.model_config(data), spec.train_config()
+    torch.manual_seed(train_config.seed)
+    trainer = Trainer(VAE(model_config), data.train, data.val, train_config, resume=state)
+    return trainer, checkpoint_config(spec, data, model_config, train_config), data
+
+
+def train_run(spec: RunSpec, out: str | Path, *, resume: bool = False,
+              callbacks: tuple[Callback, ...] = (), save_interval: float = SAVE_INTERVAL_S,
+              trainer: Trainer | None = None, config: dict | None = None) -> RunResult:
+    """Train to the end (or a stop) and save; a diverged run saves its last good weights."""
+    out = Path(out)
+    if trainer is None:
+        trainer, config, _ = prepare(spec, out, resume)
+    last_save = [time.monotonic()]
+
+    def periodic_save(t: Trainer, record: dict) -> None:
+        if record["kind"] == "epoch" and time.monotonic() - last_save[0] > save_interval:
+            save_trainer(out, config, t)
+            last_save[0] = time.monotonic()
+
+    trainer.callbacks += [*callbacks, periodic_save]
+    status, message = "finished", "Training finished."
+    try:
+        trainer.run()
+        if trainer.history["stopped"]:
+            status = "stopped" if "early stopping" not in trainer.history["stopped"] else status
+            message = f"Training {trainer.history['stopped']} at step {trainer.step}."
+    except TrainingDiverged as err:
+        status, message = "failed", str(err)
+        trainer.history["stopped"] = message
+    return RunResult(save_trainer(out, config, trainer), status, message)
