@@ -1,0 +1,120 @@
+"""Jobs on real worker processes (spawned, so each test pays a worker start-up)."""
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from vae import checkpoints
+from vae.jobs import JobError, JobManager, _pid_alive
+from vae.runner import RunSpec
+
+pytestmark = pytest.mark.slow
+SPEC = RunSpec(model={"hidden": [32], "latent_dim": 4}, train={"epochs": 500})
+
+
+def wait_for(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def manager(tmp_path):
+    threads_before = threading.active_count()
+    m = JobManager(tmp_path / "runs")
+    yield m
+    m.shutdown()
+    assert multiprocessing.active_children() == []
+    assert threading.active_count() <= threads_before
+
+
+def test_pause_beta_pace_and_stop_on_a_real_worker(manager):
+    job = manager.submit(SPEC, "live")
+    wait_for(lambda: job.step > 0)
+    manager.pause(job.id)
+    time.sleep(0.3)
+    paused_at = job.step
+    time.sleep(0.6)
+    assert job.step == paused_at and job.status == "paused"
+
+    manager.set_beta(job.id, 3.5)
+    manager.set_pace(job.id, 40)
+    manager.resume(job.id)
+    time.sleep(1.5)
+    start = job.step
+    time.sleep(1.0)
+    assert 20 <= job.step - start <= 60  # ~40 steps in a second
+    assert job.beta == 3.5 and job.beta_changes[0]["beta"] == 3.5
+
+    manager.stop(job.id)
+    stopped_at = time.monotonic()
+    manager.wait(job.id, timeout=20)
+    assert job.status == "stopped" and "stopped by the user" in job.message
+    assert job.step < 500 * 11
+    assert time.monotonic() - stopped_at < 10
+    assert job.snapshots and job.weights is not None
+    history = checkpoints.load(manager.root / "live").history
+    assert history["beta_changes"][0]["beta"] == 3.5
+
+
+def test_queue_order_limit_and_refusal(tmp_path):
+    m = JobManager(tmp_path / "runs", max_running=1, max_queued=1)
+    try:
+        first = m.submit(RunSpec(model={"hidden": [16]}, train={"epochs": 3}), "first")
+        second = m.submit(RunSpec(model={"hidden": [16]}, train={"epochs": 3}), "second")
+        assert (first.status, second.status) == ("running", "queued")
+        with pytest.raises(JobError, match="queue is full"):
+            m.submit(SPEC, "third")
+        with pytest.raises(JobError, match="already queued or running"):
+            m.submit(SPEC, "second")
+        m.wait(second.id, timeout=60)
+        assert (first.status, second.status) == ("finished", "finished")
+        with pytest.raises(JobError, match="exists already"):
+            m.submit(SPEC, "first")
+    finally:
+        m.shutdown()
+
+
+def test_a_job_with_bad_data_fails_with_a_sentence(manager, tmp_path):
+    job = manager.submit(RunSpec(dataset=f"npz:{tmp_path / 'missing.npz'}"), "bad")
+    manager.wait(job.id, timeout=60)
+    assert job.status == "failed"
+    assert "missing.npz" in job.message and "Traceback" not in job.message
+
+
+def test_worker_dies_with_its_server_and_the_job_shows_interrupted(tmp_path):
+    root = tmp_path / "runs"
+    server = textwrap.dedent(f"""
+        import sys, time
+        from vae.jobs import JobManager
+        from vae.runner import RunSpec
+        if __name__ == "__main__":
+            m = JobManager({str(root)!r})
+            job = m.submit(RunSpec(model={{"hidden": [32]}}, train={{"epochs": 100000}}), "j")
+            while job.step == 0:
+                time.sleep(0.05)
+            print(job.pid, flush=True)
+            time.sleep(600)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", server], stdout=subprocess.PIPE, text=True,
+                            cwd=os.getcwd())
+    worker_pid = int(proc.stdout.readline())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed = time.monotonic()
+    wait_for(lambda: not _pid_alive(worker_pid), timeout=5)
+    assert time.monotonic() - killed < 2.0
+    restarted = JobManager(root)
+    try:
+        (job,) = restarted.jobs()
+        assert job.status == "interrupted" and "resume" in job.message
+    finally:
+        restarted.shutdown()

@@ -1,0 +1,398 @@
+"""Trainings in worker processes (DESIGN §1): commands in, metrics and weight snapshots out.
+
+A worker is a spawned process, so a training step never holds the server's GIL, a stop is a
+real stop, and a crash stays in the worker. It exits by itself within a second of its parent's
+death. The manager keeps a job record on disk so a restarted server can show what was
+interrupted, and it runs at most `max_running` jobs, queueing up to `max_queued` more.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import queue
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from vae import checkpoints
+from vae.runner import RunSpec
+
+ACTIVE = ("queued", "running", "paused")
+MAX_KEPT_STEPS = 4000
+WEIGHTS_INTERVAL_S = 0.5
+METRICS_INTERVAL_S = 0.1
+PARENT_CHECK_S = 0.25
+
+
+class JobError(RuntimeError):
+    """A request the manager refuses; the message is one sentence for the user."""
+
+
+@dataclass
+class Job:
+    id: str
+    name: str
+    out: str
+    spec: dict
+    owner: str = ""
+    resume: bool = False
+    status: str = "queued"
+    message: str = ""
+    created: float = field(default_factory=time.time)
+    pid: int | None = None
+    step: int = 0
+    total_steps: int = 0
+    beta: float | None = None
+    pace: float = 0.0
+    # Live data, not persisted: step/epoch records, the latest weights, timeline snapshots.
+    steps: list[dict] = field(default_factory=list, repr=False)
+    epochs: list[dict] = field(default_factory=list, repr=False)
+    beta_changes: list[dict] = field(default_factory=list, repr=False)
+    weights: dict | None = field(default=None, repr=False)
+    snapshots: dict[int, dict] = field(default_factory=dict, repr=False)
+
+    RECORD_FIELDS = ("id", "name", "out", "spec", "owner", "resume", "status", "message",
+                     "created", "pid", "step", "total_steps")
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    def record(self) -> dict:
+        data = asdict(self)
+        return {k: data[k] for k in self.RECORD_FIELDS}
+
+
+def _pid_alive(pid: int | None) -> bool:
+    """True for a running process; a zombie (exited, never reaped by its adopter) is dead."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+class JobManager:
+    def __init__(self, root: Path | None = None, *, max_running: int = 1, max_queued: int = 8,
+                 threads: int = 1):
+        self.root = Path(root or checkpoints.RUNS_DIR)
+        self.records_dir = self.root / ".jobs"
+        self.records_dir.mkdir(parents=True, exist_ok=True)
+        self.max_running, self.max_queued, self.threads = max_running, max_queued, threads
+        self._ctx = mp.get_context("spawn")
+        self._events = self._ctx.Queue()
+        self._lock = threading.RLock()
+        self._jobs: dict[str, Job] = {}
+        self._procs: dict[str, tuple[mp.process.BaseProcess, Connection]] = {}
+        self._closing = threading.Event()
+        self._load_records()
+        self._pump = threading.Thread(target=self._pump_events, name="job-events", daemon=True)
+        self._pump.start()
+
+    # ---- public API -------------------------------------------------------------------
+    def submit(self, spec: RunSpec, name: str, *, owner: str = "", resume: bool = False,
+               out: Path | None = None) -> Job:
+        """Queue a training; raises JobError with a sentence when it cannot be accepted."""
+        out = Path(out) if out else checkpoints.resolve_name(name, self.root)
+        with self._lock:
+            if any(j.active and Path(j.out) == out for j in self._jobs.values()):
+                raise JobError(f"A job for '{name}' is already queued or running; wait for it "
+                               "or pick another name.")
+            if not resume and checkpoints.is_checkpoint(out):
+                raise JobError(f"A model named '{name}' exists already; pick another name or "
+                               "continue training it.")
+            waiting = sum(j.status == "queued" for j in self._jobs.values())
+            if waiting >= self.max_queued:
+                raise JobError(f"The job queue is full ({self.max_queued} waiting); try again "
+                               "when a job has finished.")
+            job = Job(uuid.uuid4().hex[:8], name, str(out), spec.to_dict(), owner, resume)
+            self._jobs[job.id] = job
+            self._write(job)
+            self._start_queued()
+            return job
+
+    def jobs(self) -> list[Job]:
+        with self._lock:
+            return sorted(self._jobs.values(), key=lambda j: j.created, reverse=True)
+
+    def get(self, job_id: str) -> Job:
+        with self._lock:
+            if job_id not in self._jobs:
+                raise JobError(f"There is no job '{job_id}'.")
+            return self._jobs[job_id]
+
+    def pause(self, job_id: str) -> None:
+        self._command(job_id, ("pause",), "paused")
+
+    def resume(self, job_id: str) -> None:
+        self._command(job_id, ("resume",), "running")
+
+    def set_beta(self, job_id: str, beta: float) -> None:
+        if not beta >= 0:
+            raise JobError("beta must be a number >= 0.")
+        self._command(job_id, ("beta", float(beta)))
+
+    def set_pace(self, job_id: str, steps_per_second: float) -> None:
+        """Limit a job to this many steps a second (0 = as fast as it goes)."""
+        if not steps_per_second >= 0:
+            raise JobError("The pace must be a number of steps per second >= 0.")
+        self._command(job_id, ("pace", float(steps_per_second)))
+        self.get(job_id).pace = float(steps_per_second)
+
+    def stop(self, job_id: str) -> None:
+        with self._lock:
+            job = self.get(job_id)
+            if job.status == "queued":
+                self._finish(job, "stopped", "Stopped before it started.")
+            elif job.active:
+                self._command(job_id, ("stop",))
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.get(job_id).active:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"Job {job_id} still {self.get(job_id).status}.")
+            time.sleep(0.05)
+        return self.get(job_id)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop every job (saving what is done), then end the workers and the event thread."""
+        with self._lock:
+            for job in self._jobs.values():
+                if job.active:
+                    self.stop(job.id)
+        deadline = time.monotonic() + timeout
+        for proc, _ in list(self._procs.values()):
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        self._closing.set()
+        self._pump.join()
+        self._drain()
+
+    # ---- internals ----------------------------------------------------------------------
+    def _command(self, job_id: str, command: tuple, status: str | None = None) -> None:
+        with self._lock:
+            job = self.get(job_id)
+            if job.status not in ("running", "paused") or job_id not in self._procs:
+                raise JobError(f"Job '{job.name}' is {job.status}, so it cannot take that.")
+            self._procs[job_id][1].send(command)
+            if status:
+                job.status = status
+                self._write(job)
+
+    def _start_queued(self) -> None:
+        running = sum(j.status in ("running", "paused") for j in self._jobs.values())
+        for job in sorted(self._jobs.values(), key=lambda j: j.created):
+            if running >= self.max_running or self._closing.is_set():
+                return
+            if job.status != "queued":
+                continue
+            parent_end, child_end = self._ctx.Pipe()
+            proc = self._ctx.Process(
+                target=_worker_main, name=f"vae-job-{job.id}", daemon=True,
+                args=(job.id, job.spec, job.out, job.resume, self.threads, child_end,
+                      self._events, os.getpid()))
+            proc.start()
+            child_end.close()
+            self._procs[job.id] = (proc, parent_end)
+            job.status, job.pid = "running", proc.pid
+            self._write(job)
+            running += 1
+
+    def _pump_events(self) -> None:
+        while not self._closing.is_set():
+            try:
+                event = self._events.get(timeout=0.2)
+            except queue.Empty:
+                event = None
+            with self._lock:
+                if event:
+                    self._handle(*event)
+                self._reap()
+
+    def _drain(self) -> None:
+        with self._lock:
+            while True:
+                try:
+                    self._handle(*self._events.get_nowait())
+                except (queue.Empty, OSError, ValueError):
+                    break
+            self._reap()
+
+    def _handle(self, kind: str, job_id: str, payload) -> None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return
+        if kind == "started":
+            job.total_steps = payload["total_steps"]
+            job.step = payload["step"]
+        elif kind == "metrics":
+            for record in payload:
+                (job.steps if record["kind"] == "step" else job.epochs).append(record)
+                job.step = record["step"]
+                job.beta = record.get("beta", job.beta)
+            if len(job.steps) > MAX_KEPT_STEPS:
+                job.steps = job.steps[::2]
+        elif kind == "beta":
+            job.beta_changes.append(payload)
+        elif kind == "weights":
+            job.weights = payload
+        elif kind == "snapshot":
+            job.snapshots[payload["step"]] = payload["weights"]
+        elif kind == "done":
+            self._finish(job, payload["status"], payload["message"])
+
+    def _finish(self, job: Job, status: str, message: str) -> None:
+        job.status, job.message = status, message
+        if job.id in self._procs:
+            proc, conn = self._procs.pop(job.id)
+            proc.join(timeout=5)
+            conn.close()
+        self._write(job)
+        self._start_queued()
+
+    def _reap(self) -> None:
+        """A worker that died without reporting (killed, out of memory) fails its job."""
+        for job_id, (proc, _) in list(self._procs.items()):
+            if not proc.is_alive() and self._events.empty():
+                self._finish(self._jobs[job_id], "failed",
+                             f"The training process ended unexpectedly (exit code "
+                             f"{proc.exitcode}); its last saved checkpoint is kept.")
+
+    def _write(self, job: Job) -> None:
+        path = self.records_dir / f"{job.id}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(job.record()))
+        os.replace(tmp, path)
+
+    def _load_records(self) -> None:
+        """Jobs a previous server left active, whose worker is gone, become 'interrupted'."""
+        for path in sorted(self.records_dir.glob("*.json")):
+            try:
+                data = json.loads(path.read_text())
+                job = Job(**{k: data[k] for k in Job.RECORD_FIELDS})
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if job.active and not (job.status != "queued" and _pid_alive(job.pid)):
+                job.status = "interrupted"
+                job.message = ("The server stopped while this job was active; continue it "
+                               "from the Models page, or from the command line with --resume.")
+                self._write(job)
+            if not job.active:
+                self._jobs[job.id] = job
+
+
+# ---- the worker process -------------------------------------------------------------------
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(3)  # the server is gone: nobody will read or save this run
+
+
+def _numpy_weights(weights: dict) -> dict:
+    return {k: v.numpy() for k, v in weights.items()}
+
+
+class _WorkerControl:
+    """The trainer callback inside a worker: applies commands, paces, reports."""
+
+    def __init__(self, job_id: str, conn: Connection, events):
+        self.job_id, self.conn, self.events = job_id, conn, events
+        self.buffer: list[dict] = []
+        self.last_metrics = self.last_weights = 0.0
+        self.paused = False
+        self.pace = 0.0
+        self.pace_origin = (0.0, 0)
+
+    def send(self, kind: str, payload) -> None:
+        self.events.put((kind, self.job_id, payload))
+
+    def apply(self, trainer, command: tuple) -> None:
+        kind = command[0]
+        if kind == "stop":
+            trainer.stop("stopped by the user")
+            self.paused = False
+        elif kind == "pause":
+            self.paused = True
+        elif kind == "resume":
+            self.paused = False
+            self.pace_origin = (time.monotonic(), trainer.step)
+        elif kind == "beta":
+            trainer.set_beta(command[1])
+            self.send("beta", trainer.history["beta_changes"][-1])
+        elif kind == "pace":
+            self.pace = command[1]
+            self.pace_origin = (time.monotonic(), trainer.step)
+
+    def poll(self, trainer, timeout: float = 0.0) -> None:
+        if self.conn.poll(timeout):
+            self.apply(trainer, self.conn.recv())
+
+    def __call__(self, trainer, record: dict) -> None:
+        self.buffer.append(record)
+        now = time.monotonic()
+        if record["kind"] == "epoch" or now - self.last_metrics > METRICS_INTERVAL_S:
+            self.flush()
+        if record["step"] in trainer.snapshots and record["kind"] == "step":
+            self.send("snapshot", {"step": record["step"],
+                                   "weights": _numpy_weights(trainer.snapshots[record["step"]])})
+        if now - self.last_weights > WEIGHTS_INTERVAL_S:
+            self.send("weights", _numpy_weights(trainer.weights()))
+            self.last_weights = now
+        self.poll(trainer)
+        while self.paused and not trainer.finished:
+            self.flush()
+            self.poll(trainer, 0.1)
+        if self.pace and record["kind"] == "step":
+            t0, s0 = self.pace_origin
+            while not trainer.finished and (delay := t0 + (trainer.step - s0) / self.pace
+                                            - time.monotonic()) > 0:
+                self.poll(trainer, min(delay, 0.05))
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.send("metrics", self.buffer)
+            self.buffer = []
+
+
+def _worker_main(job_id: str, spec: dict, out: str, resume: bool, threads: int,
+                 conn: Connection, events, parent_pid: int) -> None:
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    import torch
+
+    from vae.runner import prepare, train_run
+
+    torch.set_num_threads(threads)
+    control = _WorkerControl(job_id, conn, events)
+    try:
+        run_spec = RunSpec.from_dict(spec)
+        trainer, config, _ = prepare(run_spec, Path(out), resume)
+        trainer.config.threads = threads
+        control.send("started", {"total_steps": trainer.total_steps, "step": trainer.step})
+        result = train_run(run_spec, out, callbacks=(control,), trainer=trainer, config=config)
+        control.flush()
+        control.send("weights", _numpy_weights(trainer.weights()))
+        control.send("done", {"status": result.status, "message": result.message})
+    except Exception as err:  # noqa: BLE001 - any failure must reach the user as a sentence
+        control.flush()
+        message = str(err) if isinstance(err, ValueError | OSError) else (
+            f"Training failed: {type(err).__name__}: {err}")
+        control.send("done", {"status": "failed", "message": message})
+    finally:
+        events.close()
+        events.join_thread()
