@@ -1,0 +1,34 @@
+# `make run` and `make test` set up .venv when it is missing, then do their job.
+PY := .venv/bin/python
+PORT ?= 8501
+
+.PHONY: run test test-fast lint bench checkpoints clean
+
+$(PY): requirements.txt requirements-dev.txt
+	python3 -m venv .venv
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(PY)
+
+run: $(PY)
+	$(PY) -m streamlit run app.py --server.port $(PORT)
+
+test: $(PY)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+test-fast: $(PY)
+	$(PY) -m pytest -q -m "not slow and not browser"
+
+lint: $(PY)
+	$(PY) -m ruff check .
+
+bench: $(PY)
+	$(PY) benchmarks/train_throughput.py
+
+# Rebuilds every shipped model from scratch on this machine's CPU (see README).
+checkpoints: $(PY)
+	bash checkpoints/build.sh
+
+clean:
+	rm -rf checkpoints/runs checkpoints/.cache .pytest_cache

@@ -1,0 +1,256 @@
+"""`python -m vae ...`: train, evaluate, encode, sample and manage checkpoints.
+
+CHECKPOINT and --out are filesystem paths the user chose (DESIGN §4). Errors a user can fix
+print one sentence and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vae import checkpoints
+from vae.data import DataError
+from vae.models import ConfigError
+from vae.presets import PRESETS
+
+# Flags that map one-to-one onto config fields: flag dest -> (section, field).
+MODEL_FLAGS = {"arch": "arch", "latent_dim": "latent_dim", "likelihood": "likelihood",
+               "hidden": "hidden", "activation": "activation"}
+TRAIN_FLAGS = {"beta": "beta", "beta_schedule": "beta_schedule", "free_bits": "free_bits",
+               "binarize": "binarize", "epochs": "epochs", "batch_size": "batch_size",
+               "lr": "lr", "lr_schedule": "lr_schedule", "early_stopping": "early_stopping",
+               "optimizer": "optimizer", "seed": "seed", "threads": "threads",
+               "device": "device"}
+
+
+def _hidden(text: str) -> list[int]:
+    try:
+        sizes = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("--hidden takes sizes like 512,256") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("--hidden takes positive sizes like 512,256")
+    return sizes
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m vae", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a VAE or CVAE and save a checkpoint")
+    train.add_argument("--dataset", default="digits",
+                       help="digits, shapes, mnist:DIR, npz:FILE, images:DIR or images:FILE.zip")
+    train.add_argument("--model", choices=["vae", "cvae"], default="vae")
+    train.add_argument("--arch", choices=["mlp", "conv"])
+    train.add_argument("--latent-dim", type=int)
+    train.add_argument("--beta", type=float)
+    train.add_argument("--beta-schedule", metavar="constant|linear:STEPS|sigmoid:T0:RATE|"
+                       "cyclical:PERIOD")
+    train.add_argument("--free-bits", type=float, metavar="K")
+    train.add_argument("--likelihood", choices=["bernoulli", "gaussian"])
+    train.add_argument("--binarize", action="store_true", default=None,
+                       help="train and test on a fixed binarization: a true log-likelihood")
+    train.add_argument("--hidden", type=_hidden, metavar="512,256")
+    train.add_argument("--activation", choices=["relu", "tanh", "elu"])
+    train.add_argument("--preset", choices=sorted(PRESETS))
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float)
+    train.add_argument("--lr-schedule", choices=["constant", "cosine"])
+    train.add_argument("--early-stopping", type=int, metavar="PATIENCE")
+    train.add_argument("--optimizer", choices=["adam", "adagrad"])
+    train.add_argument("--seed", type=int)
+    train.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    train.add_argument("--device", choices=["cpu", "cuda", "auto"])
+    train.add_argument("--image-size", type=int, help="resize user images to this side")
+    train.add_argument("--rgb", action="store_true", help="keep colour in image folders")
+    train.add_argument("--resume", action="store_true", help="continue the run saved at --out")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--out", required=True, type=Path)
+
+    evaluate = sub.add_parser("evaluate", help="test-set ELBO, KL, active units, IWAE bound")
+    evaluate.add_argument("checkpoint", type=Path)
+    evaluate.add_argument("--iwae-samples", type=int, default=100, metavar="K")
+    evaluate.add_argument("--json", action="store_true")
+
+    encode = sub.add_parser("encode", help="encode the test split to an npz")
+    encode.add_argument("checkpoint", type=Path)
+    encode.add_argument("--out", required=True, type=Path)
+
+    sample = sub.add_parser("sample", help="decode samples from the prior")
+    sample.add_argument("checkpoint", type=Path)
+    sample.add_argument("--n", type=int, default=16)
+    sample.add_argument("--label", type=int)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--out", required=True, type=Path)
+
+    sub.add_parser("list", help="list the checkpoints")
+    rename = sub.add_parser("rename", help="rename a checkpoint (shipped ones are protected)")
+    rename.add_argument("checkpoint", type=Path)
+    rename.add_argument("new_name")
+    delete = sub.add_parser("delete", help="delete a checkpoint (shipped ones are protected)")
+    delete.add_argument("checkpoint", type=Path)
+    export = sub.add_parser("export", help="export a checkpoint to one zip")
+    export.add_argument("checkpoint", type=Path)
+    export.add_argument("--out", required=True, type=Path)
+    import_ = sub.add_parser("import", help="import a checkpoint zip into checkpoints/runs")
+    import_.add_argument("zip", type=Path)
+    import_.add_argument("--name")
+    return parser
+
+
+def _spec(args: argparse.Namespace):
+    from vae.runner import RunSpec
+
+    def chosen(flags: dict) -> dict:
+        return {key: getattr(args, dest) for dest, key in flags.items()
+                if getattr(args, dest) is not None}
+
+    return RunSpec(dataset=args.dataset, model=chosen(MODEL_FLAGS), train=chosen(TRAIN_FLAGS),
+                   kind=args.model, image_size=args.image_size, rgb=args.rgb,
+                   preset=args.preset)
+
+
+class _Progress:
+    """A one-line progress bar on stderr, redrawn at most ten times a second."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.last = 0.0
+        self.start = time.monotonic()
+
+    def __call__(self, trainer, record: dict) -> None:
+        now = time.monotonic()
+        if self.quiet or (now - self.last < 0.1 and record["kind"] == "step"):
+            return
+        self.last = now
+        done = trainer.step / max(trainer.total_steps, 1)
+        bar = "#" * int(30 * done)
+        elbo = trainer.history["epochs"][-1]["val_elbo"] if trainer.history["epochs"] else None
+        val = f" val ELBO {elbo:8.3f}" if elbo is not None else ""
+        sys.stderr.write(f"\r[{bar:<30}] {100 * done:5.1f}% epoch {trainer.epoch}/"
+                         f"{trainer.config.epochs} beta {trainer.beta:.3g}{val} "
+                         f"{now - self.start:6.1f}s")
+        sys.stderr.flush()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from vae.runner import prepare, train_run
+
+    spec = _spec(args)
+    if not args.resume and checkpoints.is_checkpoint(args.out):
+        raise checkpoints.CheckpointError(
+            f"{args.out} holds a checkpoint already; pass --resume to continue it, or choose "
+            "another --out.")
+    trainer, config, _ = prepare(spec, args.out, args.resume)
+
+    def interrupt(signum, frame):  # first Ctrl-C: finish this step and save; second: abort
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        trainer.stop("interrupted (Ctrl-C)")
+
+    signal.signal(signal.SIGINT, interrupt)
+    result = train_run(spec, args.out, trainer=trainer, config=config,
+                       callbacks=(_Progress(args.quiet),))
+    if not args.quiet:
+        sys.stderr.write("\n")
+    print(f"{result.message} Saved to {args.out}.")
+    if result.status == "stopped":
+        print(f"Continue with: python -m vae train --resume --out {args.out}")
+    return 1 if result.status == "failed" else 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from vae.evaluation import evaluate_checkpoint
+
+    result = evaluate_checkpoint(args.checkpoint, iwae_samples=args.iwae_samples)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{args.checkpoint} on the test split ({result['n_examples']} examples), "
+          f"{result['units']}:")
+    for key in ("elbo", "recon", "kl", "log_likelihood"):
+        print(f"  {key:15s} {result[key]:10.3f}")
+    print(f"  active units    {result['active_units']} of {len(result['kl_per_dim'])}")
+    return 0
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from vae.evaluation import encode_split
+
+    np.savez_compressed(args.out, **encode_split(args.checkpoint))
+    print(f"Wrote the test split's encodings to {args.out}.")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from vae.images import save_grid
+    from vae.latent import sample_prior
+
+    model, ckpt = checkpoints.load_model(args.checkpoint)
+    x, y = sample_prior(model, args.n, label=args.label, seed=args.seed)
+    if args.out.suffix.lower() == ".png":
+        save_grid(x, args.out, columns=args.n if y is not None and args.label is None else None)
+    elif args.out.suffix.lower() == ".npz":
+        np.savez_compressed(args.out, **({"x": x} if y is None else {"x": x, "y": y}))
+    else:
+        raise DataError(f"{args.out}: --out must end in .npz or .png.")
+    print(f"Wrote {len(x)} samples to {args.out}.")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from vae.evaluation import evaluate_checkpoint
+
+    rows = [("name", "dataset", "model", "z", "beta", "test ELBO")]
+    for ckpt in checkpoints.list_checkpoints():
+        cfg = ckpt.config
+        try:
+            elbo = f"{evaluate_checkpoint(ckpt.path, iwae_samples=1)['elbo']:.3f}"
+        except (DataError, ValueError, OSError):
+            elbo = "n/a (data missing)"
+        rows.append((ckpt.name + ("" if ckpt.shipped else " (run)"), cfg["data"]["dataset"],
+                     ("cvae" if cfg["model"]["num_classes"] else "vae") + "/"
+                     + cfg["model"]["arch"], str(cfg["model"]["latent_dim"]),
+                     f"{cfg['train']['beta']:g}", elbo))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_rename(args: argparse.Namespace) -> int:
+    print(f"Renamed to {checkpoints.rename(args.checkpoint, args.new_name)}.")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    checkpoints.delete(args.checkpoint)
+    print(f"Deleted {args.checkpoint}.")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    print(f"Exported to {checkpoints.export_zip(args.checkpoint, args.out)}.")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    print(f"Imported as {checkpoints.import_zip(args.zip, name=args.name).path}.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = globals()[f"cmd_{args.command}"]
+    try:
+        return command(args)
+    except (DataError, ConfigError, checkpoints.CheckpointError, ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
