@@ -34,8 +34,9 @@ from safetensors.torch import save as serialize
 from vae.models import VAE, ConfigError, ModelConfig
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
-RUNS_DIR = SHIPPED_DIR / "runs"
-CACHE_DIR = SHIPPED_DIR / ".cache"
+# Tests and throwaway servers point these elsewhere, so they never touch a user's models.
+RUNS_DIR = Path(os.environ.get("LATENT_LAB_RUNS_DIR") or SHIPPED_DIR / "runs")
+CACHE_DIR = Path(os.environ.get("LATENT_LAB_CACHE_DIR") or SHIPPED_DIR / ".cache")
 
 FORMAT = 1
 MAX_NAME_CHARS = 64

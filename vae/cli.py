@@ -100,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="export a checkpoint to one zip")
     export.add_argument("checkpoint", type=Path)
     export.add_argument("--out", required=True, type=Path)
+    slim = sub.add_parser("slim", help="copy a checkpoint without its training state "
+                          "(optimizer, snapshots): small, not resumable; how models are shipped")
+    slim.add_argument("checkpoint", type=Path)
+    slim.add_argument("--out", required=True, type=Path)
     import_ = sub.add_parser("import", help="import a checkpoint zip into checkpoints/runs")
     import_.add_argument("zip", type=Path)
     import_.add_argument("--name")
@@ -238,6 +242,16 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     print(f"Exported to {checkpoints.export_zip(args.checkpoint, args.out)}.")
+    return 0
+
+
+def cmd_slim(args: argparse.Namespace) -> int:
+    if checkpoints.is_checkpoint(args.out):
+        raise checkpoints.CheckpointError(f"{args.out} holds a checkpoint already; delete it "
+                                          "first or choose another --out.")
+    ckpt = checkpoints.load(args.checkpoint)
+    checkpoints.save(args.out, config=ckpt.config, weights=ckpt.weights(), history=ckpt.history)
+    print(f"Wrote {args.out} (weights, config and history only).")
     return 0
 
 

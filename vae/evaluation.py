@@ -138,3 +138,18 @@ def encode_split(path: str | Path, split: str = "test") -> dict[str, np.ndarray]
     if part.factors is not None:
         out["factors"] = part.factors
     return out
+
+
+def latent_health(kl_per_dim: list[float], active_dims: list[int]) -> dict:
+    """Per-dimension usage and the collapse alarm of DESIGN §2: the alarm fires only when the
+    posterior carries almost nothing (total KL < 0.5 nats or at most one active dimension);
+    unused dimensions alone are normal."""
+    kl = float(sum(kl_per_dim))
+    active = set(active_dims)
+    return {
+        "kl": kl,
+        "active": len(active),
+        "unused": [j for j in range(len(kl_per_dim)) if j not in active],
+        "order": sorted(range(len(kl_per_dim)), key=lambda j: -kl_per_dim[j]),
+        "collapse": kl < 0.5 or len(active) <= 1,
+    }

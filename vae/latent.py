@@ -34,3 +34,55 @@ def sample_prior(model: VAE, n: int, *, label: int | None = None,
         labels = np.repeat(np.arange(k), n)
         z = np.tile(z, (k, 1))
     return decode(model, z, labels), labels
+
+
+def traversal(z: np.ndarray, dims: list[int], values: np.ndarray) -> np.ndarray:
+    """Codes for a traversal grid: row r varies dimension dims[r] over `values`, the other
+    coordinates stay at z. Shape (len(dims) * len(values), d), row-major."""
+    codes = np.repeat(np.asarray(z, np.float32).reshape(1, -1), len(dims) * len(values), 0)
+    for r, j in enumerate(dims):
+        codes[r * len(values):(r + 1) * len(values), j] = values
+    return codes
+
+
+def manifold_grid(n: int, extent: float = 3.0) -> np.ndarray:
+    """A 2-D model's n x n grid of codes over [-extent, extent]^2 (Kingma & Welling, fig. 4),
+    rows from top (high z1) to bottom, so the picture reads like the plane."""
+    axis = np.linspace(-extent, extent, n, dtype=np.float32)
+    z0, z1 = np.meshgrid(axis, axis[::-1])
+    return np.stack([z0.ravel(), z1.ravel()], 1)
+
+
+def interpolate(a: np.ndarray, b: np.ndarray, steps: int, method: str = "lerp") -> np.ndarray:
+    """Codes from a to b inclusive. slerp follows the great circle, which keeps the norm that
+    Gaussian codes concentrate at; lerp cuts through the low-norm middle."""
+    if steps < 2:
+        raise ValueError("An interpolation needs at least 2 steps.")
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    if method == "lerp":
+        return ((1 - t) * a + t * b).astype(np.float32)
+    if method != "slerp":
+        raise ValueError(f"Unknown interpolation '{method}'; use lerp or slerp.")
+    cos = np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12)
+    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    if omega < 1e-6:  # (anti)parallel codes: the circle is undefined, the line is exact
+        return ((1 - t) * a + t * b).astype(np.float32)
+    out = (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+    return out.astype(np.float32)
+
+
+def nearest(images: np.ndarray, query: np.ndarray, k: int = 1) -> np.ndarray:
+    """Indices of the k images closest to `query` in pixel space (Euclidean)."""
+    flat = images.reshape(len(images), -1)
+    distances = ((flat - query.reshape(1, -1)) ** 2).sum(1)
+    return np.argsort(distances)[:k]
+
+
+@torch.no_grad()
+def encode(model: VAE, x: np.ndarray, labels: np.ndarray | None = None,
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, logvar) of q(z|x[,c]) for images (n, C, H, W) in [0, 1]."""
+    c = None if labels is None else torch.as_tensor(labels, dtype=torch.long)
+    mu, logvar = model.encode(torch.as_tensor(x, dtype=torch.float32), c)
+    return mu.numpy(), logvar.numpy()

@@ -1,0 +1,25 @@
+"""Latent Lab: see what a variational autoencoder learns. `make run` starts it."""
+
+import streamlit as st
+
+from ui import render, sidebar
+
+st.set_page_config(page_title="Latent Lab", page_icon=":material/science:", layout="wide")
+
+PAGES = [
+    st.Page("pages/explore.py", title="Explore", icon=":material/tune:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/map.py", title="Map", icon=":material/scatter_plot:"),
+    st.Page("pages/interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
+    st.Page("pages/conditional.py", title="Conditional", icon=":material/category:"),
+    st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
+]
+
+page = st.navigation(PAGES)
+if render.presentation():
+    st.markdown(render.PRESENTATION_CSS, unsafe_allow_html=True)
+    if st.button("Exit presentation mode"):
+        st.session_state["presentation"] = False
+        st.rerun()
+sidebar.render()
+page.run()

@@ -1,0 +1,126 @@
+"""The command line as a user drives it: real runs in subprocesses or in-process main()."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vae import checkpoints
+from vae.cli import main
+
+TINY = ["--hidden", "32", "--latent-dim", "4", "--quiet", "--threads", "1"]
+
+
+def vae_cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "vae", *map(str, args)], capture_output=True,
+                          text=True, **kw)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "tiny"
+    assert main(["train", "--epochs", "3", *TINY, "--out", str(out)]) == 0
+    return out
+
+
+def test_evaluate_json_has_the_contract_keys_and_signs(trained, capsys):
+    assert main(["evaluate", str(trained), "--iwae-samples", "20", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for key in ("elbo", "recon", "kl", "kl_per_dim", "active_units", "log_likelihood",
+                "likelihood", "binarized"):
+        assert key in result
+    assert result["elbo"] < 0 and result["kl"] >= 0 and result["recon"] < 0
+    assert result["log_likelihood"] >= result["elbo"] - 0.1
+    assert len(result["kl_per_dim"]) == 4 and result["likelihood"] == "bernoulli"
+    assert result["binarized"] is False
+
+
+def test_encode_writes_the_test_split(trained, tmp_path):
+    assert main(["encode", str(trained), "--out", str(tmp_path / "codes.npz")]) == 0
+    codes = np.load(tmp_path / "codes.npz")
+    assert codes["mu"].shape == codes["logvar"].shape == (360, 4)
+    assert codes["y"].shape == (360,) and "factors" not in codes
+
+
+def test_sample_writes_npz_in_unit_range_and_a_png(trained, tmp_path):
+    assert main(["sample", str(trained), "--n", "5", "--out", str(tmp_path / "s.npz")]) == 0
+    x = np.load(tmp_path / "s.npz")["x"]
+    assert x.shape == (5, 1, 8, 8) and x.min() >= 0 and x.max() <= 1
+    assert main(["sample", str(trained), "--n", "9", "--out", str(tmp_path / "s.png")]) == 0
+    assert Image.open(tmp_path / "s.png").size[0] > 24
+    same = tmp_path / "again.npz"
+    main(["sample", str(trained), "--n", "5", "--out", str(same)])
+    assert np.array_equal(np.load(same)["x"], x)  # --seed defaults to 0: reproducible
+
+
+def test_cvae_sample_per_class_and_for_one_label(tmp_path):
+    out = tmp_path / "cvae"
+    assert main(["train", "--model", "cvae", "--epochs", "2", *TINY, "--out", str(out)]) == 0
+    assert main(["sample", str(out), "--n", "3", "--out", str(tmp_path / "all.npz")]) == 0
+    assert np.load(tmp_path / "all.npz")["y"].tolist() == np.repeat(np.arange(10), 3).tolist()
+    assert main(["sample", str(out), "--n", "4", "--label", "7",
+                 "--out", str(tmp_path / "sevens.npz")]) == 0
+    assert np.load(tmp_path / "sevens.npz")["y"].tolist() == [7] * 4
+
+
+def test_manage_list_rename_export_import_delete(trained, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(checkpoints, "RUNS_DIR", tmp_path / "runs")
+    assert main(["export", str(trained), "--out", str(tmp_path / "tiny.zip")]) == 0
+    assert main(["import", str(tmp_path / "tiny.zip")]) == 0
+    assert main(["list"]) == 0
+    listing = capsys.readouterr().out
+    assert "tiny (run)" in listing and "digits" in listing
+    assert main(["rename", str(tmp_path / "runs" / "tiny"), "renamed"]) == 0
+    assert main(["delete", str(tmp_path / "runs" / "renamed")]) == 0
+    assert not (tmp_path / "runs" / "renamed").exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["train", "--dataset", "npz:/nonexistent/x.npz"], "x.npz"),
+    (["train", "--beta-schedule", "warp"], "beta schedule"),
+    (["train", "--latent-dim", "1"], "latent_dim"),
+    (["train", "--model", "cvae", "--dataset", "npz:{unlabelled}"], "no labels"),
+    (["evaluate", "/nonexistent/ckpt"], "ckpt"),
+    (["sample", "{trained}", "--out", "{tmp}/s.txt"], ".npz or .png"),
+])
+def test_bad_input_gets_one_sentence_and_status_2(args, words, trained, tmp_path):
+    np.savez(tmp_path / "unlabelled.npz", x=np.random.rand(50, 8, 8))
+    args = [a.format(unlabelled=tmp_path / "unlabelled.npz", trained=trained, tmp=tmp_path)
+            for a in args]
+    if args[0] == "train":
+        args += ["--out", str(tmp_path / "out"), "--quiet"]
+    result = vae_cli(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and words in line
+
+
+def test_train_refuses_to_overwrite_without_resume(trained):
+    result = vae_cli("train", "--epochs", "1", "--quiet", "--out", trained)
+    assert result.returncode == 2 and "--resume" in result.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_and_resume_finishes(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "vae", "train", "--epochs", "3000", *TINY,
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    time.sleep(8)  # past start-up, into training
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "interrupted (Ctrl-C)" in stdout and "--resume" in stdout
+    saved = checkpoints.load(out).history["resume"]["step"]
+    assert 0 < saved < 3000 * 11
+    result = vae_cli("train", "--resume", "--epochs", str(saved // 11 + 2), "--quiet",
+                     "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert checkpoints.load(out).history["resume"]["epoch"] == saved // 11 + 2

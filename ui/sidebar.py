@@ -1,0 +1,63 @@
+"""The sidebar on every page: model picker, the model at a glance, jobs, presentation mode."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import state
+from vae.evaluation import latent_health
+
+
+def model_picker() -> None:
+    models = state.model_list()
+    names = [c.name for c in models]
+    current = state.selected_path()
+    index = next(i for i, c in enumerate(models) if str(c.path) == current)
+    labels = {c.name: f"{c.name}{'' if c.shipped else '  (trained here)'}" for c in models}
+    name = st.sidebar.selectbox("Model", names, index=index, format_func=labels.get,
+                                key="model_picker")
+    if name != st.session_state.get("model_name"):
+        st.session_state["model_name"] = name
+        st.query_params["model"] = name
+        st.rerun()
+
+
+def model_summary() -> None:
+    model, ckpt = state.current()
+    cfg = ckpt.config
+    metrics = state.test_metrics(str(ckpt.path), ckpt.version.name)
+    health = latent_health(metrics["kl_per_dim"], metrics["active_dims"])
+    box = st.sidebar.container(border=True)
+    kind = "CVAE" if model.config.num_classes else "VAE"
+    box.markdown(f"**{kind}** · {model.config.arch.upper()} · z = {model.config.latent_dim} · "
+                 f"β = {cfg['train']['beta']:g}")
+    box.text(f"Data: {cfg['data']['dataset']}")
+    box.metric("Test ELBO", f"{metrics['elbo']:.2f}", help=metrics["units"] + "; higher is better")
+    box.caption(f"{health['active']} of {model.config.latent_dim} latent dimensions in use"
+                f" · KL {health['kl']:.2f} nats")
+    if health["collapse"]:
+        box.error("Posterior collapse: the code carries almost no information about the input "
+                  "(total KL below 0.5 nats or at most one dimension in use).")
+
+
+def jobs() -> None:
+    manager = state.job_manager()
+    active = [j for j in manager.jobs() if j.active]
+    if not active:
+        return
+    st.sidebar.markdown("**Training now**")
+    for job in active:
+        done = job.step / job.total_steps if job.total_steps else 0.0
+        st.sidebar.progress(min(done, 1.0), text=f"{job.name} · {job.status} · {job.owner}")
+
+
+def presentation_switch() -> None:
+    st.sidebar.toggle("Presentation mode", key="presentation",
+                      help="Large text and images, high contrast, no sidebar: for projectors.")
+
+
+def render() -> None:
+    model_picker()
+    model_summary()
+    jobs()
+    presentation_switch()
