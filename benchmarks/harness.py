@@ -1,0 +1,61 @@
+"""Shared by benchmarks and browser tests: a Streamlit server on a free port, and Chromium
+launched with the flags of DESIGN §7."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(tmp: Path, extra_env: dict | None = None, script: str = "app.py",
+              timeout: float = 90) -> tuple[subprocess.Popen, str]:
+    """A streamlit server on a free port whose runs and cache live under `tmp`; returns once
+    its health endpoint answers."""
+    port = free_port()
+    env = {**os.environ, "LATENT_LAB_RUNS_DIR": str(tmp / "runs"),
+           "LATENT_LAB_CACHE_DIR": str(tmp / "cache"), **(extra_env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
+         "--server.headless", "true"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.1)
+    stop_app(proc)
+    raise RuntimeError(f"{script} did not start within {timeout:.0f} s")
+
+
+def stop_app(proc: subprocess.Popen) -> None:
+    """SIGTERM the server's whole process group, so no worker outlives it."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
