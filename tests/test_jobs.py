@@ -12,7 +12,8 @@ import time
 import pytest
 
 from vae import checkpoints
-from vae.jobs import JobError, JobManager, _pid_alive
+from vae.jobs import JobError, JobManager
+from vae.processes import pid_alive
 from vae.runner import RunSpec
 
 pytestmark = pytest.mark.slow
@@ -110,7 +111,7 @@ def test_worker_dies_with_its_server_and_the_job_shows_interrupted(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     killed = time.monotonic()
-    wait_for(lambda: not _pid_alive(worker_pid), timeout=5)
+    wait_for(lambda: not pid_alive(worker_pid), timeout=5)
     assert time.monotonic() - killed < 2.0
     restarted = JobManager(root)
     try:

@@ -20,13 +20,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from vae import checkpoints
+from vae.processes import exit_with_parent, pid_alive, start_process
 from vae.runner import RunSpec
 
 ACTIVE = ("queued", "running", "paused")
 MAX_KEPT_STEPS = 4000
 WEIGHTS_INTERVAL_S = 0.5
 METRICS_INTERVAL_S = 0.1
-PARENT_CHECK_S = 0.25
 
 
 class JobError(RuntimeError):
@@ -55,6 +55,7 @@ class Job:
     beta_changes: list[dict] = field(default_factory=list, repr=False)
     weights: dict | None = field(default=None, repr=False)
     snapshots: dict[int, dict] = field(default_factory=dict, repr=False)
+    config: dict | None = field(default=None, repr=False)  # the run's config.json content
 
     RECORD_FIELDS = ("id", "name", "out", "spec", "owner", "resume", "status", "message",
                      "created", "pid", "step", "total_steps")
@@ -66,23 +67,6 @@ class Job:
     def record(self) -> dict:
         data = asdict(self)
         return {k: data[k] for k in self.RECORD_FIELDS}
-
-
-def _pid_alive(pid: int | None) -> bool:
-    """True for a running process; a zombie (exited, never reaped by its adopter) is dead."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 class JobManager:
@@ -207,7 +191,7 @@ class JobManager:
                 target=_worker_main, name=f"vae-job-{job.id}", daemon=True,
                 args=(job.id, job.spec, job.out, job.resume, self.threads, child_end,
                       self._events, os.getpid()))
-            proc.start()
+            start_process(proc)
             child_end.close()
             self._procs[job.id] = (proc, parent_end)
             job.status, job.pid = "running", proc.pid
@@ -241,6 +225,7 @@ class JobManager:
         if kind == "started":
             job.total_steps = payload["total_steps"]
             job.step = payload["step"]
+            job.config = payload.get("config")
         elif kind == "metrics":
             for record in payload:
                 (job.steps if record["kind"] == "step" else job.epochs).append(record)
@@ -288,7 +273,7 @@ class JobManager:
                 job = Job(**{k: data[k] for k in Job.RECORD_FIELDS})
             except (OSError, ValueError, KeyError, TypeError):
                 continue
-            if job.active and not (job.status != "queued" and _pid_alive(job.pid)):
+            if job.active and not (job.status != "queued" and pid_alive(job.pid)):
                 job.status = "interrupted"
                 job.message = ("The server stopped while this job was active; continue it "
                                "from the Models page, or from the command line with --resume.")
@@ -298,12 +283,6 @@ class JobManager:
 
 
 # ---- the worker process -------------------------------------------------------------------
-def _watch_parent(parent_pid: int) -> None:
-    while os.getppid() == parent_pid:
-        time.sleep(PARENT_CHECK_S)
-    os._exit(3)  # the server is gone: nobody will read or save this run
-
-
 def _numpy_weights(weights: dict) -> dict:
     return {k: v.numpy() for k, v in weights.items()}
 
@@ -372,7 +351,7 @@ class _WorkerControl:
 
 def _worker_main(job_id: str, spec: dict, out: str, resume: bool, threads: int,
                  conn: Connection, events, parent_pid: int) -> None:
-    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    exit_with_parent(parent_pid)
     import torch
 
     from vae.runner import prepare, train_run
@@ -383,7 +362,8 @@ def _worker_main(job_id: str, spec: dict, out: str, resume: bool, threads: int,
         run_spec = RunSpec.from_dict(spec)
         trainer, config, _ = prepare(run_spec, Path(out), resume)
         trainer.config.threads = threads
-        control.send("started", {"total_steps": trainer.total_steps, "step": trainer.step})
+        control.send("started", {"total_steps": trainer.total_steps, "step": trainer.step,
+                                 "config": config})
         result = train_run(run_spec, out, callbacks=(control,), trainer=trainer, config=config)
         control.flush()
         control.send("weights", _numpy_weights(trainer.weights()))
