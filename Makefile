@@ -24,7 +24,7 @@ lint: $(PY)
 	$(PY) -m ruff check .
 
 bench: $(PY)
-	$(PY) benchmarks/train_throughput.py
+	$(PY) -m benchmarks.train_throughput
 
 # Rebuilds every shipped model from scratch on this machine's CPU (see README).
 checkpoints: $(PY)

@@ -1,7 +1,7 @@
 """Training throughput of a job run through the job manager (a spawned worker process, one
 torch thread, as in the app) next to a bare loop over the same model and data in this process.
 
-    python benchmarks/train_throughput.py [--epochs 200] [--threads 1]
+    python -m benchmarks.train_throughput [--epochs 200] [--threads 1]
 
 Both sides time only the epochs' training steps (the job's per-epoch `seconds`), so the
 ratio shows what the worker, its callbacks and its reporting cost; the job's start-up

@@ -6,6 +6,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from vae import checkpoints
+from vae.evaluation import evaluate
 from vae.models import VAE, ModelConfig
 from vae.runner import RunSpec, split_snapshots, train_run
 from vae.training import TrainConfig, Trainer, TrainingDiverged, model_inputs
@@ -101,11 +102,15 @@ def test_early_stopping_stops_and_restores_the_best_validation_weights(digits):
         max(e["val_elbo"] for e in history["epochs"]), abs=1e-4)
 
 
-@pytest.mark.parametrize("optimizer, lr_schedule", [("adam", "cosine"), ("adagrad", "constant")])
-def test_resume_mid_epoch_continues_exactly(tmp_path, optimizer, lr_schedule):
+@pytest.mark.parametrize("options", [
+    {"optimizer": "adam", "lr_schedule": "cosine"},
+    {"optimizer": "adagrad", "lr_schedule": "constant"},
+    # the EMA is state too: the checkpoint holds the average, the raw weights ride along
+    {"optimizer": "adamw", "weight_decay": 0.01, "ema": 0.9, "lr_schedule": "cosine"},
+])
+def test_resume_mid_epoch_continues_exactly(tmp_path, options):
     spec = RunSpec(model={"hidden": [32], "latent_dim": 4},
-                   train={"epochs": 3, "optimizer": optimizer, "lr_schedule": lr_schedule,
-                          "batch_size": 100})
+                   train={"epochs": 3, "batch_size": 100, **options})
     whole = train_run(spec, tmp_path / "whole")
     stop_at = [17]  # mid-epoch: 13 steps an epoch
 
@@ -146,3 +151,57 @@ def test_binarized_inputs_are_a_fixed_draw(digits):
     assert np.array_equal(a, model_inputs(digits.test, "test", True))
     assert abs(a.mean() - digits.test.images().mean()) < 0.01
     assert math.isclose(model_inputs(digits.test, "test", False).max(), 1.0)
+
+
+def test_new_train_options_round_trip_and_are_validated():
+    config = TrainConfig(optimizer="adamw", weight_decay=0.01, ema=0.999, refit=True)
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    assert TrainConfig().to_dict()["ema"] == 0.0 and not TrainConfig().refit
+    for bad in ({"ema": 1.0}, {"ema": -0.1}, {"weight_decay": -1.0}, {"optimizer": "sgd"}):
+        with pytest.raises(ValueError, match="Invalid training config"):
+            TrainConfig(**bad)
+    with pytest.raises(ValueError, match="refit trains on"):
+        TrainConfig(refit=True, early_stopping=5)
+
+
+def test_ema_weights_differ_from_raw_and_validate_at_least_as_well(digits):
+    def train(**options):
+        config = TrainConfig(epochs=40, batch_size=64, lr=3e-3, **options)
+        trainer = Trainer(small_model(), digits.train, digits.val, config)
+        trainer.run()
+        result = evaluate(trainer.model, digits.val.images(), iwae_samples=1, passes=10)
+        return trainer, result["elbo"]
+
+    raw, raw_elbo = train()
+    averaged, ema_elbo = train(ema=0.99)
+    assert not all(torch.equal(a, b) for a, b in
+                   zip(raw.weights().values(), averaged.weights().values(), strict=True))
+    # The model the caller holds and the weights saved are both the average.
+    assert all(torch.equal(a, b) for a, b in zip(
+        averaged.model.state_dict().values(), averaged.weights().values(), strict=True))
+    assert ema_elbo >= raw_elbo
+    assert averaged.history["epochs"][-1]["val_elbo"] == pytest.approx(
+        averaged.validate()["val_elbo"])
+
+
+def test_weight_decay_shrinks_the_weights(digits):
+    def norm(weight_decay):
+        config = TrainConfig(epochs=3, optimizer="adamw", weight_decay=weight_decay)
+        trainer = Trainer(small_model(), digits.train, digits.val, config)
+        trainer.run()
+        return sum(w.pow(2).sum() for w in trainer.weights().values()).sqrt().item()
+
+    assert norm(10.0) < 0.9 * norm(0.0)  # AdamW shrinks by lr * wd = 1 % a step
+
+
+def test_refit_trains_on_train_plus_validation(tmp_path, digits):
+    assert len(digits.train) + len(digits.val) == 1437
+    result = train_run(RunSpec(model={"hidden": [16]}, train={"epochs": 1, "refit": True,
+                                                               "batch_size": 100}),
+                       tmp_path / "r")
+    history = result.checkpoint.history
+    assert history["epochs"][-1]["step"] == 15  # ceil(1437 / 100); train alone takes 13
+    assert result.checkpoint.config["train"]["refit"] is True
+    trainer = Trainer(small_model(), digits.train, digits.val, TrainConfig(refit=True))
+    assert len(trainer.train_x) == len(trainer.train_y) == 1437
+    assert torch.equal(trainer.train_x[-len(digits.val):], trainer.val_x)

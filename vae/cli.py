@@ -27,7 +27,8 @@ TRAIN_FLAGS = {"beta": "beta", "beta_schedule": "beta_schedule", "free_bits": "f
                "binarize": "binarize", "epochs": "epochs", "batch_size": "batch_size",
                "lr": "lr", "lr_schedule": "lr_schedule", "early_stopping": "early_stopping",
                "optimizer": "optimizer", "seed": "seed", "threads": "threads",
-               "device": "device"}
+               "device": "device", "weight_decay": "weight_decay", "ema": "ema",
+               "refit": "refit"}
 
 
 def _hidden(text: str) -> list[int]:
@@ -65,7 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float)
     train.add_argument("--lr-schedule", choices=["constant", "cosine"])
     train.add_argument("--early-stopping", type=int, metavar="PATIENCE")
-    train.add_argument("--optimizer", choices=["adam", "adagrad"])
+    train.add_argument("--optimizer", choices=["adam", "adamw", "adagrad"])
+    train.add_argument("--weight-decay", type=float, metavar="WD",
+                       help="decoupled for adamw, an L2 penalty for adam and adagrad")
+    train.add_argument("--ema", type=float, metavar="DECAY",
+                       help="keep an exponential moving average of the weights (e.g. 0.999) "
+                       "and save it")
+    train.add_argument("--refit", action="store_true", default=None,
+                       help="train on train + validation, once settings are chosen")
     train.add_argument("--seed", type=int)
     train.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     train.add_argument("--device", choices=["cpu", "cuda", "auto"])
@@ -90,6 +98,10 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--label", type=int)
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--out", required=True, type=Path)
+
+    metrics = sub.add_parser("metrics", help="disentanglement metrics and the KL decomposition")
+    metrics.add_argument("checkpoint", type=Path)
+    metrics.add_argument("--json", action="store_true")
 
     sub.add_parser("list", help="list the checkpoints")
     rename = sub.add_parser("rename", help="rename a checkpoint (shipped ones are protected)")
@@ -206,6 +218,25 @@ def cmd_sample(args: argparse.Namespace) -> int:
     else:
         raise DataError(f"{args.out}: --out must end in .npz or .png.")
     print(f"Wrote {len(x)} samples to {args.out}.")
+    return 0
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from vae.evaluation import disentanglement_metrics
+
+    result = disentanglement_metrics(args.checkpoint)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{args.checkpoint}: factors {', '.join(result['factor_names'])}")
+    for key in ("mig", "sap", "factor_vae", "dci_disentanglement", "dci_completeness",
+                "dci_informativeness"):
+        value = result[key]
+        shown = f"n/a ({result[key + '_reason']})" if value is None else f"{value:.3f}"
+        print(f"  {key:20s} {shown}")
+    parts = result["kl_decomposition"]
+    print("  KL {kl:.3f} = MI {mutual_information:.3f} + TC {total_correlation:.3f} "
+          "+ dimension-wise {dimension_wise_kl:.3f}".format(**parts))
     return 0
 
 

@@ -110,8 +110,7 @@ def evaluate_checkpoint(path: str | Path, *, iwae_samples: int = 100,
                         use_cache: bool = True) -> dict:
     """`evaluate` on a checkpoint's test split, cached per checkpoint version."""
     model, ckpt = checkpoints.load_model(path)
-    key = hashlib.sha1(f"{ckpt.version.resolve()}:{iwae_samples}".encode()).hexdigest()[:16]
-    cache = checkpoints.CACHE_DIR / "eval" / f"{key}.json"
+    cache = _eval_cache(ckpt.version, iwae_samples)
     if use_cache and cache.exists():
         return json.loads(cache.read_text())
     x, split, _ = checkpoint_data(ckpt)
@@ -123,6 +122,23 @@ def evaluate_checkpoint(path: str | Path, *, iwae_samples: int = 100,
         tmp.write_text(json.dumps(result))
         os.replace(tmp, cache)
     return result
+
+
+def _eval_cache(version: Path, iwae_samples: int) -> Path:
+    # A deleted and retrained model can reuse a version folder's name: key on its weights too.
+    weights = (version / checkpoints.MODEL).stat()
+    key = hashlib.sha1(f"{version.resolve()}:{weights.st_mtime_ns}:{weights.st_size}:"
+                       f"{iwae_samples}".encode()).hexdigest()[:16]
+    return checkpoints.CACHE_DIR / "eval" / f"{key}.json"
+
+
+def cached_evaluation(ckpt: Checkpoint, *, iwae_samples: int = 100) -> dict | None:
+    """What `evaluate_checkpoint` would return if it is cached already; never computes (a big
+    model's evaluation takes minutes)."""
+    try:
+        return json.loads(_eval_cache(ckpt.version, iwae_samples).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 @torch.no_grad()
@@ -153,3 +169,40 @@ def latent_health(kl_per_dim: list[float], active_dims: list[int]) -> dict:
         "order": sorted(range(len(kl_per_dim)), key=lambda j: -kl_per_dim[j]),
         "collapse": kl < 0.5 or len(active) <= 1,
     }
+
+
+def disentanglement_metrics(path: str | Path, *, seed: int = 0) -> dict:
+    """Every metric of vae.disentanglement on a checkpoint's test encodings (posterior means).
+    Data with labels but no factors has the label as its one factor."""
+    from vae import disentanglement as dis
+    from vae import shapes
+
+    model, ckpt = checkpoints.load_model(path)
+    codes = encode_split(path)
+    mu, logvar = codes["mu"], codes["logvar"]
+    data = ckpt.config["data"]
+    if "factors" in codes:
+        factors, names = codes["factors"], list(data["factor_names"])
+    elif "y" in codes:
+        factors, names = codes["y"][:, None], ["label"]
+    else:
+        raise ValueError(f"{ckpt.name}: its data has neither factors nor labels, so there is "
+                         "nothing to measure disentanglement against.")
+    result = {"factor_names": names, **dis.compute_mig(mu, factors), **dis.compute_sap(mu, factors),
+              **dis.compute_dci(mu, factors, seed=seed),
+              "kl_decomposition": dis.kl_decomposition(mu, logvar, seed=seed)}
+    if data["dataset"] == "shapes" and not model.config.num_classes:
+        def encode(batch: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                x = torch.as_tensor(shapes.render(batch), dtype=torch.float32) / 255
+                return model.encode(x)[0].numpy()
+
+        result.update(dis.compute_factor_vae(
+            encode, lambda k, n, rng: shapes.fixed_factor_batch(k, n, rng)[1],
+            shapes.sample_factors, len(names), seed=seed))
+    else:
+        result.update(factor_vae=None, factor_vae_reason=(
+            "undefined for a single factor" if len(names) < 2 else
+            "needs a generator that can hold one factor fixed (the shapes dataset has one)"))
+    result["roles"] = dis.dimension_roles(result["mi_matrix"])
+    return result

@@ -31,11 +31,18 @@ class TrainConfig:
     lr: float = 1e-3
     lr_schedule: str = "constant"
     optimizer: str = "adam"
+    # torch's meaning: decoupled decay for adamw, an L2 penalty for adam and adagrad
+    weight_decay: float = 0.0
+    # Decay of an exponential moving average of the weights, which are then the ones
+    # validated, snapshotted and saved; 0 keeps the raw weights.
+    ema: float = 0.0
     beta: float = 1.0
     beta_schedule: str = "constant"
     free_bits: float = 0.0
     binarize: bool = False
     early_stopping: int = 0
+    # Train on train + validation: the final refit with chosen settings (DESIGN §3).
+    refit: bool = False
     seed: int = 0
     threads: int = 0
     device: str = "cpu"
@@ -46,9 +53,14 @@ class TrainConfig:
             (self.batch_size >= 1, "batch size must be at least 1"),
             (self.lr > 0 and math.isfinite(self.lr), "learning rate must be positive"),
             (self.lr_schedule in ("constant", "cosine"), "lr schedule: constant or cosine"),
-            (self.optimizer in ("adam", "adagrad"), "optimizer: adam or adagrad"),
+            (self.optimizer in ("adam", "adamw", "adagrad"), "optimizer: adam, adamw or adagrad"),
+            (0 <= self.weight_decay < math.inf, "weight decay must be >= 0"),
+            (0 <= self.ema < 1, "ema decay must be in [0, 1)"),
             (self.free_bits >= 0, "free bits must be >= 0"),
             (self.early_stopping >= 0, "early-stopping patience must be >= 0"),
+            (not (self.refit and self.early_stopping),
+             "early stopping watches the validation split, which a refit trains on; "
+             "choose the epochs on validation first, then refit without early stopping"),
             (self.threads >= 0, "threads must be >= 0"),
             (self.device in ("cpu", "cuda", "auto"), "device: cpu, cuda or auto"),
         ]
@@ -141,9 +153,16 @@ class Trainer:
         self.schedule = BetaSchedule(config.beta, config.beta_schedule)
         self.train_x, self.train_y = self._prepare(train, "train")
         self.val_x, self.val_y = self._prepare(val, "val")
+        if config.refit:  # DESIGN §3: val_* then measure seen data, no longer held out
+            self.train_x = torch.cat([self.train_x, self.val_x])
+            if self.train_y is not None and self.val_y is not None:
+                self.train_y = torch.cat([self.train_y, self.val_y])
         self.steps_per_epoch = math.ceil(len(self.train_x) / config.batch_size)
         self.total_steps = self.steps_per_epoch * config.epochs
         self.optimizer = self._make_optimizer()
+        # The averaged weights live in a copy of the model, so validation can run it as is.
+        self.ema_model: VAE | None = (copy.deepcopy(self.model).requires_grad_(False)
+                                      if config.ema else None)
         self.lr_scheduler = (
             torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, self.total_steps)
             if config.lr_schedule == "cosine" else None
@@ -171,14 +190,28 @@ class Trainer:
         return x, None if y is None else y.to(self.device)
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        params = self.model.parameters()
+        params, cfg = self.model.parameters(), self.config
+        optimizer = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+                     "adagrad": torch.optim.Adagrad}[cfg.optimizer]
         # fused kernels: the optimizer step is a third of a small model's step time on a CPU
-        if self.config.optimizer == "adagrad":
-            return torch.optim.Adagrad(params, lr=self.config.lr, fused=True)
-        return torch.optim.Adam(params, lr=self.config.lr, fused=True)
+        return optimizer(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+
+    @property
+    def eval_model(self) -> VAE:
+        """The weights that are validated, snapshotted and saved: the EMA's when there is one."""
+        return self.ema_model if self.ema_model is not None else self.model
 
     def weights(self) -> dict[str, torch.Tensor]:
-        return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+        return {k: v.detach().cpu().clone() for k, v in self.eval_model.state_dict().items()}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        # The decay warms up as (1 + t) / (10 + t): early on a fixed 0.999 would average
+        # mostly the random initialization, and the live view and timeline would lag.
+        decay = min(self.config.ema, (1 + self.step) / (10 + self.step))
+        for average, param in zip(self.ema_model.parameters(), self.model.parameters(),
+                                  strict=True):
+            average.lerp_(param, 1 - decay)
 
     @property
     def beta(self) -> float:
@@ -223,6 +256,8 @@ class Trainer:
                 "rate and retry."
             )
         self.optimizer.step()
+        if self.ema_model is not None:
+            self._update_ema()
         if self.lr_scheduler:
             self.lr_scheduler.step()
         self.step += 1
@@ -234,11 +269,11 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> dict:
         """Beta = 1 terms on the validation split, one fixed draw of z per example."""
-        self.model.eval()
+        model = self.eval_model.eval()
         eps = torch.randn(len(self.val_x), self.model.config.latent_dim,
                           generator=torch.Generator(self.device).manual_seed(1),
                           device=self.device)
-        terms = elbo_terms(self.model, self.val_x, self._labels(self.val_y, slice(None)), eps)
+        terms = elbo_terms(model, self.val_x, self._labels(self.val_y, slice(None)), eps)
         kl_per_dim = terms["kl_per_dim"].mean(0)
         return {"val_elbo": terms["elbo"].mean().item(), "val_recon": terms["recon"].mean().item(),
                 "val_kl": kl_per_dim.sum().item(), "val_kl_per_dim": kl_per_dim.tolist()}
@@ -280,6 +315,8 @@ class Trainer:
                 break
         if self.best_weights is not None:
             self.model.load_state_dict(self.best_weights)
+        elif self.ema_model is not None:
+            self.model.load_state_dict(self.ema_model.state_dict())
         return self.history
 
     def _early_stop(self, val_elbo: float) -> bool:
@@ -299,6 +336,9 @@ class Trainer:
         """What resuming needs besides the weights (DESIGN §4): JSON part + tensors."""
         tensors, meta = flatten_optimizer(self.optimizer)
         tensors["rng.torch"] = self.generator.get_state()
+        if self.ema_model is not None:  # the checkpoint's weights are the EMA: keep the raw ones
+            tensors.update({f"raw.{k}": v.detach().cpu().clone()
+                            for k, v in self.model.state_dict().items()})
         meta["trainer"] = json.dumps({
             "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
             "epoch_rng_state": self.epoch_rng_state, "rng_state": self.rng.bit_generator.state,
@@ -311,9 +351,14 @@ class Trainer:
 
     def _restore(self, resume: dict) -> None:
         """Continue exactly where a saved run stopped: weights, optimizer, RNGs, counters."""
-        self.model.load_state_dict(resume["weights"])
         tensors = dict(resume["optimizer"][0])
         meta = resume["optimizer"][1]
+        raw = {k.removeprefix("raw."): tensors.pop(k) for k in list(tensors)
+               if k.startswith("raw.")}
+        if self.ema_model is not None:
+            self.ema_model.load_state_dict(resume["weights"])
+        # A run saved without an EMA has no raw copy: its weights are the raw ones.
+        self.model.load_state_dict(raw or resume["weights"])
         self.generator.set_state(tensors.pop("rng.torch"))
         self.optimizer.load_state_dict(unflatten_optimizer(tensors, meta))
         t = json.loads(meta["trainer"])
