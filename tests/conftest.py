@@ -114,3 +114,24 @@ def wait_idle(page, timeout: float = 60_000) -> None:
 
 def page_errors(page) -> list[str]:
     return [e.inner_text() for e in page.query_selector_all('[data-testid="stException"]')]
+
+
+# ---- tiny trained models for page tests (independent of the shipped checkpoints) -----------
+TINY_MODELS = {
+    "tiny-vae-4d": {"model": {"latent_dim": 4, "hidden": [64]}},
+    "tiny-vae-2d": {"model": {"latent_dim": 2, "hidden": [64]}},
+    "tiny-cvae": {"model": {"latent_dim": 3, "hidden": [64]}, "kind": "cvae"},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> Path:
+    """A runs folder holding a 4-D VAE, a 2-D VAE and a CVAE on digits (about a second each),
+    named as in TINY_MODELS: point LATENT_LAB_RUNS_DIR (or checkpoints.RUNS_DIR) at it."""
+    from vae.runner import RunSpec, train_run
+
+    root = tmp_path_factory.mktemp("tiny") / "runs"
+    for name, spec in TINY_MODELS.items():
+        train = {"epochs": 30, "batch_size": 64, "threads": 1}
+        train_run(RunSpec(train=train, **spec), root / name)
+    return root

@@ -1,7 +1,6 @@
 """Every page in a real server and headless Chromium: opens without an error element."""
 
 import pytest
-
 from conftest import open_page, page_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
 import streamlit as st
+from PIL import ImageOps
 
 from vae.images import grid, to_pil
 
 PRESENTATION_CSS = """
 <style>
 html, body, [class*="st-"], .stMarkdown p, label, .stCaption { font-size: 22px !important; }
-h1 { font-size: 44px !important; } h2 { font-size: 34px !important; }
-h3 { font-size: 28px !important; }
+.stApp h1, .stApp h1 * { font-size: 44px !important; }
+.stApp h2, .stApp h2 * { font-size: 34px !important; }
+.stApp h3, .stApp h3 * { font-size: 28px !important; }
 .stApp { background: #ffffff; color: #000000; }
 [data-testid="stSidebar"] { display: none; }
 </style>
@@ -28,12 +33,27 @@ def image_width(normal: int = 256) -> int:
 
 
 def show_images(x: np.ndarray, *, columns: int | None = None, width: int | None = None,
-                caption: str | None = None) -> None:
-    """Images (n, C, H, W) in [0, 1] as one grid, enlarged with nearest-neighbour pixels."""
+                caption: str | None = None, frame: bool = False,
+                inline: bool = False) -> None:
+    """Images (n, C, H, W) in [0, 1] as one grid, enlarged with nearest-neighbour pixels to
+    about `width` (a whole multiple of the grid's size, shown unresampled). `frame` draws a grey
+    line around it, so white ink at an image's edge does not melt into a white page. `inline`
+    puts the PNG in the page itself: for self-refreshing fragments, whose previous images
+    Streamlit drops as each run lands, so a browser a run behind would fetch a missing file."""
     picture = grid(x, columns, pad=1 if x.shape[0] > 1 else 0)
     width = width or image_width()
-    scale = max(1, round(width / picture.shape[1]))
-    st.image(to_pil(picture, scale), width=width, caption=caption)
+    image = to_pil(picture, max(1, round(width / picture.shape[1])))
+    if frame:
+        image = ImageOps.expand(image, border=2, fill=128 if image.mode == "L" else (128,) * 3)
+    # PNG, as JPEG (Streamlit's automatic choice here) would blur the crisp pixels; encoded
+    # here with light compression, twice as fast as Streamlit's default on every rerun.
+    png = io.BytesIO()
+    image.save(png, format="PNG", compress_level=1)
+    if inline:
+        url = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
+        st.image(url, width=image.width, caption=caption)
+    else:
+        st.image(png.getvalue(), width=image.width, caption=caption, output_format="PNG")
 
 
 def explain(text: str, formula: str | None = None) -> None:
@@ -42,3 +62,23 @@ def explain(text: str, formula: str | None = None) -> None:
         st.markdown(text)
         if formula:
             st.latex(formula)
+
+
+_MARKDOWN_SPECIALS = str.maketrans({c: f"\\{c}" for c in "\\`*_{}[]()<>#+-.!|~$:"})
+
+
+def escape(text: str) -> str:
+    """User text (names, file names) made literal inside markdown-rendering elements such as
+    st.error: no emphasis, links, LaTeX or HTML can come from it."""
+    return str(text).translate(_MARKDOWN_SPECIALS)
+
+
+def show_row(x: np.ndarray, captions: list[str], *, width: int | None = None) -> None:
+    """Images (n, C, H, W) side by side, each enlarged with nearest-neighbour pixels and
+    captioned; the row wraps onto more lines when the page is too narrow."""
+    width = width or image_width(128)
+    scale = max(1, round(width / x.shape[-1]))
+    # A white margin keeps dark-background neighbours from merging into one band.
+    pictures = [ImageOps.expand(to_pil(grid(image[None], pad=0), scale), border=4,
+                                fill=255 if x.shape[1] == 1 else (255,) * 3) for image in x]
+    st.image(pictures, caption=captions, width=pictures[0].width, output_format="PNG")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import state
+from ui.render import escape
 from vae.evaluation import latent_health
 
 
@@ -48,7 +49,8 @@ def jobs() -> None:
     st.sidebar.markdown("**Training now**")
     for job in active:
         done = job.step / job.total_steps if job.total_steps else 0.0
-        st.sidebar.progress(min(done, 1.0), text=f"{job.name} · {job.status} · {job.owner}")
+        st.sidebar.progress(min(done, 1.0), text=escape(  # names and owners: user text
+            f"{job.name} · {job.status} · {job.owner or 'anonymous'}"))
 
 
 def presentation_switch() -> None:
@@ -56,8 +58,23 @@ def presentation_switch() -> None:
                       help="Large text and images, high contrast, no sidebar: for projectors.")
 
 
+def teacher_login() -> None:
+    """Shown only when the server has a teacher password: entered once per session."""
+    if not state.teacher_password():
+        return
+    st.sidebar.text_input("Teacher password", type="password", key="teacher_password",
+                          help="Renaming and deleting models and stopping other people's "
+                               "jobs need it.")
+    if st.session_state.get("teacher_password"):
+        if state.is_teacher():
+            st.sidebar.caption("Teacher controls unlocked.")
+        else:
+            st.sidebar.caption("That is not the teacher password.")
+
+
 def render() -> None:
     model_picker()
     model_summary()
     jobs()
+    teacher_login()
     presentation_switch()

@@ -14,9 +14,15 @@ import streamlit as st
 
 from vae import checkpoints
 from vae.data import Dataset, load_dataset
-from vae.evaluation import checkpoint_data, encode_split, evaluate_checkpoint
+from vae.evaluation import (
+    cached_evaluation,
+    checkpoint_data,
+    encode_split,
+    evaluate_checkpoint,
+)
 from vae.jobs import JobManager
 from vae.models import VAE
+from vae.projection import TsneWorkers
 
 DEFAULT_MODEL = "digits-vae-20d"
 TEACHER_PASSWORD_ENV = "LATENT_LAB_TEACHER_PASSWORD"
@@ -28,9 +34,33 @@ def job_manager() -> JobManager:
     return JobManager(max_running=1, max_queued=8, threads=1)
 
 
-def model_list() -> list[checkpoints.Checkpoint]:
-    """Shipped models first, then runs; re-read on every call (a folder listing: cheap)."""
+def _fingerprint() -> tuple:
+    """Every checkpoint folder with its pointer's mtime: changes on save, rename and delete,
+    and costs a few stat calls, where listing parses every config and history."""
+    marks = []
+    for root in (checkpoints.SHIPPED_DIR, checkpoints.RUNS_DIR):
+        for pointer in Path(root).glob("*/CURRENT"):
+            try:
+                marks.append((str(pointer), pointer.stat().st_mtime_ns))
+            except OSError:  # removed while we looked: the next rerun sees the change
+                continue
+    return tuple(sorted(marks))
+
+
+@st.cache_resource(max_entries=4)
+def _listing(fingerprint: tuple) -> list[checkpoints.Checkpoint]:
     return checkpoints.list_checkpoints()
+
+
+def model_list() -> list[checkpoints.Checkpoint]:
+    """Shipped models first, then runs; re-read only when a checkpoint changed on disk."""
+    return _listing(_fingerprint())
+
+
+@st.cache_resource
+def tsne_workers() -> TsneWorkers:
+    # DESIGN §1: t-SNE runs off the server, in a spawned process, one map at a time.
+    return TsneWorkers(max_running=1)
 
 
 @st.cache_resource(max_entries=16)
@@ -39,8 +69,10 @@ def _load(path: str, version: str) -> tuple[VAE, checkpoints.Checkpoint]:
 
 
 def version_of(path: str | Path) -> str:
-    """The resolved version folder of a checkpoint: changes whenever it is saved again."""
-    return (Path(path) / "CURRENT").read_text().strip()
+    """The checkpoint's current version and when it was switched to: changes whenever it is
+    saved again, also when a deleted model's name is reused by a new one."""
+    pointer = Path(path) / "CURRENT"
+    return f"{pointer.read_text().strip()}@{pointer.stat().st_mtime_ns}"
 
 
 def load(path: str | Path) -> tuple[VAE, checkpoints.Checkpoint]:
@@ -57,9 +89,19 @@ def model_dataset(ckpt: checkpoints.Checkpoint) -> Dataset:
     return dataset(data["dataset"], data.get("image_size"), data.get("rgb", False))
 
 
+# The ELBO terms only: the IWAE bound (python -m vae evaluate) costs K decodes an image.
+TEST_IWAE_SAMPLES = 1
+
+
 @st.cache_data(max_entries=32, show_spinner="Evaluating the model on its test split…")
 def test_metrics(path: str, version: str) -> dict:
-    return evaluate_checkpoint(path, iwae_samples=100)
+    return evaluate_checkpoint(path, iwae_samples=TEST_IWAE_SAMPLES)
+
+
+def measured_test_metrics(ckpt: checkpoints.Checkpoint) -> dict | None:
+    """test_metrics where they were measured already (they are kept on disk), else None:
+    listing many models must not evaluate each."""
+    return cached_evaluation(ckpt, iwae_samples=TEST_IWAE_SAMPLES)
 
 
 @st.cache_data(max_entries=16, show_spinner="Encoding the test split…")
@@ -104,3 +146,17 @@ def is_teacher() -> bool:
 def session_owner() -> str:
     """A short name shown next to this session's jobs in the shared queue."""
     return st.session_state.get("owner_name") or "anonymous"
+
+
+@st.cache_resource(max_entries=4)
+def _train_pixels(spec: str, image_size: int | None, rgb: bool) -> tuple[np.ndarray, np.ndarray]:
+    images = dataset(spec, image_size, rgb).train.images()
+    flat = images.reshape(len(images), -1)
+    return flat, (flat ** 2).sum(1)
+
+
+def train_pixels(ckpt: checkpoints.Checkpoint) -> tuple[np.ndarray, np.ndarray]:
+    """A model's training images flattened to (n, pixels), with their squared norms: what
+    `vae.latent.nearest_in` searches ("is the model copying?")."""
+    data = ckpt.config["data"]
+    return _train_pixels(data["dataset"], data.get("image_size"), data.get("rgb", False))

@@ -86,6 +86,11 @@ class Checkpoint:
     def shipped(self) -> bool:
         return _is_shipped(self.path)
 
+    @property
+    def resumable(self) -> bool:
+        """Whether it holds what continuing its training needs: optimizer state and the recipe."""
+        return "spec" in self.config and (self.version / OPTIMIZER).is_file()
+
     def weights(self) -> dict[str, torch.Tensor]:
         return _read_tensors(self.version / MODEL, _where(self.path))[0]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -38,3 +39,23 @@ def to_pil(picture: np.ndarray, scale: int = 1) -> Image.Image:
 def save_grid(x: np.ndarray, path: str | Path, columns: int | None = None,
               scale: int = 4) -> None:
     to_pil(grid(x, columns), scale).save(path)
+
+
+def png_bytes(x: np.ndarray, columns: int | None = None, scale: int = 4) -> bytes:
+    """The grid of images as a PNG file's bytes, enlarged with nearest-neighbour pixels."""
+    out = io.BytesIO()
+    to_pil(grid(x, columns), scale).save(out, format="PNG")
+    return out.getvalue()
+
+
+def gif_bytes(x: np.ndarray, scale: int = 8, frame_ms: int = 120,
+              pingpong: bool = True) -> bytes:
+    """An animated GIF, one frame per image, looping forever; ping-pong plays it forth and back
+    without repeating the end frames."""
+    frames = [to_pil(grid(image[None], pad=0), scale) for image in x]
+    if pingpong and len(frames) > 2:
+        frames += frames[-2:0:-1]
+    out = io.BytesIO()
+    frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:],
+                   duration=frame_ms, loop=0)
+    return out.getvalue()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 
 from vae.models import VAE
 
@@ -86,3 +89,136 @@ def encode(model: VAE, x: np.ndarray, labels: np.ndarray | None = None,
     c = None if labels is None else torch.as_tensor(labels, dtype=torch.long)
     mu, logvar = model.encode(torch.as_tensor(x, dtype=torch.float32), c)
     return mu.numpy(), logvar.numpy()
+
+
+# --------------------------------------------------------------------------- codes and pictures
+# A shared latent position travels in a URL as comma-separated numbers, one per dimension.
+MAX_CODE_CHARS = 2000
+
+
+def prior_code(latent_dim: int, seed: int | None = None) -> np.ndarray:
+    """One code z ~ N(0, I), the prior of DESIGN §2, shaped (latent_dim,)."""
+    return np.random.default_rng(seed).standard_normal(latent_dim).astype(np.float32)
+
+
+def format_code(z: np.ndarray) -> str:
+    """A code as text for a URL: '0.50,-1.20,...' (two decimals, the sliders' precision)."""
+    return ",".join(f"{float(v):.2f}" for v in np.asarray(z).ravel())
+
+
+def parse_code(text: str, latent_dim: int, limit: float) -> np.ndarray:
+    """The code written by `format_code`, clipped to [-limit, limit]; a ValueError whose message
+    is one sentence says what is wrong with the text otherwise."""
+    if len(text) > MAX_CODE_CHARS:
+        raise ValueError(f"the code is longer than {MAX_CODE_CHARS} characters")
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != latent_dim:
+        count = f"{len(parts)} number" + ("" if len(parts) == 1 else "s")
+        raise ValueError(f"it has {count}, but this model has {latent_dim} latent dimensions")
+    try:
+        z = np.array([float(p) for p in parts], np.float64)
+    except ValueError:
+        raise ValueError("not all of its values are numbers") from None
+    if not np.isfinite(z).all():
+        raise ValueError("it contains a value that is not a finite number")
+    return np.clip(z, -limit, limit).astype(np.float32)
+
+
+def read_picture(data: bytes, max_pixels: int = 4096 * 4096) -> np.ndarray:
+    """An image file's bytes as an (H, W, 3) uint8 array, transparent parts made white (as a
+    drawing app shows them); a ValueError whose message is one sentence says why a file cannot
+    be used."""
+    if not data:
+        raise ValueError("the file is empty")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.width * image.height > max_pixels:
+                raise ValueError(f"the picture has more than {max_pixels:,} pixels")
+            rgba = image.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as e:
+        raise ValueError("it is not an image file this app can read (PNG or JPEG)") from e
+
+
+def background_is_dark(images: np.ndarray) -> bool:
+    """Whether pictures (n, C, H, W) in [0, 1] have a dark background, judged by their border."""
+    x = np.asarray(images, np.float32)
+    border = np.concatenate([x[..., 0, :].ravel(), x[..., -1, :].ravel(),
+                             x[..., :, 0].ravel(), x[..., :, -1].ravel()])
+    return bool(border.mean() < 0.5)
+
+
+def _ink(pixels: np.ndarray, dark_background: bool) -> np.ndarray:
+    """(H, W, C) uint8 or (H, W) float to (H, W, C) float in [0, 1], inverted when the picture's
+    background (its border) is not as dark or light as the model's data expects."""
+    x = np.asarray(pixels)
+    x = x.astype(np.float32) / 255 if x.dtype == np.uint8 else x.astype(np.float32)
+    if x.ndim == 2:
+        x = x[..., None]
+    if background_is_dark(x.transpose(2, 0, 1)[None]) != dark_background:
+        x = 1 - x
+    return x
+
+
+def drawing_to_digit(drawing: np.ndarray) -> np.ndarray:
+    """A drawing (H, W) with ink > 0.5 as scikit-learn's digits are made: the ink's bounding box
+    scaled (nearest pixels) to the full height of a 32 x 32 bitmap and centred, then averaged
+    over 4 x 4 blocks into 8 x 8 pixels of 17 grey levels k/16. Shape (1, 1, 8, 8); an empty
+    drawing gives a blank image."""
+    ink = np.asarray(drawing, np.float32) > 0.5
+    out = np.zeros((1, 1, 8, 8), np.float32)
+    if not ink.any():
+        return out
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    box = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    h, w = box.shape
+    scale = min(32 / h, 32 / w)
+    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+    resized = np.asarray(Image.fromarray(box).resize((new_w, new_h), Image.Resampling.NEAREST))
+    bitmap = np.zeros((32, 32), np.float32)
+    top, left = (32 - new_h) // 2, (32 - new_w) // 2
+    bitmap[top:top + new_h, left:left + new_w] = resized
+    out[0, 0] = bitmap.reshape(8, 4, 8, 4).sum((1, 3)) / 16
+    return out
+
+
+def picture_to_input(pixels: np.ndarray, image_shape: tuple[int, int, int], *,
+                     dark_background: bool = True, digits: bool = False) -> np.ndarray:
+    """A picture (H, W, C) uint8 or (H, W) in [0, 1] in a model's input format (1, C, H, W) in
+    [0, 1]: grey or colour as the model has, inverted when its background does not match the
+    model's data, resized to the model's image size. `digits` uses `drawing_to_digit`."""
+    x = _ink(pixels, dark_background=True if digits else dark_background)
+    if digits:
+        gray = x.mean(2)
+        low, high = float(gray.min()), float(gray.max())
+        if high - low < 1e-6:
+            return np.zeros((1, 1, 8, 8), np.float32)
+        return drawing_to_digit((gray - low) / (high - low))
+    c, h, w = image_shape
+    x = x.mean(2, keepdims=True) if c == 1 else np.repeat(x, 3, 2) if x.shape[2] == 1 else x
+    channels = [Image.fromarray(x[..., i]).resize((w, h), Image.Resampling.BOX)
+                for i in range(c)]
+    return np.clip(np.stack([np.asarray(ch) for ch in channels])[None], 0, 1).astype(np.float32)
+
+
+def decode_every_class(model: VAE, z: np.ndarray) -> np.ndarray:
+    """A CVAE's decoding of one code under every class, in label order: one style, all classes
+    (DESIGN §2: p(x|z,c) with the same z). Shape (num_classes, C, H, W)."""
+    k = model.config.num_classes
+    if not k:
+        raise ValueError("Only a conditional VAE (CVAE) decodes under a class.")
+    codes = np.repeat(np.asarray(z, np.float32).reshape(1, -1), k, 0)
+    return decode(model, codes, np.arange(k))
+
+
+def nearest_in(flat: np.ndarray, squared_norms: np.ndarray, query: np.ndarray,
+               k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """`nearest` for a large set flattened to (n, D) with its squared norms precomputed (one
+    matrix-vector product per query): the k indices, closest first, and their root-mean-square
+    pixel differences from the query (0 = identical, 1 = opposite everywhere)."""
+    q = np.asarray(query, flat.dtype).reshape(-1)
+    squared = squared_norms - 2 * (flat @ q) + q @ q
+    top = np.argsort(squared) if k >= len(squared) else np.argpartition(squared, k)[:k]
+    top = top[np.argsort(squared[top])]
+    return top, np.sqrt(np.maximum(squared[top], 0) / flat.shape[1])

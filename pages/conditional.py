@@ -1,0 +1,96 @@
+"""Conditional: a CVAE draws the class you choose in the style its code z describes; one style
+across every class; class swap of a real test image."""
+
+import numpy as np
+import streamlit as st
+
+from ui import latent_sliders as sliders
+from ui import latent_views, render, state
+from vae.evaluation import latent_health
+from vae.latent import decode, decode_every_class, encode, prior_code
+
+CLASS, SWAP_INDEX = "cond_class", "cond_swap"
+EXAMPLE = "digits-cvae"
+
+model, ckpt = state.current()
+k = model.config.num_classes
+
+st.title("Conditional generation")
+render.explain(
+    "A conditional VAE is told the class c: the encoder sees it next to the image, the decoder "
+    "next to the code z. So z is free to hold what the class does not say, the *style* "
+    "(slant, thickness, size): the same z decoded under every class gives the same style.",
+    r"q_\phi(z \mid x, c), \qquad p_\theta(x \mid z, c), \qquad p(z) = \mathcal{N}(0, I)")
+
+
+def use_example() -> None:
+    # The sidebar's picker is a keyed widget: move it too, or it would switch straight back.
+    st.session_state["model_name"] = st.session_state["model_picker"] = EXAMPLE
+    st.query_params["model"] = EXAMPLE
+
+
+if not k:
+    st.info(f"This page needs a conditional VAE (CVAE), whose decoder takes the class you "
+            f"choose: pick a CVAE model, e.g. {EXAMPLE}, in the sidebar.")
+    if EXAMPLE in [c.name for c in state.model_list()]:
+        st.button(f"Use {EXAMPLE}", on_click=use_example)
+    st.stop()
+
+path, version = str(ckpt.path), ckpt.version.name
+metrics = state.test_metrics(path, version)
+health = latent_health(metrics["kl_per_dim"], metrics["active_dims"])
+d = model.config.latent_dim
+names = [str(n) for n in ckpt.config["data"].get("class_names") or []]
+names += [str(i) for i in range(len(names), k)]
+test_x = state.test_images(path, version)
+test_y = state.model_dataset(ckpt).test.y
+
+sliders.prepare("cz", f"{path}@{version}", d, CLASS)
+# A model picked since may have fewer classes or test images than the one these were for.
+if not 0 <= st.session_state.get(CLASS, 0) < k:
+    st.session_state[CLASS] = 0
+if not 0 <= st.session_state.get(SWAP_INDEX, 0) < len(test_x):
+    st.session_state[SWAP_INDEX] = 0
+
+st.header("Class and style")
+controls, picture_column = st.columns([5, 4], gap="large")
+with controls:
+    st.selectbox("Class c", range(k), key=CLASS, format_func=names.__getitem__)
+    with st.container(horizontal=True):
+        st.button("Zero style", on_click=sliders.set_code, args=("cz", np.zeros(d)),
+                  help="Every style slider to 0: the centre of the prior N(0, I).")
+        st.button("Random style", on_click=lambda: sliders.set_code("cz", prior_code(d)),
+                  help="A style drawn from the prior N(0, I).")
+    z = sliders.sliders("cz", metrics["kl_per_dim"], health["order"], health["unused"])
+label = int(st.session_state[CLASS])
+with picture_column:
+    render.show_images(decode(model, z[None], np.array([label])),
+                       width=render.image_width(320), frame=True)
+    st.text(f"Class {names[label]}")
+
+st.header("One style, every class")
+st.caption("The style sliders above, decoded under each class in turn.")
+latent_views.labelled_strip(decode_every_class(model, z), names)
+
+st.header("Class swap")
+st.caption("A real test image is encoded together with its own label; its code is then decoded "
+           "under every other label: the same handwriting, another digit.")
+
+
+def pick_random() -> None:
+    st.session_state[SWAP_INDEX] = int(np.random.default_rng().integers(len(test_x)))
+
+
+with st.container(horizontal=True, vertical_alignment="bottom"):
+    st.number_input("Test image", 0, len(test_x) - 1, key=SWAP_INDEX, width=150)
+    st.button("Random test image", on_click=pick_random)
+index = int(st.session_state.get(SWAP_INDEX, 0))
+own = int(test_y[index])
+mu, _ = encode(model, test_x[index:index + 1], np.array([own]))
+original, swapped = st.columns([1, 5], gap="large")
+with original:
+    render.show_images(test_x[index:index + 1], width=render.image_width(160), frame=True)
+    st.text(f"The test image, class {names[own]}")
+with swapped:
+    latent_views.labelled_strip(decode_every_class(model, mu[0]),
+                                [f"{n} (own)" if c == own else n for c, n in enumerate(names)])

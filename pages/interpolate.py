@@ -1,0 +1,108 @@
+"""Interpolate: walk from one image's code to another's and decode every step."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from ui import render, state
+from vae.images import gif_bytes, png_bytes
+from vae.latent import decode, interpolate
+
+DOWNLOAD_SIDE = 256  # pixels per image in the PNG and GIF files
+STRIP_PX = 840
+
+model, ckpt = state.current()
+path, version = str(ckpt.path), ckpt.version.name
+enc = state.encodings(path, version)
+mu, y = enc["mu"], enc.get("y")
+images = state.test_images(path, version)
+n, d = mu.shape
+class_names = ckpt.config["data"]["class_names"]
+conditional = bool(model.config.num_classes)
+
+st.title("Interpolate between two images")
+render.explain(
+    "Both images are encoded to the means of their codes, a and b; the strip decodes the codes "
+    "on a path between them. **lerp** walks the straight line, whose middle lies closer to the "
+    "origin than codes from the N(0, I) prior usually do, so it can fade; **slerp** follows the "
+    "great circle and keeps the length of the code.",
+    r"\text{lerp: } z_t = (1-t)\,a + t\,b \qquad \text{slerp: } z_t = "
+    r"\frac{\sin((1-t)\Omega)}{\sin\Omega}\,a + \frac{\sin(t\Omega)}{\sin\Omega}\,b,"
+    r"\ \cos\Omega = \frac{a\cdot b}{\lVert a\rVert\,\lVert b\rVert}")
+
+modes = ["By number", "Random pair"] + (["Two classes"] if y is not None else [])
+pick, how, many = st.columns([2, 2, 3])
+mode = pick.radio("Choose the two test images", modes, key="interp_mode")
+method = how.radio("Path", ["lerp", "slerp"], key="interp_method",
+                   format_func={"lerp": "lerp (straight line)",
+                                "slerp": "slerp (great circle)"}.get)
+steps = many.slider("Number of steps", 3, 20, 8, key="interp_steps")
+seed = st.session_state.setdefault("interp_seed", 0)
+rng = np.random.default_rng(seed)
+
+if mode == "By number":
+    first, second = st.columns(2)
+    a = int(first.number_input("Image A: test image number", 0, n - 1, 0, key="interp_a"))
+    b = int(second.number_input("Image B: test image number", 0, n - 1, min(1, n - 1),
+                                key="interp_b"))
+elif mode == "Random pair":
+    a, b = (int(i) for i in rng.choice(n, 2, replace=n < 2))
+else:
+    first, second = st.columns(2)
+    ks = range(len(class_names))
+    ka = first.selectbox("Class of image A", ks, 0, format_func=class_names.__getitem__,
+                         key="interp_class_a")
+    kb = second.selectbox("Class of image B", ks, min(1, len(ks) - 1),
+                          format_func=class_names.__getitem__, key="interp_class_b")
+    members = [np.flatnonzero(y == k) for k in (ka, kb)]
+    if not all(len(m) for m in members):
+        st.error("The test split has no image of one of these classes: pick another class.")
+        st.stop()
+    a, b = (int(rng.choice(m)) for m in members)
+if mode != "By number" and st.button("Another pair", icon=":material/casino:"):
+    st.session_state["interp_seed"] = seed + 1
+    st.rerun()
+
+labels = None
+if conditional:
+    k = st.selectbox("Decode every step as class", range(len(class_names)),
+                     int(y[a]), format_func=class_names.__getitem__, key="interp_class")
+    st.caption("A CVAE gets the class separately from z, so the path runs through style "
+               "(slant, thickness) while the class stays the one chosen here.")
+    labels = np.full(steps, k)
+
+codes = interpolate(mu[a], mu[b], steps, method)
+strip = decode(model, codes, labels)
+t = np.linspace(0.0, 1.0, steps)
+
+render.show_images(images[[a, b]], columns=2, width=2 * render.image_width(128),
+                   caption=f"A: test image #{a} (left) · B: test image #{b} (right)")
+if y is not None:
+    st.text(f"A: class {class_names[y[a]]} · B: class {class_names[y[b]]}")
+
+st.subheader(f"{method}: {steps} steps from A (t = 0) to B (t = 1)")
+# One row on a laptop screen (about 840 px for the strip); rows of 320 px images on a projector.
+width = render.image_width(max(64, STRIP_PX // steps))
+render.show_row(strip, [f"t = {v:.2f}" for v in t], width=width)
+
+scale = max(1, DOWNLOAD_SIDE // strip.shape[-1])
+stem = f"{ckpt.name}-{method}-{a}-{b}"
+downloads = st.container(horizontal=True)
+downloads.download_button("Download strip (PNG)", data=lambda: png_bytes(strip, steps, scale),
+                          file_name=f"{stem}.png", mime="image/png",
+                          icon=":material/download:")
+downloads.download_button("Download animation (GIF)", data=lambda: gif_bytes(strip, scale),
+                          file_name=f"{stem}.gif", mime="image/gif", icon=":material/movie:",
+                          help="The strip played forth and back, looping.")
+
+with st.expander("How long is the code along the path?"):
+    figure = go.Figure()
+    for name in ("lerp", "slerp"):
+        lengths = np.linalg.norm(interpolate(mu[a], mu[b], steps, name), axis=1)
+        figure.add_trace(go.Scatter(x=t, y=lengths, mode="lines+markers", name=name))
+    large = render.presentation()
+    figure.update_layout(height=420 if large else 320, font={"size": 22 if large else 14},
+                         xaxis_title="t", yaxis_title="‖z‖ (length of the code)",
+                         margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    st.plotly_chart(figure, width="stretch")
+    st.caption(f"Codes drawn from the prior N(0, I) have a length near √{d} ≈ {np.sqrt(d):.1f}.")

@@ -1,0 +1,144 @@
+"""Map: every test image as a dot at its code; click one to see it and send it to Explore."""
+
+import numpy as np
+import streamlit as st
+
+from ui import render, state
+from ui.scatter import latent_map
+from vae import projection
+from vae.latent import decode, format_code
+
+POLL_S = 0.5
+
+model, ckpt = state.current()
+path, version = str(ckpt.path), ckpt.version.name
+enc = state.encodings(path, version)
+mu, y, factors = enc["mu"], enc.get("y"), enc.get("factors")
+n, d = mu.shape
+class_names = ckpt.config["data"]["class_names"]
+factor_names = ckpt.config["data"].get("factor_names") or []
+conditional = bool(model.config.num_classes)
+
+st.title("Map of the latent space")
+render.explain(
+    "Each dot is one test image, placed at the mean μ of its code q(z|x). A 2-D model is drawn "
+    "as it is; larger codes are flattened to two axes: **PCA** keeps the directions of largest "
+    "spread (distances mean something), **t-SNE** keeps neighbours together (the size of a "
+    "cluster and the gaps between clusters mean little). Click a dot to see the image next to "
+    "its reconstruction.",
+    r"q_\phi(z\mid x) = \mathcal{N}\big(\mu_\phi(x),\ \operatorname{diag}\sigma^2_\phi(x)\big)"
+    r"\quad\text{each dot sits at } \mu_\phi(x)")
+
+if render.presentation():  # full width for the map, then images of projector size below
+    left, right = st.container(), st.container()
+else:
+    left, right = st.columns([3, 2], gap="large")
+controls = left.columns(2)
+if d == 2:
+    method = "plane"
+    controls[0].markdown("**Axes:** the two latent dimensions z0 and z1, drawn directly.")
+else:
+    method = controls[0].radio("Projection", ["PCA", "t-SNE"], horizontal=True, key="map_method")
+colour_options = (["class"] if y is not None else []) + list(factor_names)
+colour = controls[1].selectbox("Colour by", colour_options or ["nothing"], key="map_colour",
+                               disabled=not colour_options)
+
+maps: dict[str, np.ndarray] = {}
+tsne_file = projection.cache_file(path, version)
+tsne_state = None
+if d == 2:
+    coords, axes = mu, ("z0", "z1")
+    maps["plane"] = mu
+else:
+    pcs, ratio = projection.pca(mu)
+    maps["pca"] = pcs
+    # Asked for as soon as the page opens, so it is usually ready when the user switches.
+    tsne_state = state.tsne_workers().request(mu, tsne_file)
+    tsne = projection.load_cached(tsne_file, n) if tsne_state.state == "ready" else None
+    if tsne is not None:
+        maps["tsne"] = tsne
+    if method == "t-SNE" and tsne is not None:
+        coords, axes = tsne, ("t-SNE 1", "t-SNE 2")
+    else:
+        coords = pcs
+        axes = (f"PC 1 ({ratio[0]:.0%} of the variance)", f"PC 2 ({ratio[1]:.0%})")
+
+
+@st.fragment(run_every=POLL_S)
+def tsne_progress() -> None:
+    progress = state.tsne_workers().request(mu, tsne_file)
+    if progress.state not in ("running", "waiting"):
+        st.rerun()  # the whole page: draw the map, and stop polling
+    if progress.state == "waiting":
+        text = "t-SNE waits for another map to finish"
+    elif progress.fraction == 0:
+        text = "t-SNE: starting a worker process"
+    else:
+        text = f"t-SNE is being computed in the background: {progress.fraction:.0%}"
+    st.progress(progress.fraction, text=f"{text}. PCA is shown until it is ready.")
+
+
+if method == "t-SNE" and tsne_state is not None:
+    if tsne_state.state in ("running", "waiting"):
+        with left:
+            tsne_progress()
+    elif tsne_state.state == "failed":
+        left.error(f"The t-SNE map could not be computed ({render.escape(tsne_state.message)}); "
+                   "PCA is shown instead: press Try again, or pick PCA.")
+        if left.button("Try again"):
+            state.tsne_workers().request(mu, tsne_file, retry=True)
+            st.rerun()
+
+if "map_index" not in st.session_state or st.session_state["map_index"] >= n:
+    st.session_state["map_index"] = 0
+groups = values = None
+if colour == "class" and y is not None:
+    groups, colour_title = y, "Class"
+elif colour in factor_names and factors is not None:
+    values, colour_title = factors[:, factor_names.index(colour)], f"{colour} (level)"
+else:
+    colour_title = ""
+figure = latent_map(coords, axes, groups=groups, group_names=class_names, values=values,
+                    colour_title=colour_title, marked=st.session_state["map_index"],
+                    large=render.presentation())
+with left:
+    event = st.plotly_chart(figure, on_select="rerun", selection_mode="points", key="map_chart",
+                            width="stretch")
+    if conditional:
+        st.caption("A CVAE encodes each image together with its class, which the decoder gets "
+                   "separately: z keeps the style, so classes overlap on this map.")
+picks = [p["customdata"] for p in event.selection.points if "customdata" in p]
+if picks:
+    # The ring moves to the pick; the redrawn chart is a new widget with no selection.
+    st.session_state["map_index"] = int(np.ravel(picks[0])[0])
+    st.rerun()
+
+with right:
+    st.subheader("Selected image")
+    index = int(st.number_input("Test image number", 0, n - 1, step=1, key="map_index",
+                                help="Or click a dot on the map."))
+    labels = y[index:index + 1] if conditional else None
+    images = state.test_images(path, version)
+    recon = decode(model, mu[index:index + 1], labels)
+    # One picture for the pair: two images of 320 px each in presentation mode.
+    render.show_images(np.concatenate([images[index:index + 1], recon]), columns=2,
+                       width=2 * render.image_width(180),
+                       caption="Input (left) and its reconstruction, the decoder's mean at μ "
+                               "(right)")
+    if y is not None:
+        st.text(f"Class: {class_names[y[index]]}")
+    st.text(f"Map position: ({coords[index, 0]:.2f}, {coords[index, 1]:.2f})")
+    if st.button("Open in Explore", icon=":material/tune:",
+                 help="Set the Explore page's sliders to this image's code."):
+        # Explore reads its position (and a CVAE's class) from these URL parameters.
+        link = {"model": ckpt.name, "z": format_code(mu[index])}
+        if conditional:
+            link["c"] = str(int(y[index]))
+        st.switch_page("pages/explore.py", query_params=link)
+
+    labels_text = [class_names[k] for k in y] if y is not None else None
+    st.download_button(
+        "Download encodings (CSV)", icon=":material/download:",
+        data=lambda: projection.encodings_csv(mu, labels_text, maps),
+        file_name=f"{ckpt.name}-test-encodings.csv", mime="text/csv",
+        help="One row per test image: index, label, μ and the 2-D map coordinates.")

@@ -1,0 +1,84 @@
+"""The Train page in a real server and headless Chromium: a run started from the form
+finishes and joins the sidebar's model picker (and another tab sees it); β moved by keyboard
+while a paced run trains lands in the saved run's history."""
+
+import re
+
+import pytest
+from conftest import open_page, page_errors, wait_idle
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def open_train(browser, url: str):
+    page = open_page(browser, url, "train")
+    page.get_by_role("button", name="Start training").wait_for(timeout=60_000)
+    wait_idle(page)
+    return page
+
+
+@pytest.fixture(scope="module")
+def train_page(browser, app_url):
+    """One tab on the Train page for the module's tests (opening it is the slow part)."""
+    # A fresh server runs pages/ as plain scripts until app.py has run once: open "/" first.
+    page = open_page(browser, app_url, "")
+    page.get_by_text("Presentation mode").wait_for(timeout=60_000)
+    page.goto(f"{app_url}/train")
+    page.get_by_role("button", name="Start training").wait_for(timeout=60_000)
+    wait_idle(page)
+    yield page
+    page.close()
+
+
+def fill(page, label: str, value: str) -> None:
+    field = page.get_by_label(label, exact=True)
+    field.fill(value)
+    field.press("Enter")
+    wait_idle(page)
+
+
+def test_a_one_epoch_run_from_the_form_joins_the_model_picker(browser, app_url, train_page):
+    page = train_page
+    fill(page, "Name of the model", "browser-one-epoch")
+    fill(page, "Epochs", "1")
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("Started: browser-one-epoch").wait_for(timeout=30_000)
+
+    other_tab = open_train(browser, app_url)  # state is server-wide: it sees the same job
+    watched = other_tab.get_by_role("combobox", name="Watch").input_value()
+    other_tab.close()
+    assert watched.startswith("browser-one-epoch")
+
+    page.get_by_text("is ready").wait_for(timeout=60_000)
+    wait_idle(page)
+    assert page_errors(page) == []
+    page.get_by_role("combobox", name="Model", exact=True).click()
+    assert page.get_by_role("option", name=re.compile("browser-one-epoch")).is_visible()
+    page.keyboard.press("Escape")
+
+
+def test_beta_moved_by_keyboard_mid_run_shows_in_the_history(train_page):
+    page = train_page
+    page.get_by_role("combobox", name="Preset").click()
+    page.get_by_role("option").filter(has_text="Tiny live demo").click()
+    # The preset fills the form in the server: wait for it, or typing on would send the old
+    # values back.
+    page.wait_for_function("() => document.querySelector('input[aria-label=\"Epochs\"]')"
+                           ".value === '60'")
+    wait_idle(page)
+    fill(page, "Name of the model", "browser-beta")
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(re.compile(r"running · step [1-9]")).wait_for(timeout=30_000)
+
+    thumb = page.get_by_role("slider", name=re.compile("β now"))
+    thumb.focus()
+    for _ in range(5):
+        thumb.press("ArrowRight")
+    changes = page.get_by_text(re.compile(r"β set by hand: .*β = 1\.5\."))
+    changes.wait_for(timeout=20_000)
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text(re.compile("stopped · step")).wait_for(timeout=30_000)
+    wait_idle(page)
+    # Stopped, the page reads the run from its saved checkpoint: the change is in its history.
+    assert changes.is_visible()
+    assert page_errors(page) == []

@@ -1,0 +1,126 @@
+"""Codes in URLs, pictures from users in a model's input format, class decoding, look-ups."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from vae.latent import (
+    background_is_dark,
+    decode_every_class,
+    drawing_to_digit,
+    format_code,
+    nearest,
+    nearest_in,
+    parse_code,
+    picture_to_input,
+    prior_code,
+    read_picture,
+)
+from vae.models import VAE, ModelConfig
+
+
+def test_a_code_survives_the_url():
+    z = np.array([0.5, -1.2, 3.0, 0.0], np.float32)
+    assert format_code(z) == "0.50,-1.20,3.00,0.00"
+    np.testing.assert_allclose(parse_code(format_code(z), 4, 4.0), z)
+    np.testing.assert_allclose(parse_code(" 9, -9 ", 2, 4.0), [4.0, -4.0])
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("1,2", "2 numbers"), ("1", "1 number,"), ("a,b,c", "not all"), ("nan,0,0", "finite"),
+    ("1,inf,0", "finite"), ("0," * 3000, "longer")])
+def test_a_bad_code_says_what_is_wrong(text, words):
+    with pytest.raises(ValueError, match=words):
+        parse_code(text, 3, 4.0)
+
+
+def test_prior_code_is_standard_normal_and_seeded():
+    assert prior_code(5, seed=1).shape == (5,)
+    np.testing.assert_array_equal(prior_code(5, seed=1), prior_code(5, seed=1))
+    assert abs(prior_code(10_000, seed=0).std() - 1) < 0.05
+
+
+def test_a_drawing_becomes_a_digit_like_load_digits():
+    drawing = np.zeros((32, 32))
+    drawing[2:12, 3:6] = 1  # a small "1" in the top-left corner
+    x = drawing_to_digit(drawing)
+    assert x.shape == (1, 1, 8, 8)
+    levels = x * 16
+    np.testing.assert_array_equal(levels, np.round(levels))  # 17 grey levels k/16
+    ink = x[0, 0] > 0
+    assert ink[0].any() and ink[7].any(), "scaled to the full height, as the digits are"
+    columns = np.flatnonzero(ink.any(0))
+    assert 2 <= columns.mean() <= 5, "centred"
+    assert x.max() == 1.0
+    assert not drawing_to_digit(np.zeros((32, 32))).any()
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _black_seven_on_white(size: int = 200) -> np.ndarray:
+    image = Image.new("RGB", (size, size), "white")
+    ImageDraw.Draw(image).line([(50, 40), (150, 40), (90, 170)], fill="black", width=18)
+    return read_picture(_png(image))
+
+
+def test_a_photo_of_a_digit_is_inverted_and_normalized():
+    x = picture_to_input(_black_seven_on_white(), (1, 8, 8), digits=True)
+    assert x.shape == (1, 1, 8, 8)
+    assert x[0, 0, 0].max() == 1.0, "the bar of the 7 is bright ink on the top row"
+    assert x[0, 0, 7, 0] == 0.0 and x[0, 0, 7, 7] == 0.0, "the background is dark"
+
+
+def test_a_picture_takes_the_model_shape_and_background():
+    light = _black_seven_on_white()
+    gray = picture_to_input(light, (1, 32, 32), dark_background=True)
+    assert gray.shape == (1, 1, 32, 32) and gray.min() >= 0 and gray.max() <= 1
+    assert background_is_dark(gray)
+    kept = picture_to_input(light, (1, 32, 32), dark_background=False)
+    assert not background_is_dark(kept)
+    rgb = picture_to_input(light[..., 0], (3, 16, 24), dark_background=False)
+    assert rgb.shape == (1, 3, 16, 24)
+
+
+def test_transparent_parts_of_a_picture_are_white():
+    image = Image.new("RGBA", (20, 20), (0, 0, 0, 0))
+    ImageDraw.Draw(image).line([(10, 2), (10, 18)], fill=(0, 0, 0, 255), width=3)
+    pixels = read_picture(_png(image))
+    assert pixels.shape == (20, 20, 3)
+    assert pixels[0, 0].tolist() == [255, 255, 255] and pixels[10, 10].tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize(("data", "words"), [
+    (b"", "empty"), (b"not an image at all", "not an image"),
+    (_png(Image.new("L", (300, 300))), "more than")])
+def test_an_unusable_picture_says_why(data, words):
+    with pytest.raises(ValueError, match=words):
+        read_picture(data, max_pixels=200 * 200)
+
+
+def test_nearest_in_agrees_with_nearest():
+    rng = np.random.default_rng(0)
+    images = rng.random((50, 1, 8, 8)).astype(np.float32)
+    flat = images.reshape(50, -1)
+    norms = (flat ** 2).sum(1)
+    query = images[17] + 0.01
+    index, rms = nearest_in(flat, norms, query, k=3)
+    np.testing.assert_array_equal(index, nearest(images, query, k=3))
+    assert rms[0] == pytest.approx(0.01, abs=1e-4) and (np.diff(rms) >= 0).all()
+    assert len(nearest_in(flat, norms, query, k=80)[0]) == 50
+
+
+def test_one_style_decodes_under_every_class():
+    torch.manual_seed(0)
+    cvae = VAE(ModelConfig(latent_dim=2, hidden=(16,), num_classes=3))
+    images = decode_every_class(cvae, np.zeros(2))
+    assert images.shape == (3, 1, 8, 8)
+    assert not np.allclose(images[0], images[1])
+    with pytest.raises(ValueError, match="CVAE"):
+        decode_every_class(VAE(ModelConfig(latent_dim=2, hidden=(16,))), np.zeros(2))

@@ -1,0 +1,97 @@
+"""The Explore page in AppTest: sliders, buttons, the URL and a CVAE's class selector."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from vae import checkpoints
+
+SCRIPT = "../app.py"  # Explore is the app's default page
+
+
+@pytest.fixture
+def explore(tiny_models, tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoints, "RUNS_DIR", tiny_models)
+    monkeypatch.setattr(checkpoints, "CACHE_DIR", tmp_path / "cache")
+
+    def open_page(name: str, **query: str) -> AppTest:
+        at = AppTest.from_file(SCRIPT, default_timeout=60)
+        at.session_state["model_name"] = name
+        at.query_params.update(query)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return open_page
+
+
+def decoded_url(at: AppTest) -> str:
+    """The big decoded picture: the page's first image."""
+    return at.get("image")[0].proto.imgs[0].url
+
+
+def slider_values(at: AppTest, d: int) -> list[float]:
+    return [at.slider(key=f"z{j}").value for j in range(d)]
+
+
+@pytest.mark.parametrize(("name", "d"), [("tiny-vae-4d", 4), ("tiny-vae-2d", 2),
+                                         ("tiny-cvae", 3)])
+def test_renders_one_slider_per_dimension(explore, name, d):
+    at = explore(name)
+    assert sorted(s.key for s in at.slider) == [f"z{j}" for j in range(d)]
+    assert slider_values(at, d) == [0.0] * d
+    assert at.get("image"), "no decoded picture"
+    # A 2-D model also shows its whole decoded plane; the others do not.
+    assert (len(at.get("vega_lite_chart")) == 1) == (d == 2)
+
+
+def test_moving_a_slider_changes_the_picture(explore):
+    at = explore("tiny-vae-4d")
+    before = decoded_url(at)
+    at.slider(key="z0").set_value(2.0).run()
+    assert decoded_url(at) != before
+    assert at.query_params["z"] == "2.00,0.00,0.00,0.00"
+
+
+def test_the_url_sets_the_sliders(explore):
+    at = explore("tiny-vae-4d", z="1.00,-0.50,0.25,9")
+    assert slider_values(at, 4) == [1.0, -0.5, 0.25, 4.0]  # clipped to the sliders' range
+    assert not at.warning
+
+
+@pytest.mark.parametrize("garbage", ["abc,1,2,3", "1,2", "nan,0,0,0", ""])
+def test_a_bad_url_value_is_ignored_with_a_note(explore, garbage):
+    at = explore("tiny-vae-4d", z=garbage)
+    assert slider_values(at, 4) == [0.0] * 4
+    assert any("ignored" in w.value for w in at.warning)
+
+
+def test_buttons_move_the_sliders(explore):
+    at = explore("tiny-vae-4d")
+    at.button[1].click().run()  # Random sample
+    assert any(v != 0 for v in slider_values(at, 4))
+    at.button[0].click().run()  # Zero
+    assert slider_values(at, 4) == [0.0] * 4
+    at.number_input(key="explore_test").set_value(7).run()
+    at.button[3].click().run()  # Encode it
+    assert any(v != 0 for v in slider_values(at, 4))
+    assert any(t.value.startswith("Test image 7") for t in at.text)
+
+
+def test_cvae_class_selector_changes_the_picture(explore):
+    at = explore("tiny-cvae", c="1")
+    assert at.selectbox(key="explore_class").value == 1
+    before = decoded_url(at)
+    at.selectbox(key="explore_class").set_value(5).run()
+    assert decoded_url(at) != before
+    assert at.query_params["c"] == "5"
+
+
+def test_cvae_encodes_a_test_image_with_its_label(explore):
+    at = explore("tiny-cvae")
+    at.button[2].click().run()  # Random test image
+    assert not at.exception
+    index = at.number_input(key="explore_test").value
+    shown = next(t.value for t in at.text if t.value.startswith("Test image"))
+    label = int(shown.rsplit("class ", 1)[1])
+    assert shown.startswith(f"Test image {index}")
+    assert at.selectbox(key="explore_class").value == label

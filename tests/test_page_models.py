@@ -1,0 +1,161 @@
+"""The Models page in AppTest: the list, rename, delete with confirmation, the teacher
+password, shipped models protected, continue training, import refusals."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from tiny_models import REPO, SHIPPED, page_alone, use_tree
+
+from ui.state import TEACHER_PASSWORD_ENV
+from vae import checkpoints
+
+
+@pytest.fixture
+def tree(tiny_models, tmp_path, monkeypatch):
+    return use_tree(tiny_models, tmp_path, monkeypatch)
+
+
+def errors(at) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def rename(at, new_name: str):
+    at.text_input(key="models_new_name").input(new_name)
+    return at.button(key="models_rename").click().run()
+
+
+def delete(at):
+    at.button(key="models_delete").click().run()
+    return at.button(key="models_delete_yes").click().run()
+
+
+def test_the_list_shows_every_model_with_its_numbers(tree):
+    at = page_alone("pages/models.py", "tiny-vae-4d")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["Name"]) == [SHIPPED, "tiny-cvae", "tiny-vae-2d", "tiny-vae-4d"]
+    row = table.set_index("Name").loc["tiny-vae-2d"]
+    assert (row["Source"], row["Dataset"], row["Latent dim"], row["β"]) == (
+        "trained here", "digits", 2, 1.0)
+    assert row["Can continue training"] == "yes"
+    # Measuring takes minutes for a big model: only on demand.
+    assert (table["Test ELBO"] == "not measured yet").all()
+    at.selectbox(key="models_pick").set_value("tiny-vae-2d").run()
+    next(b for b in at.button if b.label == "Measure its test ELBO").click().run()
+    assert float(at.dataframe[0].value.set_index("Name").loc["tiny-vae-2d"]["Test ELBO"]) < 0
+
+
+def test_rename_and_delete_without_a_teacher_password(tree):
+    at = page_alone("pages/models.py", "tiny-vae-4d", models_pick="tiny-vae-2d")
+    rename(at, "my model")
+    assert not at.exception and not errors(at)
+    assert (checkpoints.RUNS_DIR / "my model").is_dir()
+    assert not (checkpoints.RUNS_DIR / "tiny-vae-2d").exists()
+    assert at.selectbox(key="models_pick").value == "my model"
+    assert "Renamed tiny-vae-2d to my model" in at.success[0].value.replace("\\", "")
+
+    delete(at)
+    assert not errors(at)
+    assert not (checkpoints.RUNS_DIR / "my model").exists()
+    assert "my model" not in list(at.dataframe[0].value["Name"])
+
+
+def test_a_refused_name_is_one_sentence_and_changes_nothing(tree):
+    at = page_alone("pages/models.py", "tiny-vae-4d", models_pick="tiny-vae-2d")
+    rename(at, "../escape")
+    [error] = errors(at)
+    assert "refused" in error
+    assert (checkpoints.RUNS_DIR / "tiny-vae-2d").is_dir()
+    rename(at, "tiny-cvae")
+    assert "already exists" in errors(at)[0].replace("\\", "")
+
+
+def test_the_teacher_password_guards_rename_and_delete(tree, monkeypatch):
+    monkeypatch.setenv(TEACHER_PASSWORD_ENV, "owl")
+    at = page_alone("pages/models.py", "tiny-vae-4d", models_pick="tiny-vae-2d")
+    rename(at, "renamed")
+    assert errors(at) == [
+        "Renaming and deleting models needs the teacher password: enter it in the sidebar, or "
+        "ask your teacher."]
+    delete(at)
+    assert len(errors(at)) == 1 and "teacher password" in errors(at)[0]
+    assert (checkpoints.RUNS_DIR / "tiny-vae-2d").is_dir()
+
+    at.session_state["teacher_password"] = "wrong"
+    rename(at, "renamed")
+    assert "teacher password" in errors(at)[0]
+    at.session_state["teacher_password"] = "owl"
+    rename(at, "renamed")
+    assert not errors(at) and (checkpoints.RUNS_DIR / "renamed").is_dir()
+    delete(at)
+    assert not errors(at) and not (checkpoints.RUNS_DIR / "renamed").exists()
+
+
+def sidebar_app(**session) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.session_state["model_name"] = "tiny-vae-4d"
+    for key, value in session.items():
+        at.session_state[key] = value
+    # AppTest shows the sidebar of a navigation app on its first run only.
+    return at.run()
+
+
+def test_the_sidebar_asks_for_the_password_only_when_one_is_set(tree, monkeypatch):
+    assert not [t for t in sidebar_app().sidebar.text_input if t.key == "teacher_password"]
+    monkeypatch.setenv(TEACHER_PASSWORD_ENV, "owl")
+    box = sidebar_app().sidebar.text_input(key="teacher_password")
+    assert box.label == "Teacher password"
+    unlocked = sidebar_app(teacher_password="owl").sidebar.caption
+    assert "Teacher controls unlocked." in [c.value for c in unlocked]
+    wrong = sidebar_app(teacher_password="hawk").sidebar.caption
+    assert "That is not the teacher password." in [c.value for c in wrong]
+
+
+def test_a_shipped_model_cannot_be_deleted(tree):
+    at = page_alone("pages/models.py", "tiny-vae-4d", models_pick=SHIPPED)
+    delete(at)
+    [error] = errors(at)
+    assert "ships with Latent Lab and cannot be deleted" in error
+    assert (checkpoints.SHIPPED_DIR / SHIPPED).is_dir()
+    assert "Shipped models are not trained further" in at.info[0].value
+
+
+def test_continue_training_submits_a_resume_job(tree):
+    _, manager = tree
+    at = page_alone("pages/models.py", "tiny-vae-4d", models_pick="tiny-vae-2d")
+    epochs = at.number_input(key="models_epochs_tiny-vae-2d")
+    assert epochs.value == 30 + 10
+    epochs.set_value(45)
+    at.button(key="models_continue").click().run()
+    assert not at.exception and not errors(at)
+    [job] = manager.submitted
+    assert job["resume"] and job["out"] == checkpoints.RUNS_DIR / "tiny-vae-2d"
+    assert job["spec"].train == {"epochs": 45}
+    assert "until epoch 45" in at.success[0].value
+
+
+def test_a_model_without_optimizer_state_says_it_cannot_continue(tree):
+    runs = checkpoints.RUNS_DIR
+    ckpt = checkpoints.load(runs / "tiny-vae-2d")
+    checkpoints.save(runs / "slim", config=ckpt.config, weights=ckpt.weights(),
+                     history=ckpt.history)
+    at = page_alone("pages/models.py", "tiny-vae-4d", models_pick="slim")
+    assert "holds no optimizer state" in at.info[0].value
+    assert not [b for b in at.button if b.label == "Continue training"]
+
+
+def test_import_a_zip_and_refuse_a_broken_one(tree, tmp_path):
+    exported = checkpoints.export_zip(checkpoints.RUNS_DIR / "tiny-vae-2d", tmp_path)
+    at = page_alone("pages/models.py", "tiny-vae-4d")
+    at.file_uploader(key="models_upload").upload("tiny-vae-2d.zip", exported.read_bytes(),
+                                                  "application/zip").run()
+    at.button(key="models_import").click().run()
+    assert not at.exception and not errors(at)
+    assert "tiny-vae-2d-2" in list(at.dataframe[0].value["Name"])
+    assert at.selectbox(key="models_pick").value == "tiny-vae-2d-2"
+
+    at.file_uploader(key="models_upload").clear().upload("broken.zip", b"no zip at all",
+                                                          "application/zip").run()
+    at.button(key="models_import").click().run()
+    [error] = errors(at)
+    assert "is not a readable zip file" in error.replace("\\", "")
+    assert len(at.dataframe[0].value) == 5

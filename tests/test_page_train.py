@@ -1,0 +1,225 @@
+"""The Train page in AppTest: the form, presets, starting a run, controls with classroom rules,
+the timeline, and uploads refused with one sentence."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import time
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from ui import state, uploads
+from vae import checkpoints
+from vae.data import load_dataset
+from vae.runner import RunSpec
+
+SCRIPT = "../pages/train.py"
+LONG = RunSpec(model={"hidden": [32], "latent_dim": 2}, train={"epochs": 500})
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    """Runs, uploads and caches under tmp_path, with a fresh job manager for the test."""
+    monkeypatch.setattr(checkpoints, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(checkpoints, "CACHE_DIR", tmp_path / "cache")
+    state.job_manager.clear()
+    yield tmp_path / "runs"
+    state.job_manager().shutdown()
+    state.job_manager.clear()
+
+
+def open_page(script: str = SCRIPT, **session) -> AppTest:
+    at = AppTest.from_file(script, default_timeout=60)
+    for key, value in session.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def start(at: AppTest, name: str, epochs: int = 1) -> AppTest:
+    at.text_input(key="train_form_name").input(name)
+    at.number_input(key="train_form_epochs").set_value(epochs)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def one_sentence(text: str) -> bool:
+    return text.endswith(".") and "\n" not in text and ". " not in text.rstrip(".")
+
+
+def image_urls(at: AppTest) -> list[str]:
+    return [img.url for element in at.get("image") for img in element.proto.imgs]
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_page_renders_inside_the_app(runs, tiny_models, monkeypatch):
+    monkeypatch.setattr(checkpoints, "RUNS_DIR", tiny_models)
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.session_state["model_name"] = "tiny-vae-2d"
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Train a VAE"
+    assert any(e.label == "What am I seeing?" for e in at.expander)
+    assert next(b for b in at.button if b.label == "Start training")
+
+
+def test_a_preset_fills_the_form(runs):
+    at = open_page()
+    assert at.slider(key="train_form_latent_dim").value == 10
+    at.selectbox(key="train_form_preset").set_value("tiny-live").run()
+    assert at.slider(key="train_form_latent_dim").value == 2
+    assert at.text_input(key="train_form_hidden").value == "128"
+    assert at.number_input(key="train_form_epochs").value == 60
+    assert at.select_slider(key="train_form_pace").value == 30
+    at.selectbox(key="train_form_preset").set_value("beta4").run()
+    assert at.number_input(key="train_form_beta").value == 4.0
+    assert at.selectbox(key="train_form_schedule").value == "linear"
+    assert at.number_input(key="train_form_warmup").value == 2000
+
+
+@pytest.mark.slow
+def test_start_trains_a_model_and_the_timeline_replays_it(runs):
+    at = start(open_page(), "page-one-epoch")
+    jobs = state.job_manager().jobs()
+    assert [j.name for j in jobs] == ["page-one-epoch"]
+    assert at.success[0].value.startswith("Started")
+    job = state.job_manager().wait(jobs[0].id, timeout=60)
+    assert job.status == "finished", job.message
+    assert checkpoints.is_checkpoint(runs / "page-one-epoch")
+
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("is ready" in s.value for s in at.success)
+    next(b for b in at.button if b.label == "Use it on every page").click().run()
+    assert at.session_state["model_name"] == "page-one-epoch"  # what every page now shows
+    assert len(at.get("plotly_chart")) >= 2  # curves, KL bars (and the timeline's map)
+    timeline = at.select_slider(key=f"train_timeline_{job.id}")
+    steps = [int(s) for s in timeline.options]
+    assert len(steps) > 3 and timeline.value == steps[-1] == job.total_steps
+    before = image_urls(at)
+    timeline.set_value(steps[0]).run()
+    assert not at.exception
+    assert image_urls(at) != before  # the replay shows the model as it was at step 1
+
+
+def test_a_name_is_required_and_conv_needs_larger_images(runs):
+    at = open_page()
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert len(at.error) == 1 and "name" in at.error[0].value
+    at.radio(key="train_form_arch").set_value("conv").run()
+    start(at, "conv-digits")
+    assert len(at.error) == 1 and "Image size" in at.error[0].value
+    assert state.job_manager().jobs() == []
+
+
+def test_an_existing_name_is_refused_with_a_sentence(runs, tiny_models):
+    shutil.copytree(tiny_models / "tiny-vae-2d", runs / "taken")
+    at = start(open_page(), "taken")
+    assert len(at.error) == 1 and "exists already" in at.error[0].value
+    assert state.job_manager().jobs() == []
+
+
+class FakeUpload:
+    def __init__(self, name: str, data: bytes):
+        self.name, self.data = name, data
+
+    def getvalue(self) -> bytes:
+        return self.data
+
+
+def npz_bytes(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def idx_bytes(a: np.ndarray) -> bytes:
+    header = b"\0\0\x08" + bytes([a.ndim]) + np.array(a.shape, ">u4").tobytes()
+    return header + a.astype(np.uint8).tobytes()
+
+
+@pytest.mark.parametrize(("files", "needle"), [
+    ({"bad.npz": b"not a zip at all"}, "not an .npz archive"),
+    ({"empty.npz": b""}, "empty"),
+    ({"nan.npz": npz_bytes(x=np.full((20, 8, 8), np.nan, np.float32))}, "NaN"),
+    ({"one.npz": npz_bytes(x=np.zeros((20, 4, 4), np.uint8))}, "smaller than the minimum"),
+    ({"a.npz": b"x", "b.npz": b"y", "c.npz": b"z"}, "3 files"),
+])
+def test_a_bad_upload_is_refused_with_one_sentence(runs, files, needle):
+    upload, error = uploads.accept(files)
+    assert upload is None and needle in error and one_sentence(error), error
+    assert not (checkpoints.CACHE_DIR / "uploads").exists()  # nothing refused is stored
+
+
+def test_an_accepted_upload_is_stored_for_the_worker(runs):
+    x = (np.random.default_rng(0).random((30, 10, 10)) * 255).astype(np.uint8)
+    y = np.arange(30) % 3
+    upload, error = uploads.accept({"mine.npz": npz_bytes(x=x, y=y)})
+    assert error is None and upload.spec.startswith("npz:")
+    assert upload.images == 30 and upload.image_shape == (1, 10, 10)
+    data = load_dataset(upload.spec)  # what the worker process will load
+    assert len(data.train) + len(data.val) + len(data.test) == 30
+    again, _ = uploads.accept({"mine.npz": npz_bytes(x=x, y=y)})
+    assert again.spec == upload.spec  # one folder per content
+
+    pair, error = uploads.accept({"images-idx3-ubyte": idx_bytes(x),
+                                  "labels-idx1-ubyte": idx_bytes(y + 4)})
+    assert error is None, error
+    data = load_dataset(pair.spec)
+    assert data.class_names == ["4", "5", "6"] and len(data.test) == 3
+
+
+def test_a_bad_upload_on_the_page_shows_one_sentence(runs, monkeypatch):
+    bad = [FakeUpload("digits*bold*.npz", b"\x00garbage")]
+    monkeypatch.setattr(st, "file_uploader", lambda *args, **kwargs: bad)
+    at = open_page()
+    at.radio(key="train_form_dataset").set_value("upload").run()
+    assert not at.exception
+    start(at, "from-upload")
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert "\\*bold\\*" in message  # the file name is shown as text, not as markdown
+    assert "not an .npz archive" in message.replace("\\", "")
+    assert state.job_manager().jobs() == []
+
+
+@pytest.mark.slow
+def test_controls_follow_the_classroom_rules(runs, monkeypatch):
+    monkeypatch.setenv(state.TEACHER_PASSWORD_ENV, "s3cret")
+    other = state.job_manager().submit(LONG, "someone-elses", owner="alice")
+    wait_for(lambda: other.step > 0)
+    at = open_page()
+    assert next(b for b in at.button if b.label == "Stop").disabled
+    assert at.slider(key=f"train_beta_{other.id}").disabled
+
+    at.session_state["teacher_password"] = "s3cret"
+    at.run()
+    stop = next(b for b in at.button if b.label == "Stop")
+    assert not stop.disabled
+    # The check is made in the server when the request arrives, not only by the buttons:
+    # a session whose teacher password no longer holds is refused.
+    at.session_state["teacher_password"] = "guess"
+    stop.click().run()
+    assert any("Only the session that started" in e.value for e in at.error)
+    time.sleep(0.5)
+    assert other.status == "running"
+
+    at.session_state["teacher_password"] = "s3cret"
+    at.run()
+    at.slider(key=f"train_beta_{other.id}").set_value(2.5).run()
+    wait_for(lambda: other.beta_changes)
+    assert other.beta_changes[-1]["beta"] == 2.5
+    next(b for b in at.button if b.label == "Stop").click().run()
+    assert state.job_manager().wait(other.id, timeout=30).status == "stopped"

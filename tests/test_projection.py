@@ -1,0 +1,114 @@
+"""2-D maps of codes: PCA, t-SNE cached per checkpoint version and computed off the server."""
+
+import csv
+import io
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vae import projection
+from vae.images import gif_bytes, png_bytes
+
+
+def codes(n=240, scales=(5.0, 3.0, 1.0, 0.5), seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, len(scales))) * scales).astype(np.float32)
+
+
+def test_pca_gives_two_axes_in_decreasing_variance():
+    x = codes()
+    coords, ratio = projection.pca(x)
+    assert coords.shape == (len(x), 2)
+    assert ratio[0] > ratio[1] > 0
+    assert ratio[0] == pytest.approx(25 / 35.25, abs=0.1)
+    assert coords[:, 0].var() > coords[:, 1].var()
+    # The first axis is the high-variance input dimension, up to sign.
+    assert abs(np.corrcoef(coords[:, 0], x[:, 0])[0, 1]) > 0.95
+
+
+def test_pca_is_deterministic_and_pads_a_single_dimension():
+    x = codes()
+    assert np.array_equal(projection.pca(x)[0], projection.pca(x.copy())[0])
+    coords, ratio = projection.pca(x[:, :1])
+    assert coords.shape == (len(x), 2) and np.all(coords[:, 1] == 0)
+    assert ratio.tolist() == pytest.approx([1.0, 0.0])
+
+
+def test_tsne_result_is_cached_and_reused(tmp_path, monkeypatch):
+    x = codes(120)
+    file = projection.cache_file("/some/model", "v000001", root=tmp_path)
+    first = projection.cached_tsne(x, file)
+    assert file.exists() and first.shape == (120, 2)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("t-SNE recomputed despite the cache")
+
+    monkeypatch.setattr(projection, "tsne", refuse)
+    assert np.array_equal(projection.cached_tsne(x, file), first)
+    # Codes of another length (another split or model) do not match the cached map.
+    assert projection.load_cached(file, 119) is None
+
+
+def test_cache_files_differ_per_checkpoint_version(tmp_path):
+    one = projection.cache_file("/m", "v000001", root=tmp_path)
+    two = projection.cache_file("/m", "v000002", root=tmp_path)
+    assert one != two and one.parent == tmp_path / "projection"
+
+
+def test_background_tsne_completes_and_a_second_request_is_instant(tmp_path):
+    x = codes(300)
+    file = projection.cache_file("/m", "v000001", root=tmp_path)
+    workers = projection.TsneWorkers()
+    try:
+        assert workers.request(x, file).state == "running"
+        seen = []
+        deadline = time.monotonic() + 90
+        while (progress := workers.status(file, len(x))).state == "running":
+            seen.append(progress.fraction)
+            assert time.monotonic() < deadline, "t-SNE did not finish in 90 s"
+            time.sleep(0.1)
+        assert progress.state == "ready", progress.message
+        assert seen == sorted(seen)
+        start = time.perf_counter()
+        again = projection.TsneWorkers().request(x, file)
+        assert again.state == "ready" and time.perf_counter() - start < 0.1
+        assert projection.load_cached(file, len(x)).shape == (300, 2)
+    finally:
+        workers.shutdown()
+
+
+def test_a_failing_tsne_is_reported_not_retried(tmp_path):
+    x = codes(50)
+    x[3, 0] = np.nan
+    file = projection.cache_file("/m", "v000001", root=tmp_path)
+    workers = projection.TsneWorkers()
+    try:
+        workers.request(x, file)
+        deadline = time.monotonic() + 90
+        while (progress := workers.status(file, len(x))).state == "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert progress.state == "failed" and "NaN" in progress.message
+        assert workers.request(x, file).state == "failed"
+    finally:
+        workers.shutdown()
+
+
+def test_encodings_csv_has_index_label_codes_and_map_columns():
+    mu = codes(4, (1.0, 2.0, 3.0))
+    maps = {"pca": np.arange(8).reshape(4, 2).astype(np.float32)}
+    rows = list(csv.reader(io.StringIO(projection.encodings_csv(mu, list("abcd"), maps))))
+    assert rows[0] == ["index", "label", "mu_0", "mu_1", "mu_2", "pca_x", "pca_y"]
+    assert len(rows) == 5 and rows[2][:2] == ["1", "b"] and rows[2][-2:] == ["2", "3"]
+    assert float(rows[3][3]) == pytest.approx(float(mu[2, 1]), rel=1e-5)
+
+
+def test_strip_png_and_pingpong_gif():
+    x = np.linspace(0, 1, 5)[:, None, None, None] * np.ones((5, 1, 8, 8), np.float32)
+    png = Image.open(io.BytesIO(png_bytes(x, columns=5, scale=4)))
+    assert png.size == ((5 * 9 + 1) * 4, (9 + 1) * 4)  # one-pixel gutters around each
+    gif = Image.open(io.BytesIO(gif_bytes(x, scale=4)))
+    assert gif.size == (32, 32) and gif.n_frames == 8  # 0 1 2 3 4 3 2 1
+    assert gif.info["loop"] == 0

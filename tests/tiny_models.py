@@ -1,0 +1,94 @@
+"""A throwaway model tree for page tests, built from conftest's `tiny_models` runs folder.
+
+Page tests run the real app scripts (AppTest) against copies of those models, so no test
+reads or writes the repository's checkpoints/. One copy stands in for a shipped model.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from vae import checkpoints
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED = "tiny-shipped"
+
+
+@dataclass
+class FakeJobManager:
+    """Records what the pages submit instead of starting real worker processes."""
+
+    submitted: list[dict] = field(default_factory=list)
+    active: list = field(default_factory=list)
+
+    def jobs(self) -> list:
+        return list(self.active)
+
+    def submit(self, spec, name, *, owner="", resume=False, out=None):
+        self.submitted.append({"spec": spec, "name": name, "owner": owner, "resume": resume,
+                               "out": out})
+
+
+def use_tree(runs: Path, tmp_path: Path,
+             monkeypatch: pytest.MonkeyPatch) -> tuple[Path, FakeJobManager]:
+    """Copies of the tiny runs (and of tiny-vae-4d as the shipped model SHIPPED) made the
+    app's shipped, runs and cache folders, and a fake job manager in place of the real one."""
+    from ui import state
+
+    tree = tmp_path / "tree"
+    shutil.copytree(runs, tree / "runs", ignore=shutil.ignore_patterns(".jobs"))
+    shutil.copytree(runs / "tiny-vae-4d", tree / "shipped" / SHIPPED)
+    monkeypatch.setattr(checkpoints, "SHIPPED_DIR", tree / "shipped")
+    monkeypatch.setattr(checkpoints, "RUNS_DIR", tree / "runs")
+    monkeypatch.setattr(checkpoints, "CACHE_DIR", tree / "cache")
+    manager = FakeJobManager()
+    monkeypatch.setattr(state, "job_manager", lambda: manager)
+    monkeypatch.delenv(state.TEACHER_PASSWORD_ENV, raising=False)
+    return tree, manager
+
+
+def save_untrained_shapes(folder: Path) -> Path:
+    """An untrained 3-D MLP VAE for the shapes data: enough to draw maps coloured by factor."""
+    import torch
+
+    from vae.data import load_dataset
+    from vae.models import VAE
+    from vae.runner import RunSpec, checkpoint_config
+
+    data = load_dataset("shapes")
+    spec = RunSpec(dataset="shapes", model={"hidden": [16], "latent_dim": 3})
+    model_config = spec.model_config(data)
+    config = checkpoint_config(spec, data, model_config, spec.train_config())
+    torch.manual_seed(0)
+    checkpoints.save(folder, config=config, weights=VAE(model_config).state_dict(),
+                     history={"epochs": []})
+    return folder
+
+
+def app_on(page: str, model: str, **session) -> AppTest:
+    """The whole app (app.py), switched to `page` with `model` picked and run once."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.session_state["model_name"] = model
+    for key, value in session.items():
+        at.session_state[key] = value
+    at.run()
+    return at.switch_page(page).run()
+
+
+def page_alone(page: str, model: str, **session) -> AppTest:
+    """One page script without the app around it (no sidebar), run once."""
+    at = AppTest.from_file(str(REPO / page), default_timeout=120)
+    at.session_state["model_name"] = model
+    for key, value in session.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def image_urls(at: AppTest) -> list[list[str]]:
+    """Every image element's pictures, by media URL (a URL names its content)."""
+    return [[img.url for img in element.proto.imgs] for element in at.get("image")]

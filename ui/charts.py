@@ -1,0 +1,131 @@
+"""Plotly figures for training: loss curves with β, per-dimension KL bars, a 2-D latent map.
+
+Figures are plain dicts (st.plotly_chart validates them once): building them through plotly's
+figure methods (make_subplots, add_vline) costs tenths of a second, too slow for a panel that
+redraws twice a second. With `large` (presentation mode) fonts and plots grow for a projector.
+They take plain lists and arrays and know nothing of jobs or checkpoints.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+MAX_POINTS = 600
+LABEL_GAP = 0.2  # of the step axis: about the width of a "β set to 1.5" label
+COLORS = {"recon": "#1f77b4", "kl": "#ff7f0e", "elbo": "#2ca02c", "val": "#145214",
+          "beta": "#555555", "active": "#1f77b4", "unused": "#c7c7c7"}
+CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def _layout(title: str, large: bool, height: int, **extra) -> dict:
+    return {
+        "title": {"text": title, "font": {"size": 24 if large else 17}},
+        "font": {"size": 18 if large else 13}, "height": int(height * (1.3 if large else 1)),
+        "margin": {"l": 70, "r": 30, "t": 60, "b": 60}, "template": "plotly_white",
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right",
+                   "x": 1},
+        **extra,
+    }
+
+
+def _thin(records: list[dict]) -> list[dict]:
+    """At most MAX_POINTS records, evenly spaced, always keeping the last."""
+    if len(records) <= MAX_POINTS:
+        return records
+    stride = -(-len(records) // MAX_POINTS)
+    return records[::stride] + ([records[-1]] if (len(records) - 1) % stride else [])
+
+
+def _grouped(changes: list[dict], gap: float) -> list[dict]:
+    """β changes closer than `gap` steps to the previous one merged, keeping the last value."""
+    groups: list[dict] = []
+    for change in sorted(changes, key=lambda c: c["step"]):
+        if groups and change["step"] - groups[-1]["step"] <= gap:
+            groups[-1] = change
+        else:
+            groups.append(change)
+    return groups
+
+
+def training_curves(steps: list[dict], epochs: list[dict], beta_changes: list[dict], *,
+                    total_steps: int = 0, large: bool = False) -> dict:
+    """Reconstruction term, KL and ELBO per step (β = 1 terms, DESIGN §2) and validation ELBO
+    per epoch above; β below, with a dotted line across both where β was set by hand."""
+    points = _thin(steps)
+    x = [r["step"] for r in points]
+    width = 3 if large else 2
+    data = [{"type": "scatter", "mode": "lines", "x": x, "y": [r[key] for r in points],
+             "name": name, "line": {"color": COLORS[key], "width": width}}
+            for key, name in (("recon", "reconstruction E[log p(x|z)]"),
+                              ("kl", "KL(q(z|x) ‖ p(z))"), ("elbo", "ELBO = reconstruction − KL"))]
+    if epochs:
+        data.append({"type": "scatter", "mode": "markers", "name": "validation ELBO",
+                     "x": [e["step"] for e in epochs], "y": [e["val_elbo"] for e in epochs],
+                     "marker": {"color": COLORS["val"], "size": 10 if large else 7,
+                                "symbol": "diamond"}})
+    betas = [r["beta"] for r in points]
+    data.append({"type": "scatter", "mode": "lines", "x": x, "y": betas, "name": "β",
+                 "yaxis": "y2", "showlegend": False,
+                 "line": {"color": COLORS["beta"], "width": width, "shape": "hv"}})
+    last = max(total_steps, x[-1] if x else 0, 1)
+    shapes = [{"type": "line", "x0": c["step"], "x1": c["step"], "xref": "x", "y0": 0,
+               "y1": 1, "yref": "paper", "line": {"color": "#444", "dash": "dot", "width": 1}}
+              for c in beta_changes]
+    # One label per burst of changes (a slider moved key by key), spaced so labels never meet.
+    labels = [{"x": c["step"], "y": 1, "xref": "x", "yref": "y2 domain", "yanchor": "top",
+               "xanchor": "left", "showarrow": False, "text": f" β set to {c['beta']:g}"}
+              for c in _grouped(beta_changes, LABEL_GAP * last)]
+    top = max([*betas, *(c["beta"] for c in beta_changes), 1e-3])
+    layout = _layout(
+        "Training curves (β = 1 terms; higher is better)", large, 460,
+        xaxis={"title": {"text": "training step"}, "range": [0, last], "anchor": "y2"},
+        yaxis={"title": {"text": "nats per example"}, "domain": [0.32, 1], "anchor": "x"},
+        yaxis2={"title": {"text": "β"}, "domain": [0, 0.22], "anchor": "x",
+                "range": [0, 1.2 * top]},
+        shapes=shapes, annotations=labels)
+    layout["legend"] = {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0,
+                        "xanchor": "left"}
+    layout["margin"] = {**layout["margin"], "b": 110}
+    return {"data": data, "layout": layout}
+
+
+def kl_bars(kl_per_dim: list[float], active: set[int], *, large: bool = False) -> dict:
+    """KL per latent dimension (DESIGN §2), dimensions in use coloured, unused ones grey."""
+    data = []
+    for name, used in (("in use", True), ("unused", False)):
+        dims = [j for j in range(len(kl_per_dim)) if (j in active) == used]
+        data.append({"type": "bar", "name": name, "x": [f"z{j + 1}" for j in dims],
+                     "y": [kl_per_dim[j] for j in dims],
+                     "marker": {"color": COLORS["active" if used else "unused"]},
+                     "hovertemplate": "%{x}: %{y:.3f} nats<extra></extra>"})
+    order = [f"z{j + 1}" for j in range(len(kl_per_dim))]
+    return {"data": data, "layout": _layout(
+        "KL per latent dimension (validation)", large, 340, barmode="overlay", showlegend=True,
+        xaxis={"title": {"text": "latent dimension"}, "type": "category",
+               "categoryorder": "array", "categoryarray": order},
+        yaxis={"title": {"text": "KL (nats)"}, "rangemode": "tozero"})}
+
+
+def latent_map(points: np.ndarray, labels: np.ndarray | None, class_names: list[str],
+               axis_titles: tuple[str, str], *, extent: float | None = None,
+               large: bool = False) -> dict:
+    """A scatter of 2-D codes coloured by class; `extent` fixes both axes to ±extent."""
+    groups = [(None, np.arange(len(points)))] if labels is None else [
+        (int(k), np.flatnonzero(labels == k)) for k in np.unique(labels)]
+    data = []
+    for k, index in groups:
+        name = "codes" if k is None else (class_names[k] if k < len(class_names) else str(k))
+        name = html.escape(name)  # class names can be user text; plotly reads tags in labels
+        data.append({"type": "scattergl", "mode": "markers", "name": name,
+                     "x": points[index, 0].tolist(), "y": points[index, 1].tolist(),
+                     "marker": {"size": 8 if large else 6, "opacity": 0.8,
+                                "color": CLASS_COLORS[(k or 0) % len(CLASS_COLORS)]}})
+    axis_range = None if extent is None else [-extent, extent]
+    layout = _layout("Latent map of validation images", large, 420,
+                     xaxis={"title": {"text": axis_titles[0]}, "range": axis_range},
+                     yaxis={"title": {"text": axis_titles[1]}, "range": axis_range})
+    layout["legend"] = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1}
+    return {"data": data, "layout": layout}

@@ -1,0 +1,136 @@
+"""Latent sliders shared by Explore and Conditional: one per dimension, ordered by KL, moved by
+buttons, pictures, other pages and the URL.
+
+A widget's value can only be set before the widget is drawn, so everything that moves the
+sliders leaves a *pending* code (`set_code`, from a callback or before `st.rerun`/`st.switch_page`)
+that `prepare` applies at the top of the next run, before any slider exists.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from vae.latent import format_code, parse_code
+
+LIMIT = 4.0  # sliders span [-LIMIT, LIMIT]: the prior N(0, 1) puts 99.99 % of its mass inside
+STEP = 0.05
+TOP = 8  # sliders shown before the "more dimensions" expander
+
+
+def _key(prefix: str, j: int) -> str:
+    return f"{prefix}{j}"
+
+
+def snap(value: float) -> float:
+    """A value on the sliders' grid (their step, inside their range)."""
+    return round(float(np.clip(round(value / STEP) * STEP, -LIMIT, LIMIT)), 2)
+
+
+def set_code(prefix: str, z: np.ndarray | list[float], label: int | None = None) -> None:
+    """Move the sliders (and, with a label, the class selector) to z on the next run that draws
+    them; call it from a widget callback, or before `st.rerun()` / `st.switch_page()`."""
+    st.session_state[f"{prefix}_pending"] = ([float(v) for v in np.ravel(z)], label)
+
+
+def send_to_explore(z: np.ndarray | list[float], label: int | None = None) -> None:
+    """Open the Explore page with its sliders at z (and a CVAE's class at label)."""
+    set_code("z", z, label)
+    st.switch_page("pages/explore.py")
+
+
+def prepare(prefix: str, model_key: str, latent_dim: int, class_key: str | None = None) -> None:
+    """Before the sliders are drawn: zero them for a newly picked model, keep the position
+    when the user comes back from another page, then apply a pending code."""
+    keys = [_key(prefix, j) for j in range(latent_dim)]
+    last = st.session_state.get(f"{prefix}_last")
+    if st.session_state.get(f"{prefix}_model") != model_key:
+        st.session_state[f"{prefix}_model"] = model_key
+        last = None
+        for key in keys:
+            st.session_state[key] = 0.0
+    for j, key in enumerate(keys):
+        # Streamlit forgets a widget's value on a run that does not draw it (another page).
+        if key not in st.session_state:
+            st.session_state[key] = snap(last[j]) if last and len(last) == latent_dim else 0.0
+    pending = st.session_state.pop(f"{prefix}_pending", None)
+    if pending is None:
+        return
+    z, label = pending
+    if len(z) == latent_dim:
+        for key, value in zip(keys, z, strict=True):
+            st.session_state[key] = snap(value)
+    if label is not None and class_key is not None:
+        st.session_state[class_key] = int(label)
+
+
+def sliders(prefix: str, kl_per_dim: list[float], order: list[int], unused: list[int],
+            top: int = TOP) -> np.ndarray:
+    """One slider per latent dimension in `order` (most KL first): the `top` used ones shown,
+    the rest in an expander, "unused" written on the inactive ones. Returns z, (latent_dim,)."""
+    used = [j for j in order if j not in set(unused)]
+    shown = used[:top] or order[:min(len(order), 2)]
+    rest = [j for j in order if j not in shown]
+    z = np.zeros(len(order), np.float32)
+
+    def slider(j: int) -> None:
+        tag = " · unused" if j in unused else ""
+        z[j] = st.slider(f"z{j}  ·  KL {kl_per_dim[j]:.2f} nats{tag}", -LIMIT, LIMIT, step=STEP,
+                         key=_key(prefix, j), format="%.2f",
+                         help="KL: how much this dimension tells about the input, averaged "
+                              "over the test set. Moving an unused one barely changes the "
+                              "picture.")
+
+    for j in shown:
+        slider(j)
+    if rest:
+        n_unused = sum(j in unused for j in rest)
+        with st.expander(f"{len(rest)} more dimensions ({n_unused} unused)"):
+            for j in rest:
+                slider(j)
+    st.session_state[f"{prefix}_last"] = z.tolist()
+    return z
+
+
+def read_url(prefix: str, latent_dim: int, param: str = "z") -> str | None:
+    """Apply a code shared in the URL (`?z=0.50,-1.20,...`) when it is new. A value that cannot
+    be used is ignored; the sentence returned says why."""
+    text = st.query_params.get(param)
+    if text is None or text == st.session_state.get(f"{prefix}_url"):
+        return None
+    st.session_state[f"{prefix}_url"] = text
+    try:
+        z = parse_code(text, latent_dim, LIMIT)
+    except ValueError as e:
+        return f"The position in the link was ignored: {e}. The sliders start where they were."
+    pending = st.session_state.get(f"{prefix}_pending")
+    set_code(prefix, z, pending[1] if pending else None)
+    return None
+
+
+def read_class_url(class_key: str, num_classes: int, param: str = "c") -> str | None:
+    """Apply a class shared in the URL (`?c=3`) when it is new; a sentence if it is unusable."""
+    text = st.query_params.get(param)
+    if text is None or text == st.session_state.get(f"{class_key}_url"):
+        return None
+    st.session_state[f"{class_key}_url"] = text
+    if not text.strip().isdigit() or int(text) >= num_classes:
+        return (f"The class in the link was ignored: it must be a number from 0 to "
+                f"{num_classes - 1}.")
+    st.session_state[class_key] = int(text)
+    return None
+
+
+def write_url(prefix: str, z: np.ndarray, model_name: str, param: str = "z",
+              class_key: str | None = None, label: int | None = None) -> None:
+    """Keep the URL in step with the sliders (and the model and class), so it can be shared."""
+    values = {"model": model_name, param: format_code(z)}
+    if class_key is not None and label is not None:
+        values["c"] = str(label)
+        st.session_state[f"{class_key}_url"] = values["c"]
+    elif "c" in st.query_params:  # left over from a CVAE picked before
+        del st.query_params["c"]
+    for name, text in values.items():
+        if st.query_params.get(name) != text:
+            st.query_params[name] = text
+    st.session_state[f"{prefix}_url"] = values[param]

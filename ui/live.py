@@ -1,0 +1,300 @@
+"""The Train page's live parts: the shared job queue, job controls with classroom rules, the
+live panel (an st.fragment that refreshes itself) and the timeline scrubber.
+
+Everything a job shows comes from the server-wide job manager, so every tab sees the same job.
+Control requests are checked here, in the server, not only by disabling buttons.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import numpy as np
+import streamlit as st
+
+from ui import charts, render, runs, state
+from ui.train_form import PACES
+from vae.evaluation import latent_health
+from vae.jobs import Job, JobError
+from vae.runner import RunSpec
+
+LIVE_REFRESH_S = 0.5
+IDLE_REFRESH_S = 2.0
+BETA_MAX = 10.0
+WATCH = "train_job"
+MINE = "train_my_jobs"
+NOTICE = "train_notice"
+
+
+# ---- ownership and classroom control ------------------------------------------------------
+def my_jobs() -> set[str]:
+    return st.session_state.setdefault(MINE, set())
+
+
+def may_control(job: Job) -> bool:
+    """With a teacher password set, only the session that started a job, or the teacher, may
+    pause, stop or re-tune it; on a laptop without one, everyone may."""
+    return not state.teacher_password() or state.is_teacher() or job.id in my_jobs()
+
+
+def control(action: str, job_id: str, *args) -> None:
+    """Apply a control request (a widget callback), refusing what this session may not do."""
+    manager = state.job_manager()
+    try:
+        job = manager.get(job_id)
+        if not may_control(job):
+            raise JobError(f"Only the session that started '{job.name}', or the teacher, may "
+                           "change it; a teacher enters the password in the sidebar.")
+        getattr(manager, action)(job_id, *args)
+    except JobError as err:
+        st.session_state[NOTICE] = str(err)
+
+
+def _set_from_widget(action: str, job_id: str, widget: str) -> None:
+    control(action, job_id, st.session_state[widget])
+    if NOTICE in st.session_state:  # refused: the widget goes back to what the job has
+        job = state.job_manager().get(job_id)
+        st.session_state[widget] = job.pace if action == "set_pace" else _beta(job)
+
+
+def _beta(job: Job) -> float:
+    beta = job.beta if job.beta is not None else float(job.spec["train"].get("beta", 1.0))
+    return float(min(max(round(beta, 2), 0.0), max(BETA_MAX, beta)))
+
+
+def submit(spec: RunSpec, name: str, pace: float) -> Job | None:
+    """Queue a run for this session; a refusal is shown as a sentence."""
+    try:
+        job = state.job_manager().submit(spec, name, owner=state.session_owner())
+    except (JobError, ValueError) as err:
+        st.error(render.escape(str(err)))
+        return None
+    my_jobs().add(job.id)
+    st.session_state[WATCH] = job.id
+    if pace:
+        st.session_state.setdefault("train_pending_pace", {})[job.id] = pace
+    return job
+
+
+def _apply_pending_pace(job: Job) -> None:
+    """A pace chosen in the form reaches the worker once it runs (a queued job has none)."""
+    pending = st.session_state.get("train_pending_pace", {})
+    if job.id in pending and job.status in ("running", "paused"):
+        with contextlib.suppress(JobError):  # it ended meanwhile: nothing to pace
+            state.job_manager().set_pace(job.id, pending.pop(job.id))
+
+
+# ---- the queue ------------------------------------------------------------------------------
+def watched(jobs: list[Job]) -> Job | None:
+    """The job this tab follows: the one it chose, else the newest active one, else the
+    newest; so a second tab opens on the job the first one started."""
+    by_id = {j.id: j for j in jobs}
+    chosen = st.session_state.get(WATCH)
+    if chosen in by_id:
+        return by_id[chosen]
+    active = [j for j in jobs if j.active]
+    return (active or jobs or [None])[0]
+
+
+def job_label(job: Job) -> str:
+    """Stable while the job runs (a widget option must not change under the user)."""
+    started = time.strftime("%H:%M:%S", time.localtime(job.created))
+    return f"{job.name} · {job.owner or 'anonymous'} · {started}"
+
+
+def queue(jobs: list[Job]) -> None:
+    rows = [{"model": j.name, "whose": j.owner or "anonymous",
+             "status": j.status + (" (yours)" if j.id in my_jobs() else ""),
+             "progress": (j.step / j.total_steps) if j.total_steps else 0.0,
+             "steps": f"{j.step} / {j.total_steps or '?'}"} for j in jobs]
+    st.dataframe(rows, hide_index=True, width="stretch", column_config={
+        "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
+
+
+# ---- controls -------------------------------------------------------------------------------
+def controls(job: Job) -> None:
+    """Pause / resume, stop, β and pace for an active job (checked again in `control`)."""
+    allowed = may_control(job)
+    if not allowed:
+        st.caption("This job belongs to another session: only its owner, or the teacher "
+                   "(password in the sidebar), may pause, stop or re-tune it.")
+    pause_col, stop_col, beta_col, pace_col = st.columns([1, 1, 3, 3], gap="medium",
+                                                         vertical_alignment="bottom")
+    if job.status == "paused":
+        pause_col.button("Resume", key=f"resume_{job.id}", on_click=control,
+                         args=("resume", job.id), disabled=not allowed, width="stretch")
+    else:
+        pause_col.button("Pause", key=f"pause_{job.id}", on_click=control,
+                         args=("pause", job.id), disabled=not allowed or job.status == "queued",
+                         width="stretch")
+    stop_col.button("Stop", key=f"stop_{job.id}", on_click=control, args=("stop", job.id),
+                    disabled=not allowed, width="stretch")
+    beta_key, pace_key = f"train_beta_{job.id}", f"train_pace_{job.id}"
+    st.session_state.setdefault(beta_key, _beta(job))
+    beta_col.slider("β now (replaces the schedule from this step on)", 0.0,
+                    max(BETA_MAX, st.session_state[beta_key]), step=0.1, key=beta_key,
+                    on_change=_set_from_widget, args=("set_beta", job.id, beta_key),
+                    disabled=not allowed or job.status == "queued")
+    pace = st.session_state.get("train_pending_pace", {}).get(job.id, job.pace)
+    # The options are ints, and a select_slider matches its value by type as well.
+    st.session_state.setdefault(pace_key, int(pace) if pace in PACES else 0)
+    pace_col.select_slider("Pace (steps per second)", PACES, key=pace_key,
+                           format_func=lambda p: "full speed" if p == 0 else str(p),
+                           on_change=_set_from_widget, args=("set_pace", job.id, pace_key),
+                           disabled=not allowed or job.status == "queued")
+
+
+def notice() -> None:
+    if NOTICE in st.session_state:
+        st.error(render.escape(st.session_state.pop(NOTICE)))
+
+
+# ---- the live panel -------------------------------------------------------------------------
+def _health(run: runs.Run, pics: runs.Pictures | None, bars) -> None:
+    """KL per dimension (into `bars`, a column) and, here, the collapse alarm in words."""
+    large = render.presentation()
+    if not run.epochs or pics is None:
+        st.caption("Per-dimension KL appears after the first epoch.")
+        return
+    kl_per_dim = run.epochs[-1]["val_kl_per_dim"]
+    bars.plotly_chart(charts.kl_bars(kl_per_dim, set(pics.active), large=large),
+                      key=f"kl_{run.job.id}", config={"displayModeBar": False})
+    health = latent_health(kl_per_dim, pics.active)
+    d = len(kl_per_dim)
+    if health["collapse"]:
+        st.warning(
+            f"Posterior collapse alarm: the code carries almost no information about the "
+            f"images (total KL {health['kl']:.2f} nats, {health['active']} of {d} dimensions "
+            "in use). Early in training or with a large β this can pass; if it stays, lower β, "
+            "warm β up from 0, or set free bits.")
+    else:
+        st.info(f"{health['active']} of {d} latent dimensions in use (total KL "
+                f"{health['kl']:.2f} nats). Unused dimensions (grey) are normal: the model "
+                "switches off what it does not need.")
+
+
+def _status(job: Job) -> None:
+    done = min(job.step / job.total_steps, 1.0) if job.total_steps else 0.0
+    beta = f" · β = {job.beta:.2f}" if job.beta is not None else ""
+    pace = f" · paced at {job.pace:g} steps/s" if job.pace and job.active else ""
+    st.progress(done, text=f"{job.status} · step {job.step} of {job.total_steps or '?'}"
+                           f"{beta}{pace}")
+    if job.status == "queued":
+        st.info("Waiting in the queue: one job trains at a time while the app serves.")
+    elif job.status == "failed":
+        st.error(render.escape(job.message))
+    elif job.status in ("stopped", "interrupted"):
+        st.warning(render.escape(job.message))
+
+
+def _changes(changes: list[dict]) -> None:
+    if changes:
+        shown = ", ".join(f"step {c['step']} → β = {c['beta']:g}" for c in changes[-8:])
+        st.caption(f"β set by hand: {shown}.")
+
+
+def panel(job: Job) -> None:
+    """What the job is doing now: progress, curves, pictures, KL per dimension."""
+    _apply_pending_pace(job)
+    _status(job)
+    run = runs.run_of(job)
+    if run.config is None:
+        if job.active:
+            st.caption("Starting the training process…")
+        return
+    large = render.presentation()
+    width = render.image_width(480 if large else 360)
+    pics = runs.latest_pictures(run)
+    charts_col, pictures_col = st.columns([3, 2], gap="large")
+    with charts_col:
+        if run.steps:
+            st.plotly_chart(charts.training_curves(run.steps, run.epochs, run.beta_changes,
+                                                   total_steps=job.total_steps, large=large),
+                            key=f"curves_{job.id}", config={"displayModeBar": False})
+    with pictures_col:
+        if pics is not None:
+            st.markdown("**Validation images (top) and their reconstructions (bottom)**")
+            render.show_images(np.concatenate([pics.inputs, pics.reconstructions]),
+                               columns=len(pics.inputs), width=width, inline=True)
+            st.markdown("**Samples from the prior, z ~ N(0, I)**")
+            render.show_images(pics.samples, columns=8, width=width, inline=True)
+    bars_col, words_col = st.columns([3, 2], gap="large")
+    with words_col:
+        _changes(run.beta_changes)
+        _health(run, pics, bars_col)
+
+
+def _seen(jobs: list[Job], job: Job | None) -> tuple:
+    """What, when it changes, needs the whole page: the jobs, whether the watched one is
+    active, and whether it has a first snapshot (the timeline appears)."""
+    return (tuple(j.id for j in jobs), job.active if job else False,
+            bool(job.snapshots) if job else False)
+
+
+def _live_fragment(seen: tuple, job_id: str | None, live_panel: bool) -> None:
+    manager = state.job_manager()
+    jobs = manager.jobs()
+    job = manager.get(job_id) if job_id else None
+    if _seen(jobs, job) != seen:
+        st.rerun()  # a job ended or joined: the whole page (and the sidebar's list) redraws
+    if not jobs:
+        st.info("No jobs yet: fill in the form above and press Start training.")
+        return
+    queue(jobs)
+    if live_panel:
+        panel(job)
+
+
+def live(jobs: list[Job], job: Job | None) -> None:
+    """The shared queue and the watched job's panel, refreshed in place while it trains (one
+    fragment: several self-refreshing fragments on a page race each other's messages); a full
+    rerun when a job starts or ends, also one started in another tab. A job that is done is
+    drawn once, and the fragment only keeps an eye on the queue."""
+    live_panel = job is not None and job.active
+    refresh = LIVE_REFRESH_S if any(j.active for j in jobs) else IDLE_REFRESH_S
+    st.fragment(_live_fragment, run_every=refresh)(_seen(jobs, job), job.id if job else None,
+                                                   live_panel)
+    if job is not None and not live_panel:
+        panel(job)
+
+
+# ---- the timeline ---------------------------------------------------------------------------
+@st.fragment
+def timeline(job_id: str) -> None:
+    """A slider over the run's weight snapshots, replaying its pictures at that step; moving
+    it reruns this fragment only, and while the job trains it picks up the newest snapshots."""
+    job = state.job_manager().get(job_id)
+    run = runs.run_of(job)
+    shots = runs.snapshots(run) if run.config is not None else {}
+    if not shots:
+        st.caption("Snapshots appear here as the run trains.")
+        return
+    steps = sorted(shots)
+    slider_key, last_key = f"train_timeline_{job.id}", f"train_timeline_last_{job.id}"
+    chosen = st.session_state.get(slider_key)
+    # Follow the newest snapshot until the user picks another one.
+    if chosen not in steps or chosen == st.session_state.get(last_key):
+        st.session_state[slider_key] = steps[-1]
+    st.session_state[last_key] = steps[-1]
+    step = st.select_slider("Training step", steps, key=slider_key,
+                            help="Log-spaced: early training changes fastest.")
+    pics = runs.snapshot_pictures(run, step, shots[step])
+    if pics is None:
+        return
+    epoch = step / max(job.total_steps, 1) * int(run.config["train"]["epochs"])
+    st.caption(f"Step {step} of {job.total_steps} (epoch {epoch:.1f}); {len(steps)} snapshots"
+               f"{' so far' if job.active else ''}.")
+    large = render.presentation()
+    images_col, map_col = st.columns([2, 3], gap="large")
+    with images_col:
+        width = render.image_width(320)
+        st.markdown("**Reconstructions then**")
+        render.show_images(np.concatenate([pics.inputs, pics.reconstructions]),
+                           columns=len(pics.inputs), width=width)
+        st.markdown("**Prior samples then**")
+        render.show_images(pics.samples, columns=8, width=width)
+    with map_col:
+        st.plotly_chart(charts.latent_map(pics.codes, pics.labels, pics.class_names,
+                                          pics.axis_titles, extent=pics.extent, large=large),
+                        key=f"map_{job.id}", config={"displayModeBar": False})

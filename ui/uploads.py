@@ -1,0 +1,128 @@
+"""Uploaded datasets: validated once in the server, then kept on disk for the worker process.
+
+Training runs in another process that loads its data from a spec string, so an accepted
+upload is stored under CACHE_DIR/uploads/<sha256>/ and named by a spec (npz:PATH or
+images:PATH.zip). Identical uploads share one folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from vae import checkpoints
+from vae.data import DataError, Dataset, load_upload
+
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class UploadedFile(Protocol):
+    name: str
+
+    def getvalue(self) -> bytes: ...
+
+
+@dataclass
+class Upload:
+    """An accepted upload: the spec the worker loads, and what the page says about it."""
+
+    spec: str
+    images: int
+    image_shape: tuple[int, int, int]
+    class_names: list[str]
+
+
+def uploads_dir() -> Path:
+    return checkpoints.CACHE_DIR / "uploads"
+
+
+def read(files: Iterable[UploadedFile] | None) -> dict[str, bytes]:
+    """Streamlit's UploadedFile objects as {file name: bytes}."""
+    return {f.name: f.getvalue() for f in files or []}
+
+
+def identity(files: Iterable[UploadedFile]) -> tuple:
+    """What tells one upload from another without reading it (Streamlit gives each a file_id)."""
+    return tuple((f.name, getattr(f, "file_id", None) or id(f)) for f in files)
+
+
+def digest(files: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + len(files[name]).to_bytes(8, "little"))
+        h.update(files[name])
+    return h.hexdigest()
+
+
+def _safe(name: str, suffix: str) -> str:
+    stem = SAFE_NAME.sub("_", Path(name).name).strip("._")[:48] or "upload"
+    return stem if stem.lower().endswith(suffix) else f"{stem}{suffix}"
+
+
+def _write_once(path: Path, write) -> None:
+    """Write through a temporary name and os.replace, so a half-written file is never seen."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _all_arrays(data: Dataset) -> tuple[np.ndarray, np.ndarray | None]:
+    """Every image of a dataset (train, validation, test) with its original labels."""
+    parts = (data.train, data.val, data.test)
+    x = np.concatenate([p.x for p in parts])
+    if data.train.y is None:
+        return x, None
+    labels = np.asarray([int(c) for c in data.class_names])  # IDX labels are integers
+    return x, labels[np.concatenate([p.y for p in parts])]
+
+
+def save_upload(files: dict[str, bytes], *, image_size: int | None = None,
+                rgb: bool = False) -> Upload:
+    """Validate an upload (vae.data.load_upload) and store it where a worker can load it.
+
+    Raises DataError with one sentence when the files are refused. A .npz or a .zip is kept
+    as it came; an IDX images + labels pair becomes an .npz of the same arrays, because the
+    mnist:DIR spec wants MNIST's own train and t10k files, which an upload of two lacks.
+    """
+    data = load_upload(files, image_size=image_size, rgb=rgb)
+    folder = uploads_dir() / digest(files)
+    if len(files) == 1 and (name := next(iter(files))).lower().endswith((".npz", ".zip")):
+        suffix = name.lower()[-4:]
+        path = folder / _safe(name, suffix)
+        _write_once(path, lambda f: f.write(files[name]))
+        spec = f"{'npz' if suffix == '.npz' else 'images'}:{path}"
+    else:
+        x, y = _all_arrays(data)
+        path = folder / "idx-upload.npz"
+        arrays = {"x": x} if y is None else {"x": x, "y": y}
+        _write_once(path, lambda f: np.savez(f, **arrays))
+        spec = f"npz:{path}"
+    images = len(data.train) + len(data.val) + len(data.test)
+    return Upload(spec, images, data.image_shape, list(data.class_names))
+
+
+def accept(files: dict[str, bytes], *, image_size: int | None = None,
+           rgb: bool = False) -> tuple[Upload | None, str | None]:
+    """(upload, None) when accepted, (None, the sentence saying why not) when refused."""
+    try:
+        return save_upload(files, image_size=image_size, rgb=rgb), None
+    except DataError as err:
+        return None, str(err)
+    except OSError as err:
+        return None, (f"The upload could not be stored on the server ({err.strerror or err}); "
+                      "free some disk space and upload again.")
