@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import render, sidebar
+from ui import entry, render, sidebar
 
 st.set_page_config(page_title="Latent Lab", page_icon=":material/science:", layout="wide")
 
@@ -22,4 +22,5 @@ if render.presentation():
         st.session_state["presentation"] = False
         st.rerun()
 sidebar.render()
+entry.mark_app_run()
 page.run()

@@ -4,10 +4,12 @@ across every class; class swap of a real test image."""
 import numpy as np
 import streamlit as st
 
+from ui import entry, latent_views, render, state
 from ui import latent_sliders as sliders
-from ui import latent_views, render, state
 from vae.evaluation import latent_health
 from vae.latent import decode, decode_every_class, encode, prior_code
+
+entry.require_app()
 
 CLASS, SWAP_INDEX = "cond_class", "cond_swap"
 EXAMPLE = "digits-cvae"

@@ -5,7 +5,7 @@ model, the whole decoded plane."""
 import numpy as np
 import streamlit as st
 
-from ui import canvas, latent_views, render, state
+from ui import canvas, entry, latent_views, render, state
 from ui import latent_sliders as sliders
 from vae.evaluation import latent_health
 from vae.latent import (
@@ -18,6 +18,8 @@ from vae.latent import (
     prior_code,
     read_picture,
 )
+
+entry.require_app()
 
 CLASS, TEST_INDEX, PICTURE, ERROR = "explore_class", "explore_test", "explore_pic", "explore_err"
 CANVAS, UPLOAD = "explore_canvas", "explore_upload"

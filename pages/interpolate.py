@@ -4,9 +4,11 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui import render, state
+from ui import entry, render, state
 from vae.images import gif_bytes, png_bytes
 from vae.latent import decode, interpolate
+
+entry.require_app()
 
 DOWNLOAD_SIDE = 256  # pixels per image in the PNG and GIF files
 STRIP_PX = 840

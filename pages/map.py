@@ -3,10 +3,12 @@
 import numpy as np
 import streamlit as st
 
-from ui import render, state
+from ui import entry, render, state
 from ui.scatter import latent_map
 from vae import projection
 from vae.latent import decode, format_code
+
+entry.require_app()
 
 POLL_S = 0.5
 

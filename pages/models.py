@@ -5,11 +5,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import render, state
+from ui import entry, render, state
 from vae import checkpoints
 from vae.checkpoints import CheckpointError
 from vae.jobs import JobError
 from vae.runner import RunSpec
+
+entry.require_app()
 
 NOT_MEASURED = "not measured yet"
 TEACHER_ONLY = ("Renaming and deleting models needs the teacher password: enter it in the "

@@ -1,7 +1,7 @@
 """Every page in a real server and headless Chromium: opens without an error element."""
 
 import pytest
-from conftest import open_page, page_errors
+from conftest import open_page, page_errors, start_app, stop_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PAGES = ["", "train", "map", "interpolate", "conditional", "models"]
@@ -15,3 +15,15 @@ def test_page_opens_without_errors(browser, app_url, path):
         assert page.query_selector('[data-testid="stSidebar"]')
     finally:
         page.close()
+
+
+def test_a_deep_link_on_a_fresh_server_gets_the_whole_app(browser, tmp_path):
+    # Before app.py has ever run, Streamlit would serve pages/map.py bare.
+    proc, url = start_app(tmp_path)
+    try:
+        page = open_page(browser, url, "map?model=digits-vae-2d")
+        page.get_by_text("Presentation mode").wait_for(timeout=60_000)  # the app's sidebar
+        page.get_by_text("Map of the latent space").wait_for(timeout=60_000)
+        assert page_errors(page) == []
+    finally:
+        stop_app(proc)
