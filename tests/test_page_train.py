@@ -12,7 +12,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from ui import state, uploads
+from ui import entry, state, uploads
 from vae import checkpoints
 from vae.data import load_dataset
 from vae.runner import RunSpec
@@ -34,6 +34,7 @@ def runs(tmp_path, monkeypatch):
 
 def open_page(script: str = SCRIPT, **session) -> AppTest:
     at = AppTest.from_file(script, default_timeout=60)
+    at.session_state[entry.FLAG] = True  # the page alone, not handed to app.py
     for key, value in session.items():
         at.session_state[key] = value
     at.run()

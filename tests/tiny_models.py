@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui import entry
 from vae import checkpoints
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,6 +84,7 @@ def app_on(page: str, model: str, **session) -> AppTest:
 def page_alone(page: str, model: str, **session) -> AppTest:
     """One page script without the app around it (no sidebar), run once."""
     at = AppTest.from_file(str(REPO / page), default_timeout=120)
+    at.session_state[entry.FLAG] = True  # the page alone, not handed to app.py
     at.session_state["model_name"] = model
     for key, value in session.items():
         at.session_state[key] = value
