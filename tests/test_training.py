@@ -41,9 +41,9 @@ def test_history_holds_objective_and_beta1_terms(digits):
     step = history["steps"][-1]
     assert step["beta"] == 4.0
     assert step["loss"] == pytest.approx(-step["recon"] + 4.0 * step["kl"], rel=1e-4)
-    assert step["elbo"] == pytest.approx(step["recon"] - step["kl"])
+    assert step["elbo"] == pytest.approx(step["recon"] - step["kl"], abs=1e-3)
     epoch = history["epochs"][-1]
-    assert epoch["val_elbo"] == pytest.approx(epoch["val_recon"] - epoch["val_kl"], rel=1e-5)
+    assert epoch["val_elbo"] == pytest.approx(epoch["val_recon"] - epoch["val_kl"], abs=1e-3)
     assert len(epoch["val_kl_per_dim"]) == 8
 
 
@@ -99,7 +99,7 @@ def test_early_stopping_stops_and_restores_the_best_validation_weights(digits):
     assert trainer.epoch < 400
     assert "early stopping" in history["stopped"]
     assert trainer.validate()["val_elbo"] == pytest.approx(
-        max(e["val_elbo"] for e in history["epochs"]), abs=1e-4)
+        max(e["val_elbo"] for e in history["epochs"]), abs=1e-3)  # history keeps 6 digits
 
 
 @pytest.mark.parametrize("options", [
@@ -181,7 +181,7 @@ def test_ema_weights_differ_from_raw_and_validate_at_least_as_well(digits):
         averaged.model.state_dict().values(), averaged.weights().values(), strict=True))
     assert ema_elbo >= raw_elbo
     assert averaged.history["epochs"][-1]["val_elbo"] == pytest.approx(
-        averaged.validate()["val_elbo"])
+        averaged.validate()["val_elbo"], abs=1e-3)  # history keeps 6 digits
 
 
 def test_weight_decay_shrinks_the_weights(digits):

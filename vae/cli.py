@@ -22,7 +22,8 @@ from vae.presets import PRESETS
 
 # Flags that map one-to-one onto config fields: flag dest -> (section, field).
 MODEL_FLAGS = {"arch": "arch", "latent_dim": "latent_dim", "likelihood": "likelihood",
-               "hidden": "hidden", "activation": "activation"}
+               "hidden": "hidden", "activation": "activation", "sigma": "sigma",
+               "learn_sigma": "learn_sigma"}
 TRAIN_FLAGS = {"beta": "beta", "beta_schedule": "beta_schedule", "free_bits": "free_bits",
                "binarize": "binarize", "epochs": "epochs", "batch_size": "batch_size",
                "lr": "lr", "lr_schedule": "lr_schedule", "early_stopping": "early_stopping",
@@ -56,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
                        "cyclical:PERIOD")
     train.add_argument("--free-bits", type=float, metavar="K")
     train.add_argument("--likelihood", choices=["bernoulli", "gaussian"])
+    train.add_argument("--sigma", type=float, help="the Gaussian likelihood's fixed sigma")
+    train.add_argument("--learn-sigma", action="store_true", default=None,
+                       help="learn the Gaussian likelihood's sigma")
     train.add_argument("--binarize", action="store_true", default=None,
                        help="train and test on a fixed binarization: a true log-likelihood")
     train.add_argument("--hidden", type=_hidden, metavar="512,256")
