@@ -18,7 +18,7 @@ ship() {
   "$PY" -m vae slim "$BUILD/$name" --out "checkpoints/$name"
 }
 
-ship digits-vae-20d --preset digits-best --threads 2
+ship digits-vae-20d --preset digits-best --threads 1
 ship digits-vae-2d --latent-dim 2 --hidden 512,256 --batch-size 64 --lr-schedule cosine \
   --epochs 500
 # beta = 4 with the Bernoulli ("BCE") likelihood collapses grey-level digits to zero KL (also
