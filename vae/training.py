@@ -245,7 +245,6 @@ class Trainer:
         return y[index] if (y is not None and self.model.config.num_classes) else None
 
     def train_step(self, index: torch.Tensor) -> dict:
-        self.model.train()
         x, c = self.train_x[index], self._labels(self.train_y, index)
         eps = torch.randn(len(index), self.model.config.latent_dim, generator=self.generator,
                           device=self.device)
@@ -253,10 +252,13 @@ class Trainer:
         beta = self.beta
         loss = training_loss(terms["recon"], terms["kl_per_dim"], beta, self.config.free_bits)
         self.optimizer.zero_grad(set_to_none=True)
-        if torch.isfinite(loss):
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), math.inf)
-        if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), math.inf)
+        # One sync a step: the logged terms and the finiteness check come back together.
+        loss_value, recon, kl, norm = torch.stack([
+            loss.detach(), terms["recon"].detach().mean(),
+            terms["kl_per_dim"].detach().sum(1).mean(), grad_norm]).tolist()
+        if not (math.isfinite(loss_value) and math.isfinite(norm)):
             # Nothing was applied yet, so the model still holds the last good weights.
             raise TrainingDiverged(
                 f"The loss became non-finite at step {self.step + 1}; the last good weights "
@@ -270,9 +272,7 @@ class Trainer:
         if self.lr_scheduler:
             self.lr_scheduler.step()
         self.step += 1
-        loss, recon, kl = torch.stack([loss.detach(), terms["recon"].detach().mean(),
-                                       terms["kl_per_dim"].detach().sum(1).mean()]).tolist()
-        return {"kind": "step", "step": self.step, "epoch": self.epoch, "loss": loss,
+        return {"kind": "step", "step": self.step, "epoch": self.epoch, "loss": loss_value,
                 "recon": recon, "kl": kl, "elbo": recon - kl, "beta": beta}
 
     @torch.no_grad()
@@ -303,6 +303,7 @@ class Trainer:
             else:  # resumed mid-epoch: redraw this epoch's order, then skip what was done
                 self.rng.bit_generator.state = self.epoch_rng_state
             order = torch.as_tensor(self.rng.permutation(len(self.train_x)), device=self.device)
+            self.model.train()  # once an epoch: validate() left it in eval mode
             t0 = time.perf_counter()
             for b in range(self.batch_in_epoch, self.steps_per_epoch):
                 record = self.train_step(order[b * bs:(b + 1) * bs])
