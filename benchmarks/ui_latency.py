@@ -61,9 +61,9 @@ def first_render(browser, script: str, tmp: Path) -> tuple[float, object, subpro
 def slider_moves(page, moves: int) -> list[float]:
     page.evaluate(PROBE)
     slider = page.locator('[data-testid="stMain"] [data-testid="stSlider"] input').first
-    slider.focus()
     times: list[float] = []
     for i in range(moves):
+        slider.focus()  # a rerun may redraw the slider and drop the focus
         page.keyboard.press("ArrowRight" if (i // 5) % 2 == 0 else "ArrowLeft")
         page.wait_for_function(f"window.__latency.times.length > {len(times)}", timeout=20_000)
         times = page.evaluate("window.__latency.times")
