@@ -1,16 +1,10 @@
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import torch
 
+from benchmarks.harness import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app
 from vae.data import load_dataset
 
 
@@ -26,12 +20,7 @@ def _one_thread():
 
 
 # ---- the app in a real server, driven by headless Chromium (DESIGN §7) -------------------
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
-REPO = Path(__file__).resolve().parent.parent
-
-
+# start_app / stop_app are shared with the benchmarks; tests import them from here.
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
@@ -44,46 +33,6 @@ def browser():
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(tmp: Path, extra_env: dict | None = None) -> tuple[subprocess.Popen, str]:
-    """A streamlit server on a free port whose runs and cache live under `tmp`."""
-    port = free_port()
-    env = {**os.environ, "LATENT_LAB_RUNS_DIR": str(tmp / "runs"),
-           "LATENT_LAB_CACHE_DIR": str(tmp / "cache"), **(extra_env or {})}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.headless", "true"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.3)
-    stop_app(proc)
-    raise RuntimeError("the app did not start within 90 s")
-
-
-def stop_app(proc: subprocess.Popen) -> None:
-    """SIGTERM the server's whole process group, so no worker outlives it."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 @pytest.fixture(scope="session")
