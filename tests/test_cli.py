@@ -110,14 +110,17 @@ def test_train_refuses_to_overwrite_without_resume(trained):
 @pytest.mark.slow
 def test_ctrl_c_saves_and_resume_finishes(tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "vae", "train", "--epochs", "3000", *TINY,
+    tiny = [a for a in TINY if a != "--quiet"]  # the progress bar says when training runs
+    proc = subprocess.Popen([sys.executable, "-m", "vae", "train", "--epochs", "3000", *tiny,
                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    time.sleep(8)  # past start-up, into training
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    seen, deadline = b"", time.monotonic() + 180  # a fresh venv imports torch slowly
+    while b"epoch 2/" not in seen and time.monotonic() < deadline:
+        seen += os.read(proc.stderr.fileno(), 256)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
-    assert "interrupted (Ctrl-C)" in stdout and "--resume" in stdout
+    assert b"interrupted (Ctrl-C)" in stdout and b"--resume" in stdout
     saved = checkpoints.load(out).history["resume"]["step"]
     assert 0 < saved < 3000 * 11
     result = vae_cli("train", "--resume", "--epochs", str(saved // 11 + 2), "--quiet",
