@@ -127,3 +127,12 @@ def test_ctrl_c_saves_and_resume_finishes(tmp_path):
                      "--out", out)
     assert result.returncode == 0, result.stderr
     assert checkpoints.load(out).history["resume"]["epoch"] == saved // 11 + 2
+
+
+def test_objective_and_capacity_flags_land_in_the_config(tmp_path):
+    for flags in (["--objective", "betatcvae", "--beta", "6"], ["--capacity", "5:100:20"]):
+        out = tmp_path / flags[1].replace(":", "-")
+        assert main(["train", "--epochs", "1", *TINY, *flags, "--out", str(out)]) == 0
+        train = checkpoints.load(out).config["train"]
+        assert train["objective"] == ("betatcvae" if "--objective" in flags else "betavae")
+        assert train["capacity"] == ("5:100:20" if "--capacity" in flags else "")

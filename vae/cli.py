@@ -29,7 +29,7 @@ TRAIN_FLAGS = {"beta": "beta", "beta_schedule": "beta_schedule", "free_bits": "f
                "lr": "lr", "lr_schedule": "lr_schedule", "early_stopping": "early_stopping",
                "optimizer": "optimizer", "seed": "seed", "threads": "threads",
                "device": "device", "weight_decay": "weight_decay", "ema": "ema",
-               "refit": "refit"}
+               "refit": "refit", "objective": "objective", "capacity": "capacity"}
 
 
 def _hidden(text: str) -> list[int]:
@@ -55,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--beta", type=float)
     train.add_argument("--beta-schedule", metavar="constant|linear:STEPS|sigmoid:T0:RATE|"
                        "cyclical:PERIOD")
+    train.add_argument("--objective", choices=["betavae", "betatcvae"],
+                       help="betatcvae: beta weights only the KL's total correlation")
+    train.add_argument("--capacity", metavar="CMAX:STEPS:GAMMA",
+                       help="gamma * |KL - C| with C rising to CMAX nats over STEPS steps")
     train.add_argument("--free-bits", type=float, metavar="K")
     train.add_argument("--likelihood", choices=["bernoulli", "gaussian"])
     train.add_argument("--sigma", type=float, help="the Gaussian likelihood's fixed sigma")

@@ -57,12 +57,56 @@ def free_bits_kl(kl_per_dim: torch.Tensor, kappa: float) -> torch.Tensor:
     return kl_per_dim.mean(0).clamp(min=kappa).sum()
 
 
+def total_correlation(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                      dataset_size: int) -> torch.Tensor:
+    """TC = KL(q(z) || prod_j q(z_j)) by minibatch-weighted sampling (Chen et al. 2018):
+    q(z_i) ~ sum_m q(z_i | x_m) / (N M) over the batch, z_i ~ q(z|x_i); batch mean."""
+    m = len(z)
+    # log q(z_i,j | x_m, j) for every sample i, example m and dimension j: (M, M, D)
+    log_q = -0.5 * (LOG_2PI + logvar[None] + (z[:, None] - mu[None]).pow(2) / logvar[None].exp())
+    log_nm = math.log(dataset_size * m)
+    log_qz = torch.logsumexp(log_q.sum(2), dim=1) - log_nm
+    log_prod_qzj = (torch.logsumexp(log_q, dim=1) - log_nm).sum(1)
+    return (log_qz - log_prod_qzj).mean()
+
+
 def training_loss(
-    recon: torch.Tensor, kl_per_dim: torch.Tensor, beta: float, free_bits: float = 0.0
+    recon: torch.Tensor, kl_per_dim: torch.Tensor, beta: float, free_bits: float = 0.0, *,
+    tc: torch.Tensor | None = None, capacity: tuple[float, float] | None = None,
 ) -> torch.Tensor:
-    """The minimized objective, mean over the batch: -recon + beta * KL (DESIGN §2 β-VAE)."""
+    """The minimized objective, mean over the batch (DESIGN §2 β-VAE): -recon + beta * KL.
+    With `tc` (β-TCVAE) the KL counts once and beta weights only its total-correlation part;
+    with `capacity = (C, gamma)` (Burgess et al. 2018) the KL term is gamma * |KL - C|."""
     kl = free_bits_kl(kl_per_dim, free_bits) if free_bits > 0 else kl_per_dim.sum(1).mean()
+    if capacity is not None:
+        target, gamma = capacity
+        return -recon.mean() + gamma * (kl - target).abs()
+    if tc is not None:
+        # KL = MI + TC + dimension-wise KL; Chen et al. weight MI and dimension-wise KL by 1
+        # and TC by beta. The analytic KL for the sum has less variance than three estimates.
+        return -recon.mean() + kl + (beta - 1) * tc
     return -recon.mean() + beta * kl
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """The controlled-capacity target C(t), rising linearly to CMAX nats over STEPS, and the
+    weight gamma of |KL - C(t)| (Burgess et al. 2018); `spec` is the CLI form CMAX:STEPS:GAMMA."""
+
+    spec: str
+
+    def __post_init__(self) -> None:
+        try:
+            c_max, steps, gamma = (float(v) for v in self.spec.split(":"))
+        except ValueError:
+            raise ValueError(f"Capacity '{self.spec}' must be CMAX:STEPS:GAMMA, three numbers "
+                             "such as 25:5000:100.") from None
+        if not (c_max >= 0 and steps > 0 and gamma > 0 and math.isfinite(c_max + steps + gamma)):
+            raise ValueError(f"Capacity '{self.spec}': CMAX must be >= 0, STEPS and GAMMA > 0.")
+
+    def __call__(self, step: int) -> tuple[float, float]:
+        c_max, steps, gamma = (float(v) for v in self.spec.split(":"))
+        return c_max * min(1.0, step / steps), gamma
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from vae.data import Split
-from vae.losses import BetaSchedule, elbo_terms, training_loss
+from vae.losses import BetaSchedule, Capacity, elbo_terms, total_correlation, training_loss
 from vae.models import VAE
 
 MAX_SNAPSHOTS = 50
@@ -38,6 +38,10 @@ class TrainConfig:
     ema: float = 0.0
     beta: float = 1.0
     beta_schedule: str = "constant"
+    # betavae: recon + beta * KL; betatcvae: beta weights only the KL's total correlation.
+    objective: str = "betavae"
+    # "CMAX:STEPS:GAMMA": gamma * |KL - C(t)| in place of beta * KL; empty for none.
+    capacity: str = ""
     free_bits: float = 0.0
     binarize: bool = False
     early_stopping: int = 0
@@ -57,6 +61,10 @@ class TrainConfig:
             (0 <= self.weight_decay < math.inf, "weight decay must be >= 0"),
             (0 <= self.ema < 1, "ema decay must be in [0, 1)"),
             (self.free_bits >= 0, "free bits must be >= 0"),
+            (self.objective in ("betavae", "betatcvae"), "objective: betavae or betatcvae"),
+            (not (self.capacity and self.objective == "betatcvae"),
+             "a capacity schedule replaces the beta-VAE's KL term; use it with --objective "
+             "betavae"),
             (self.early_stopping >= 0, "early-stopping patience must be >= 0"),
             (not (self.refit and self.early_stopping),
              "early stopping watches the validation split, which a refit trains on; "
@@ -68,6 +76,8 @@ class TrainConfig:
             if not ok:
                 raise ValueError(f"Invalid training config: {message}.")
         BetaSchedule(self.beta, self.beta_schedule)  # validates
+        if self.capacity:
+            Capacity(self.capacity)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -160,6 +170,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.callbacks = list(callbacks)
         self.schedule = BetaSchedule(config.beta, config.beta_schedule)
+        self.capacity = Capacity(config.capacity) if config.capacity else None
         self.train_x, self.train_y = self._prepare(train, "train")
         self.val_x, self.val_y = self._prepare(val, "val")
         if config.refit:  # DESIGN §3: val_* then measure seen data, no longer held out
@@ -251,7 +262,10 @@ class Trainer:
                           device=self.device)
         terms = elbo_terms(self.model, x, c, eps)
         beta = self.beta
-        loss = training_loss(terms["recon"], terms["kl_per_dim"], beta, self.config.free_bits)
+        tc = (total_correlation(terms["z"], terms["mu"], terms["logvar"], len(self.train_x))
+              if self.config.objective == "betatcvae" else None)
+        loss = training_loss(terms["recon"], terms["kl_per_dim"], beta, self.config.free_bits,
+                             tc=tc, capacity=self.capacity(self.step) if self.capacity else None)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         # NaN and inf survive a sum: one cheap finiteness check over every gradient, and
