@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from vae import checkpoints
+from vae.background import write_atomic
 from vae.checkpoints import Checkpoint
 from vae.data import Dataset, Split, load_dataset
 from vae.losses import LOG_2PI, elbo_terms, log_likelihood, model_log_sigma
@@ -110,35 +110,37 @@ def evaluate_checkpoint(path: str | Path, *, iwae_samples: int = 100,
                         use_cache: bool = True) -> dict:
     """`evaluate` on a checkpoint's test split, cached per checkpoint version."""
     model, ckpt = checkpoints.load_model(path)
-    cache = _eval_cache(ckpt.version, iwae_samples)
-    if use_cache and cache.exists():
-        return json.loads(cache.read_text())
+    cache = cache_file(ckpt.version, "eval", iwae_samples)
+    if use_cache and (cached := _read_json(cache)) is not None:
+        return cached
     x, split, _ = checkpoint_data(ckpt)
     result = evaluate(model, x, split.y, iwae_samples=iwae_samples,
                       binarized=ckpt.config["train"].get("binarize", False))
     if use_cache:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(result))
-        os.replace(tmp, cache)
+        write_atomic(cache, json.dumps(result).encode())
     return result
 
 
-def _eval_cache(version: Path, iwae_samples: int) -> Path:
+def cache_file(version: Path, kind: str, key: object = "") -> Path:
+    """Where derived data of a checkpoint version is cached: CACHE_DIR/kind/HASH.json."""
     # A deleted and retrained model can reuse a version folder's name: key on its weights too.
     weights = (version / checkpoints.MODEL).stat()
-    key = hashlib.sha1(f"{version.resolve()}:{weights.st_mtime_ns}:{weights.st_size}:"
-                       f"{iwae_samples}".encode()).hexdigest()[:16]
-    return checkpoints.CACHE_DIR / "eval" / f"{key}.json"
+    digest = hashlib.sha1(f"{version.resolve()}:{weights.st_mtime_ns}:{weights.st_size}:"
+                          f"{key}".encode()).hexdigest()[:16]
+    return checkpoints.CACHE_DIR / kind / f"{digest}.json"
+
+
+def _read_json(file: Path) -> dict | None:
+    try:
+        return json.loads(file.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def cached_evaluation(ckpt: Checkpoint, *, iwae_samples: int = 100) -> dict | None:
     """What `evaluate_checkpoint` would return if it is cached already; never computes (a big
     model's evaluation takes minutes)."""
-    try:
-        return json.loads(_eval_cache(ckpt.version, iwae_samples).read_text())
-    except (OSError, ValueError):
-        return None
+    return _read_json(cache_file(ckpt.version, "eval", iwae_samples))
 
 
 @torch.no_grad()
@@ -171,13 +173,17 @@ def latent_health(kl_per_dim: list[float], active_dims: list[int]) -> dict:
     }
 
 
-def disentanglement_metrics(path: str | Path, *, seed: int = 0) -> dict:
-    """Every metric of vae.disentanglement on a checkpoint's test encodings (posterior means).
-    Data with labels but no factors has the label as its one factor."""
+def disentanglement_metrics(path: str | Path, *, seed: int = 0, use_cache: bool = True) -> dict:
+    """Every metric of vae.disentanglement on a checkpoint's test encodings (posterior means),
+    cached per checkpoint version. Data with labels but no factors has the label as its one
+    factor."""
     from vae import disentanglement as dis
     from vae import shapes
 
     model, ckpt = checkpoints.load_model(path)
+    cache = cache_file(ckpt.version, "metrics", seed)
+    if use_cache and (cached := _read_json(cache)) is not None:
+        return cached
     codes = encode_split(path)
     mu, logvar = codes["mu"], codes["logvar"]
     data = ckpt.config["data"]
@@ -192,17 +198,44 @@ def disentanglement_metrics(path: str | Path, *, seed: int = 0) -> dict:
               **dis.compute_dci(mu, factors, seed=seed),
               "kl_decomposition": dis.kl_decomposition(mu, logvar, seed=seed)}
     if data["dataset"] == "shapes" and not model.config.num_classes:
-        def encode(batch: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                x = torch.as_tensor(shapes.render(batch), dtype=torch.float32) / 255
-                return model.encode(x)[0].numpy()
-
-        result.update(dis.compute_factor_vae(
-            encode, lambda k, n, rng: shapes.fixed_factor_batch(k, n, rng)[1],
-            shapes.sample_factors, len(names), seed=seed))
+        result.update(dis.compute_factor_vae(factor_encoder(model), shapes.fixed_factors,
+                                             shapes.sample_factors, len(names), seed=seed))
     else:
         result.update(factor_vae=None, factor_vae_reason=(
             "undefined for a single factor" if len(names) < 2 else
             "needs a generator that can hold one factor fixed (the shapes dataset has one)"))
     result["roles"] = dis.dimension_roles(result["mi_matrix"])
+    if use_cache:
+        write_atomic(cache, json.dumps(result).encode())
     return result
+
+
+def factor_encoder(model: VAE):
+    """Shapes factor rows -> posterior means: the encode function of the FactorVAE metric."""
+    from vae import shapes
+
+    if model.config.arch == "conv":  # channels-last convolutions encode 1.5x faster on a CPU
+        model = model.to(memory_format=torch.channels_last)
+
+    @torch.no_grad()
+    def encode(factors: np.ndarray) -> np.ndarray:
+        x = torch.as_tensor(shapes.render(factors), dtype=torch.float32) / 255
+        return model.encode(x.contiguous(memory_format=torch.channels_last))[0].numpy()
+
+    return encode
+
+
+def cached_metrics(ckpt: Checkpoint, *, seed: int = 0) -> dict | None:
+    """What `disentanglement_metrics` would return if it is cached already; never computes."""
+    return _read_json(metrics_file(ckpt, seed=seed))
+
+
+def metrics_file(ckpt: Checkpoint, *, seed: int = 0) -> Path:
+    return cache_file(ckpt.version, "metrics", seed)
+
+
+def metrics_target(path: str, *, file: Path, report) -> None:
+    """A background worker's job (vae.background): compute and cache the metrics, one thread."""
+    torch.set_num_threads(1)
+    report(0.0)
+    disentanglement_metrics(path)

@@ -11,18 +11,12 @@ import contextlib
 import csv
 import hashlib
 import io
-import json
-import multiprocessing as mp
-import os
 import re
-import threading
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from vae.processes import exit_with_parent, start_process
+from vae.background import Progress, Workers, write_atomic
 
 TSNE_ITERATIONS = 1000  # scikit-learn's default max_iter
 # scikit-learn's TSNE has no callback; with verbose=2 it logs every 50th iteration.
@@ -102,20 +96,6 @@ def load_cached(file: Path, n: int) -> np.ndarray | None:
     return coords if coords.shape == (n, 2) and np.isfinite(coords).all() else None
 
 
-def _write_atomic(file: Path, data: bytes) -> None:
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(f".{file.name}.tmp-{uuid.uuid4().hex}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, file)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _progress_file(file: Path) -> Path:
-    return file.with_suffix(".progress.json")
-
-
 def cached_tsne(codes: np.ndarray, file: Path, seed: int = 0, progress=None,
                 threads: int | None = None) -> np.ndarray:
     """t-SNE of the codes from the cache file, computing and storing it first if needed."""
@@ -125,103 +105,35 @@ def cached_tsne(codes: np.ndarray, file: Path, seed: int = 0, progress=None,
     coords = tsne(codes, seed, progress, threads)
     buffer = io.BytesIO()
     np.save(buffer, coords, allow_pickle=False)
-    _write_atomic(file, buffer.getvalue())
+    write_atomic(file, buffer.getvalue())
     return coords
 
 
-def _worker(codes: np.ndarray, file: str, seed: int, parent_pid: int) -> None:
-    exit_with_parent(parent_pid)
-    target = Path(file)
-    status = _progress_file(target)
-
-    def report(fraction: float) -> None:
-        _write_atomic(status, json.dumps({"fraction": fraction}).encode())
-
-    try:
-        # One thread: the server's other core stays free for the pages (DESIGN §1).
-        cached_tsne(codes, target, seed, report, threads=1)
-    except Exception as err:  # the page shows it; the worker has nowhere else to say it
-        _write_atomic(status, json.dumps({"error": f"{type(err).__name__}: {err}"}).encode())
-        raise SystemExit(1) from None
-    status.unlink(missing_ok=True)
-
-
-@dataclass
-class Progress:
-    state: str  # ready | running | waiting | failed | idle
-    fraction: float = 0.0
-    message: str = ""
+def _tsne_target(codes: np.ndarray, seed: int, *, file: Path, report) -> None:
+    # One thread: the server's other core stays free for the pages (DESIGN §1).
+    cached_tsne(codes, file, seed, report, threads=1)
 
 
 class TsneWorkers:
-    """t-SNE computations in spawned processes, at most `max_running` at once, one per file."""
+    """t-SNE maps computed by background workers, one per cache file."""
 
     def __init__(self, max_running: int = 1):
-        self.max_running = max_running
-        self._ctx = mp.get_context("spawn")
-        self._lock = threading.Lock()
-        self._procs: dict[Path, mp.process.BaseProcess] = {}
-        self._failed: dict[Path, str] = {}
+        self.workers = Workers(max_running)
 
     def request(self, codes: np.ndarray, file: Path, seed: int = 0,
                 retry: bool = False) -> Progress:
-        """Start computing unless the result is cached, running or failed (see `retry`)."""
-        with self._lock:
-            if retry:
-                self._failed.pop(file, None)
-            progress = self._status(file, len(codes))
-            if progress.state != "idle":
-                return progress
-            running = sum(p.is_alive() for p in self._procs.values())
-            if running >= self.max_running:
-                return Progress("waiting", 0.0, "waiting for another map to finish")
-            _progress_file(file).unlink(missing_ok=True)
-            proc = self._ctx.Process(target=_worker, args=(codes, str(file), seed, os.getpid()),
-                                     name="latentlab-tsne", daemon=True)
-            start_process(proc)
-            self._procs[file] = proc
-            return Progress("running", 0.0)
+        return self.workers.request(file, _tsne_target, (codes, seed),
+                                    ready=_ready(len(codes)), retry=retry)
 
     def status(self, file: Path, n: int) -> Progress:
-        with self._lock:
-            return self._status(file, n)
+        return self.workers.status(file, ready=_ready(n))
 
     def shutdown(self) -> None:
-        with self._lock:
-            for proc in self._procs.values():
-                if proc.is_alive():
-                    proc.terminate()
-                proc.join(5)
-            self._procs.clear()
+        self.workers.shutdown()
 
-    def _status(self, file: Path, n: int) -> Progress:
-        if load_cached(file, n) is not None:
-            proc = self._procs.get(file)
-            if proc is not None and not proc.is_alive():
-                proc.join()
-                del self._procs[file]
-            return Progress("ready", 1.0)
-        if file in self._failed:
-            return Progress("failed", 0.0, self._failed[file])
-        report = self._report(file)
-        proc = self._procs.get(file)
-        if proc is not None and proc.is_alive():
-            return Progress("running", float(report.get("fraction", 0.0)))
-        if proc is not None:
-            proc.join()
-            del self._procs[file]
-            message = report.get("error") or "the worker stopped without a result"
-            self._failed[file] = message
-            return Progress("failed", 0.0, message)
-        return Progress("idle")
 
-    @staticmethod
-    def _report(file: Path) -> dict:
-        try:
-            report = json.loads(_progress_file(file).read_text())
-        except (OSError, ValueError):
-            return {}
-        return report if isinstance(report, dict) else {}
+def _ready(n: int):
+    return lambda file: load_cached(file, n) is not None
 
 
 def encodings_csv(mu: np.ndarray, labels: list[str] | None,

@@ -33,6 +33,7 @@ class RunSpec:
     image_size: int | None = None
     rgb: bool = False
     preset: str | None = None
+    sweep: str | None = None  # the beta sweep this run belongs to, if any
 
     def model_config(self, data: Dataset) -> ModelConfig:
         if self.kind not in ("vae", "cvae"):
@@ -52,11 +53,19 @@ class RunSpec:
     def to_dict(self) -> dict:
         return {"dataset": self.dataset, "model": self.model, "train": self.train,
                 "kind": self.kind, "image_size": self.image_size, "rgb": self.rgb,
-                "preset": self.preset}
+                "preset": self.preset, "sweep": self.sweep}
 
     @classmethod
     def from_dict(cls, data: dict) -> RunSpec:
         return cls(**data)
+
+
+def is_complete(ckpt: checkpoints.Checkpoint) -> bool:
+    """Whether a saved run trained all its epochs (or stopped early by design): resuming it
+    would add nothing."""
+    done = ckpt.history.get("resume", {}).get("epoch", len(ckpt.history.get("epochs", [])))
+    stopped = ckpt.history.get("stopped") or ""
+    return done >= ckpt.config["train"]["epochs"] or stopped.startswith("early stopping")
 
 
 def checkpoint_config(spec: RunSpec, data: Dataset, model: ModelConfig,

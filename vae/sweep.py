@@ -1,0 +1,63 @@
+"""Beta sweeps: one training per beta with the same data, seed and budget. Each member is a
+normal checkpoint whose spec carries the sweep's name, so the sweep is found again by that
+tag; members queue as jobs (DESIGN §1), and a sweep run again resumes what is unfinished."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+from vae import checkpoints
+from vae.jobs import Job, JobManager
+from vae.runner import RunSpec, is_complete
+
+MAX_MEMBERS = 8
+
+
+def parse_betas(text: str) -> list[float]:
+    """'0.5,1,2,4,8' -> [0.5, 1.0, 2.0, 4.0, 8.0]; refuses anything else with a sentence."""
+    try:
+        betas = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"Betas '{text}' must be numbers separated by commas, such as "
+                         "0.5,1,2,4,8.") from None
+    if not 2 <= len(betas) <= MAX_MEMBERS:
+        raise ValueError(f"A sweep takes 2 to {MAX_MEMBERS} betas; '{text}' has {len(betas)}.")
+    if any(not (math.isfinite(b) and b >= 0) for b in betas) or len(set(betas)) < len(betas):
+        raise ValueError(f"Betas '{text}' must be distinct finite numbers >= 0.")
+    return sorted(betas)
+
+
+def members(spec: RunSpec, betas: list[float], name: str) -> list[tuple[str, RunSpec]]:
+    """(checkpoint name, spec) per beta: the given spec with only beta changed."""
+    return [(f"{name}-b{beta:g}", replace(spec, train={**spec.train, "beta": beta}, sweep=name))
+            for beta in betas]
+
+
+def submit(manager: JobManager, spec: RunSpec, betas: list[float], name: str, *,
+           root: Path | None = None, owner: str = "") -> list[Job]:
+    """Queue every member not yet trained; an interrupted member resumes where it stopped."""
+    root = Path(root) if root is not None else checkpoints.RUNS_DIR
+    jobs = []
+    for member, member_spec in members(spec, betas, name):
+        out = checkpoints.resolve_name(member, root)
+        resume = checkpoints.is_checkpoint(out)
+        if resume and is_complete(checkpoints.load(out)):
+            continue
+        jobs.append(manager.submit(member_spec, member, owner=owner, resume=resume, out=out))
+    return jobs
+
+
+def sweep_of(ckpt: checkpoints.Checkpoint) -> str | None:
+    return ckpt.config.get("spec", {}).get("sweep")
+
+
+def find_sweeps(found: list[checkpoints.Checkpoint]) -> dict[str, list[checkpoints.Checkpoint]]:
+    """Sweep name -> its members present, ordered by beta."""
+    sweeps: dict[str, list[checkpoints.Checkpoint]] = {}
+    for ckpt in found:
+        if name := sweep_of(ckpt):
+            sweeps.setdefault(name, []).append(ckpt)
+    return {name: sorted(group, key=lambda c: c.config["train"]["beta"])
+            for name, group in sorted(sweeps.items())}
