@@ -136,3 +136,33 @@ def test_objective_and_capacity_flags_land_in_the_config(tmp_path):
         train = checkpoints.load(out).config["train"]
         assert train["objective"] == ("betatcvae" if "--objective" in flags else "betavae")
         assert train["capacity"] == ("5:100:20" if "--capacity" in flags else "")
+
+
+def test_sweep_trains_each_beta_lands_in_the_rate_distortion_table_and_resumes(tmp_path,
+                                                                              capsys):
+    from vae import sweep
+
+    out = tmp_path / "tiny-sweep"
+    args = ["sweep", "--betas", "4,1", "--epochs", "4", *TINY, "--out", str(out)]
+    assert main(args) == 0
+    found = checkpoints.list_checkpoints([out])
+    assert [c.name for c in found] == ["tiny-sweep-b1", "tiny-sweep-b4"]
+    assert {c.config["train"]["seed"] for c in found} == {0}
+    group = sweep.find_sweeps(found)["tiny-sweep"]
+    rows = sweep.rate_distortion(group)
+    assert [row["beta"] for row in rows] == [1.0, 4.0]
+    assert rows[1]["rate"] < rows[0]["rate"]  # a higher beta buys less rate ...
+    assert rows[1]["distortion"] > rows[0]["distortion"]  # ... for more distortion
+    assert sweep.table_csv(rows).splitlines()[0].startswith("name,beta,objective,rate")
+    # Run again: every member is complete, so nothing is trained twice.
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "2 of 2 members are trained already" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("betas", ["1", "a,b", "1,1", "1,-2", ",".join(["1"] * 9)])
+def test_sweep_refuses_bad_betas_with_a_sentence(betas, tmp_path, capsys):
+    assert main(["sweep", "--betas", betas, *TINY, "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and ("Betas" in err or "sweep takes" in err)
+    assert err.count("\n") == 1

@@ -42,54 +42,68 @@ def _hidden(text: str) -> list[int]:
     return sizes
 
 
+def _add_train_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", default="digits",
+                        help="digits, shapes, mnist:DIR, npz:FILE, images:DIR or images:FILE.zip")
+    parser.add_argument("--model", choices=["vae", "cvae"], default="vae")
+    parser.add_argument("--arch", choices=["mlp", "conv"])
+    parser.add_argument("--latent-dim", type=int)
+    parser.add_argument("--beta", type=float)
+    parser.add_argument("--beta-schedule", metavar="constant|linear:STEPS|sigmoid:T0:RATE|"
+                        "cyclical:PERIOD")
+    parser.add_argument("--objective", choices=["betavae", "betatcvae"],
+                        help="betatcvae: beta weights only the KL's total correlation")
+    parser.add_argument("--capacity", metavar="CMAX:STEPS:GAMMA",
+                        help="gamma * |KL - C| with C rising to CMAX nats over STEPS steps")
+    parser.add_argument("--free-bits", type=float, metavar="K")
+    parser.add_argument("--likelihood", choices=["bernoulli", "gaussian"])
+    parser.add_argument("--sigma", type=float, help="the Gaussian likelihood's fixed sigma")
+    parser.add_argument("--learn-sigma", action="store_true", default=None,
+                        help="learn the Gaussian likelihood's sigma")
+    parser.add_argument("--binarize", action="store_true", default=None,
+                        help="train and test on a fixed binarization: a true log-likelihood")
+    parser.add_argument("--hidden", type=_hidden, metavar="512,256")
+    parser.add_argument("--activation", choices=["relu", "tanh", "elu"])
+    parser.add_argument("--preset", choices=sorted(PRESETS))
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--lr-schedule", choices=["constant", "cosine"])
+    parser.add_argument("--early-stopping", type=int, metavar="PATIENCE")
+    parser.add_argument("--optimizer", choices=["adam", "adamw", "adagrad"])
+    parser.add_argument("--weight-decay", type=float, metavar="WD",
+                        help="decoupled for adamw, an L2 penalty for adam and adagrad")
+    parser.add_argument("--ema", type=float, metavar="DECAY",
+                        help="keep an exponential moving average of the weights (e.g. 0.999) "
+                        "and save it")
+    parser.add_argument("--refit", action="store_true", default=None,
+                        help="train on train + validation, once settings are chosen")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    parser.add_argument("--device", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--image-size", type=int, help="resize user images to this side")
+    parser.add_argument("--rgb", action="store_true", help="keep colour in image folders")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vae", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a VAE or CVAE and save a checkpoint")
-    train.add_argument("--dataset", default="digits",
-                       help="digits, shapes, mnist:DIR, npz:FILE, images:DIR or images:FILE.zip")
-    train.add_argument("--model", choices=["vae", "cvae"], default="vae")
-    train.add_argument("--arch", choices=["mlp", "conv"])
-    train.add_argument("--latent-dim", type=int)
-    train.add_argument("--beta", type=float)
-    train.add_argument("--beta-schedule", metavar="constant|linear:STEPS|sigmoid:T0:RATE|"
-                       "cyclical:PERIOD")
-    train.add_argument("--objective", choices=["betavae", "betatcvae"],
-                       help="betatcvae: beta weights only the KL's total correlation")
-    train.add_argument("--capacity", metavar="CMAX:STEPS:GAMMA",
-                       help="gamma * |KL - C| with C rising to CMAX nats over STEPS steps")
-    train.add_argument("--free-bits", type=float, metavar="K")
-    train.add_argument("--likelihood", choices=["bernoulli", "gaussian"])
-    train.add_argument("--sigma", type=float, help="the Gaussian likelihood's fixed sigma")
-    train.add_argument("--learn-sigma", action="store_true", default=None,
-                       help="learn the Gaussian likelihood's sigma")
-    train.add_argument("--binarize", action="store_true", default=None,
-                       help="train and test on a fixed binarization: a true log-likelihood")
-    train.add_argument("--hidden", type=_hidden, metavar="512,256")
-    train.add_argument("--activation", choices=["relu", "tanh", "elu"])
-    train.add_argument("--preset", choices=sorted(PRESETS))
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", type=float)
-    train.add_argument("--lr-schedule", choices=["constant", "cosine"])
-    train.add_argument("--early-stopping", type=int, metavar="PATIENCE")
-    train.add_argument("--optimizer", choices=["adam", "adamw", "adagrad"])
-    train.add_argument("--weight-decay", type=float, metavar="WD",
-                       help="decoupled for adamw, an L2 penalty for adam and adagrad")
-    train.add_argument("--ema", type=float, metavar="DECAY",
-                       help="keep an exponential moving average of the weights (e.g. 0.999) "
-                       "and save it")
-    train.add_argument("--refit", action="store_true", default=None,
-                       help="train on train + validation, once settings are chosen")
-    train.add_argument("--seed", type=int)
-    train.add_argument("--threads", type=int, help="torch threads (default: all cores)")
-    train.add_argument("--device", choices=["cpu", "cuda", "auto"])
-    train.add_argument("--image-size", type=int, help="resize user images to this side")
-    train.add_argument("--rgb", action="store_true", help="keep colour in image folders")
+    _add_train_flags(train)
     train.add_argument("--resume", action="store_true", help="continue the run saved at --out")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--out", required=True, type=Path)
+
+    sweep = sub.add_parser("sweep", help="train one model per beta (same data, seed, budget); "
+                           "run it again to resume what is unfinished")
+    sweep.add_argument("--betas", required=True, metavar="0.5,1,2,4,8")
+    _add_train_flags(sweep)
+    sweep.add_argument("--parallel", type=int, default=2, choices=[1, 2],
+                       help="members trained at once, one torch thread each (default 2)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress lines")
+    sweep.add_argument("--out", required=True, type=Path,
+                       help="folder for the members, named after it: OUT/NAME-bBETA")
 
     evaluate = sub.add_parser("evaluate", help="test-set ELBO, KL, active units, IWAE bound")
     evaluate.add_argument("checkpoint", type=Path)
@@ -188,6 +202,47 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.status == "stopped":
         print(f"Continue with: python -m vae train --resume --out {args.out}")
     return 1 if result.status == "failed" else 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from vae import sweep
+    from vae.jobs import JobManager
+
+    betas = sweep.parse_betas(args.betas)
+    spec = _spec(args)
+    name = args.out.resolve().name
+    manager = JobManager(args.out, max_running=args.parallel, threads=1)
+    try:
+        jobs = sweep.submit(manager, spec, betas, name, root=args.out)
+        done = len(betas) - len(jobs)
+        if done:
+            print(f"{done} of {len(betas)} members are trained already; they are kept.")
+
+        def interrupt(signum, frame):  # stop every member: each finishes its step and saves
+            for job in jobs:
+                if job.active:
+                    manager.stop(job.id)
+
+        signal.signal(signal.SIGINT, interrupt)
+        while any(job.active for job in jobs):
+            time.sleep(1.0)
+            if not args.quiet:
+                sys.stderr.write("\r" + " | ".join(
+                    f"{job.name.removeprefix(name + '-')} "
+                    + (f"{100 * job.step / max(job.total_steps, 1):3.0f}%"
+                       if job.status == "running" else job.status) for job in jobs))
+                sys.stderr.flush()
+    finally:
+        manager.shutdown()
+    if not args.quiet:
+        sys.stderr.write("\n")
+    for job in jobs:
+        print(f"{job.name}: {job.message or job.status}")
+    if any(job.status != "finished" for job in jobs):
+        print("Resume with the same command; finished members are kept.")
+        return 1
+    print(f"Sweep '{name}' complete in {args.out}.")
+    return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import json
 import multiprocessing as mp
 import os
 import queue
+import signal
 import threading
 import time
 import uuid
@@ -352,6 +353,9 @@ class _WorkerControl:
 def _worker_main(job_id: str, spec: dict, out: str, resume: bool, threads: int,
                  conn: Connection, events, parent_pid: int) -> None:
     exit_with_parent(parent_pid)
+    # Ctrl-C in a terminal reaches the whole process group: the parent decides, by a stop
+    # command that lets this worker finish its step and save.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import torch
 
     from vae.runner import prepare, train_run

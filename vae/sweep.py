@@ -4,11 +4,14 @@ tag; members queue as jobs (DESIGN §1), and a sweep run again resumes what is u
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from dataclasses import replace
 from pathlib import Path
 
 from vae import checkpoints
+from vae.evaluation import cached_metrics, evaluate_checkpoint
 from vae.jobs import Job, JobManager
 from vae.runner import RunSpec, is_complete
 
@@ -61,3 +64,32 @@ def find_sweeps(found: list[checkpoints.Checkpoint]) -> dict[str, list[checkpoin
             sweeps.setdefault(name, []).append(ckpt)
     return {name: sorted(group, key=lambda c: c.config["train"]["beta"])
             for name, group in sorted(sweeps.items())}
+
+
+METRIC_KEYS = ("mig", "sap", "factor_vae", "dci_disentanglement", "dci_completeness",
+               "dci_informativeness")
+
+
+def rate_distortion(found: list[checkpoints.Checkpoint]) -> list[dict]:
+    """One row per model: beta, rate = KL and distortion = -recon (the beta = 1 terms of
+    DESIGN §2, test split, nats), the ELBO, and the disentanglement metrics where computed."""
+    rows = []
+    for ckpt in found:
+        result = evaluate_checkpoint(ckpt.path, iwae_samples=1)
+        metrics = cached_metrics(ckpt) or {}
+        train = ckpt.config["train"]
+        rows.append({"name": ckpt.name, "beta": train["beta"],
+                     "objective": train.get("objective", "betavae"),
+                     "rate": result["kl"], "distortion": -result["recon"],
+                     "elbo": result["elbo"], "active_units": result["active_units"],
+                     **{key: metrics.get(key) for key in METRIC_KEYS}})
+    return rows
+
+
+def table_csv(rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["name"],
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    return out.getvalue()
