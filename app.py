@@ -12,6 +12,7 @@ PAGES = [
     st.Page("pages/map.py", title="Map", icon=":material/scatter_plot:"),
     st.Page("pages/interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
     st.Page("pages/conditional.py", title="Conditional", icon=":material/category:"),
+    st.Page("pages/disentangle.py", title="Disentangle", icon=":material/grid_view:"),
     st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
 ]
 

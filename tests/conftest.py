@@ -84,3 +84,21 @@ def tiny_models(tmp_path_factory) -> Path:
         train = {"epochs": 30, "batch_size": 64, "threads": 1}
         train_run(RunSpec(train=train, **spec), root / name)
     return root
+
+
+TINY_SWEEP = "tiny-sweep"
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(tmp_path_factory) -> Path:
+    """A runs folder with a two-member digits beta sweep (beta 1 and 8, a few seconds)."""
+    from vae.runner import RunSpec, train_run
+
+    root = tmp_path_factory.mktemp("sweep") / "runs"
+    for beta in (1.0, 8.0):
+        spec = RunSpec(model={"hidden": [64], "latent_dim": 4, "likelihood": "gaussian",
+                              "sigma": 0.3},
+                       train={"epochs": 20, "batch_size": 64, "beta": beta, "threads": 1},
+                       sweep=TINY_SWEEP)
+        train_run(spec, root / f"{TINY_SWEEP}-b{beta:g}")
+    return root

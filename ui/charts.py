@@ -20,7 +20,7 @@ CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
                 "#7f7f7f", "#bcbd22", "#17becf"]
 
 
-def _layout(title: str, large: bool, height: int, **extra) -> dict:
+def figure_layout(title: str, large: bool, height: int, **extra) -> dict:
     return {
         "title": {"text": title, "font": {"size": 24 if large else 17}},
         "font": {"size": 18 if large else 13}, "height": int(height * (1.3 if large else 1)),
@@ -79,7 +79,7 @@ def training_curves(steps: list[dict], epochs: list[dict], beta_changes: list[di
                "xanchor": "left", "showarrow": False, "text": f" β set to {c['beta']:g}"}
               for c in _grouped(beta_changes, LABEL_GAP * last)]
     top = max([*betas, *(c["beta"] for c in beta_changes), 1e-3])
-    layout = _layout(
+    layout = figure_layout(
         "Training curves (β = 1 terms; higher is better)", large, 460,
         xaxis={"title": {"text": "training step"}, "range": [0, last], "anchor": "y2"},
         yaxis={"title": {"text": "nats per example"}, "domain": [0.32, 1], "anchor": "x"},
@@ -102,7 +102,7 @@ def kl_bars(kl_per_dim: list[float], active: set[int], *, large: bool = False) -
                      "marker": {"color": COLORS["active" if used else "unused"]},
                      "hovertemplate": "%{x}: %{y:.3f} nats<extra></extra>"})
     order = [f"z{j + 1}" for j in range(len(kl_per_dim))]
-    return {"data": data, "layout": _layout(
+    return {"data": data, "layout": figure_layout(
         "KL per latent dimension (validation)", large, 340, barmode="overlay", showlegend=True,
         xaxis={"title": {"text": "latent dimension"}, "type": "category",
                "categoryorder": "array", "categoryarray": order},
@@ -124,7 +124,7 @@ def latent_map(points: np.ndarray, labels: np.ndarray | None, class_names: list[
                      "marker": {"size": 8 if large else 6, "opacity": 0.8,
                                 "color": CLASS_COLORS[(k or 0) % len(CLASS_COLORS)]}})
     axis_range = None if extent is None else [-extent, extent]
-    layout = _layout("Latent map of validation images", large, 420,
+    layout = figure_layout("Latent map of validation images", large, 420,
                      xaxis={"title": {"text": axis_titles[0]}, "range": axis_range},
                      yaxis={"title": {"text": axis_titles[1]}, "range": axis_range})
     layout["legend"] = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1}

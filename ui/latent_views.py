@@ -23,19 +23,29 @@ def _labels(n: int, label: int | None) -> np.ndarray | None:
     return None if label is None else np.full(n, label)
 
 
+def traversal_images(model: VAE, z: np.ndarray, dims: list[int], label: int | None = None,
+                     values: np.ndarray = TRAVERSAL_VALUES) -> np.ndarray:
+    """Decoded traversal, row by row: (len(dims) * len(values), C, H, W)."""
+    codes = traversal(z, dims, values)
+    return decode(model, codes, _labels(len(codes), label))
+
+
 def traversal_rows(model: VAE, z: np.ndarray, dims: list[int], label: int | None = None,
-                   width: int = 448) -> None:
-    """One row per dimension in `dims`: that dimension from -3 to 3, the others fixed at z,
-    each about `width` pixels wide. All rows come from one batched decode."""
-    n = len(TRAVERSAL_VALUES)
-    codes = traversal(z, dims, TRAVERSAL_VALUES)
-    images = decode(model, codes, _labels(len(codes), label))
-    st.caption("Left to right: the row's dimension at −3, −2, −1, 0, 1, 2, 3; every other "
-               "dimension stays where its slider is.")
+                   width: int = 448, names: list[str] | None = None,
+                   values: np.ndarray = TRAVERSAL_VALUES, fixed: str = "where its slider is",
+                   ) -> None:
+    """One row per dimension in `dims`: that dimension through `values`, the others fixed at
+    z, each about `width` pixels wide, labelled z<j> or by `names`. All rows come from one
+    batched decode."""
+    n = len(values)
+    images = traversal_images(model, z, dims, label, values)
+    st.caption("Left to right: the row's dimension at "
+               + ", ".join(f"{v:g}".replace("-", "−") for v in values)
+               + f"; every other dimension stays {fixed}.")
     width = render.image_width(width)
     for r, j in enumerate(dims):
         name, row = st.columns([1, 9], vertical_alignment="center")
-        name.markdown(f"**z{j}**")
+        name.text(names[r] if names else f"z{j}")
         with row:
             render.show_images(images[r * n:(r + 1) * n], columns=n, width=width,
                                frame=True)

@@ -13,12 +13,16 @@ import numpy as np
 import streamlit as st
 
 from vae import checkpoints
+from vae.background import Progress, Workers
 from vae.data import Dataset, load_dataset
 from vae.evaluation import (
+    ELBO_ONLY,
     cached_evaluation,
     checkpoint_data,
     encode_split,
     evaluate_checkpoint,
+    metrics_file,
+    metrics_target,
 )
 from vae.jobs import JobManager
 from vae.models import VAE
@@ -63,6 +67,18 @@ def tsne_workers() -> TsneWorkers:
     return TsneWorkers(max_running=1)
 
 
+@st.cache_resource
+def metric_workers() -> Workers:
+    # Metrics take seconds on shapes: computed off the server, one model at a time.
+    return Workers(max_running=1)
+
+
+def request_metrics(ckpt: checkpoints.Checkpoint) -> Progress:
+    """Disentanglement metrics (and test ELBO terms) of a model: cached, or being computed."""
+    return metric_workers().request(metrics_file(ckpt), metrics_target, (str(ckpt.path),),
+                                    ready=Path.exists)
+
+
 @st.cache_resource(max_entries=16)
 def _load(path: str, version: str) -> tuple[VAE, checkpoints.Checkpoint]:
     return checkpoints.load_model(path)
@@ -90,7 +106,7 @@ def model_dataset(ckpt: checkpoints.Checkpoint) -> Dataset:
 
 
 # The ELBO terms only: the IWAE bound (python -m vae evaluate) costs K decodes an image.
-TEST_IWAE_SAMPLES = 1
+TEST_IWAE_SAMPLES = ELBO_ONLY
 
 
 @st.cache_data(max_entries=32, show_spinner="Evaluating the model on its test split…")

@@ -26,6 +26,14 @@ PRESETS: dict[str, dict] = {
         "model": {"latent_dim": 10},
         "train": {"beta": 4.0, "beta_schedule": "linear:2000"},
     },
+    # Bernoulli on grey digits collapses at beta >= 4 (checkpoints/build.sh); a Gaussian with
+    # sigma = 0.3 keeps a beta sweep informative. About 10 s a member on one thread.
+    "digits-sweep": {
+        "description": "A quick digits model for beta sweeps: 256 MLP, z = 10, Gaussian.",
+        "model": {"arch": "mlp", "hidden": [256], "latent_dim": 10, "likelihood": "gaussian",
+                  "sigma": 0.3},
+        "train": {"epochs": 100, "batch_size": 64, "lr_schedule": "cosine"},
+    },
     "tiny-live": {
         "description": "A small 2-D model that a class can watch train, paced.",
         "model": {"arch": "mlp", "hidden": [128], "latent_dim": 2},

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from vae import checkpoints
-from vae.evaluation import cached_metrics, evaluate_checkpoint
+from vae.evaluation import ELBO_ONLY, cached_evaluation, cached_metrics, evaluate_checkpoint
 from vae.jobs import Job, JobManager
 from vae.runner import RunSpec, is_complete
 
@@ -70,12 +70,16 @@ METRIC_KEYS = ("mig", "sap", "factor_vae", "dci_disentanglement", "dci_completen
                "dci_informativeness")
 
 
-def rate_distortion(found: list[checkpoints.Checkpoint]) -> list[dict]:
+def rate_distortion(found: list[checkpoints.Checkpoint], *, compute: bool = True) -> list[dict]:
     """One row per model: beta, rate = KL and distortion = -recon (the beta = 1 terms of
-    DESIGN §2, test split, nats), the ELBO, and the disentanglement metrics where computed."""
+    DESIGN §2, test split, nats), the ELBO, and the disentanglement metrics where computed.
+    With compute=False, models not evaluated yet are left out instead of evaluated."""
     rows = []
     for ckpt in found:
-        result = evaluate_checkpoint(ckpt.path, iwae_samples=1)
+        result = (evaluate_checkpoint(ckpt.path, iwae_samples=ELBO_ONLY) if compute
+                  else cached_evaluation(ckpt, iwae_samples=ELBO_ONLY))
+        if result is None:
+            continue
         metrics = cached_metrics(ckpt) or {}
         train = ckpt.config["train"]
         rows.append({"name": ckpt.name, "beta": train["beta"],

@@ -1,0 +1,94 @@
+"""Disentanglement lab: step through a β sweep, see what each dimension encodes and what it
+costs, and compare any two models side by side."""
+
+import streamlit as st
+
+from ui import entry, lab, render, state
+from ui.lab_charts import kl_split_bars, mi_heatmap, rate_distortion_plane
+from ui.latent_views import traversal_rows
+from vae import sweep
+from vae.evaluation import cached_metrics
+
+entry.require_app()
+
+POLL_S = 1.0
+ROWS = 6  # traversal rows: the dimensions with most KL
+
+st.title("Disentanglement lab")
+render.explain(
+    "A β-VAE weights the KL term by β. Raising β squeezes the code: fewer dimensions stay in "
+    "use, and each tends to follow one generative factor (x, y, scale...), at the price of "
+    "blurrier reconstructions. The **β slider** steps through models trained alike but for β; "
+    "the **rate–distortion plane** shows the price; the **heatmap** shows which factor each "
+    "dimension carries (mutual information over the factor's entropy: 1 = the dimension "
+    "determines the factor). **MIG** is the gap between the two dimensions that know a factor "
+    "best, averaged over factors: high when each factor has one dimension of its own.",
+    r"\mathcal{L}_\beta = \mathbb{E}_{q}[\log p(x\mid z)] - \beta\,\mathrm{KL}(q(z\mid x)\,"
+    r"\Vert\,p(z)),\qquad \overline{\mathrm{KL}} = I(x;z) + \mathrm{TC}(z) + "
+    r"\textstyle\sum_j \mathrm{KL}(q(z_j)\,\Vert\,p(z_j))")
+
+models = [c for c in state.model_list() if not c.config["model"]["num_classes"]]
+sweeps = sweep.find_sweeps(models)
+
+st.header("β sweep")
+if not sweeps:
+    st.info("No β sweep is here yet: start one at the bottom of this page, or with "
+            "`python -m vae sweep`.")
+else:
+    names = list(sweeps)
+    chosen = st.selectbox("Sweep", names, key="lab_sweep") if len(names) > 1 else names[0]
+    members = sweeps[chosen]
+    betas = [m.config["train"]["beta"] for m in members]
+    beta = st.select_slider("β", options=betas, value=betas[min(len(betas) - 1, 2)],
+                            format_func=lambda b: f"{b:g}", key="lab_beta",
+                            help="Step through the sweep: every panel follows.")
+    member = members[betas.index(beta)]
+    progress = [state.request_metrics(m) for m in members]
+    if any(p.state in ("running", "waiting") for p in progress):
+        lab.metrics_progress(members)
+    for m, p in zip(members, progress, strict=True):
+        if p.state == "failed":
+            st.error(f"The metrics of {render.escape(m.name)} could not be computed "
+                     f"({render.escape(p.message)}).")
+
+    metrics = cached_metrics(member)
+    model, _ = state.load(member.path)
+    health = state.test_metrics(str(member.path), member.version.name)
+    dims = lab.dims_by_kl(health["kl_per_dim"])
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        st.subheader(f"Traversals of {member.name}")
+        z = lab.input_code(member, key="lab_input")
+        traversal_rows(model, z, dims[:ROWS], width=420,
+                       names=[lab.dimension_label(metrics, j) for j in dims[:ROWS]])
+    with right:
+        st.subheader("What each dimension encodes")
+        if metrics is None:
+            st.info("The metrics of this model are being computed in the background.")
+        else:
+            st.plotly_chart(mi_heatmap(metrics["mi_matrix"], dims, metrics["factor_names"],
+                                       large=render.presentation()), width="stretch")
+            for line in lab.plain_reading(metrics, dims):
+                st.text(line)
+            st.dataframe(lab.score_table(metrics), hide_index=True)
+
+    rows = sweep.rate_distortion(members, compute=False)
+    measured = [r for r in rows if r["mig"] is not None]
+    plane, split = st.columns(2, gap="large")
+    if rows:
+        plane.plotly_chart(rate_distortion_plane(rows, member.name, large=render.presentation()),
+                           width="stretch")
+        plane.download_button("Download the table (CSV)", data=sweep.table_csv(rows),
+                              file_name=f"{chosen}-rate-distortion.csv", mime="text/csv",
+                              icon=":material/download:")
+    decomposed = [{**r, "kl_decomposition": cached_metrics(m)["kl_decomposition"]}
+                  for m in members for r in measured if r["name"] == m.name]
+    if decomposed:
+        split.plotly_chart(kl_split_bars(decomposed, member.name, large=render.presentation()),
+                           width="stretch")
+
+st.header("A/B comparison")
+lab.ab_comparison(models)
+
+st.header("Start a sweep")
+lab.sweep_form()

@@ -1,0 +1,54 @@
+"""The Disentangle page in a real server and headless Chromium: metrics arrive from the
+background workers, the β slider moves the traversals, and A/B follows a new model B."""
+
+import shutil
+
+import pytest
+from conftest import open_page, page_errors, start_app, stop_app, wait_idle
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def lab_app(browser, tiny_models, tiny_sweep, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("lab-app")
+    shutil.copytree(tiny_models, tmp / "runs", ignore=shutil.ignore_patterns(".jobs"))
+    for member in tiny_sweep.iterdir():
+        shutil.copytree(member, tmp / "runs" / member.name, ignore=shutil.ignore_patterns(".jobs"))
+    proc, url = start_app(tmp)
+    first = open_page(browser, url, "?model=tiny-vae-4d")
+    first.wait_for_selector("h1", timeout=120_000)
+    first.close()
+    yield url
+    stop_app(proc)
+
+
+def test_beta_slider_and_ab_models_change_what_is_drawn(browser, lab_app):
+    page = open_page(browser, lab_app, "disentangle")
+    try:
+        # The heatmap appears once the background workers have measured the model.
+        page.get_by_text("What each dimension encodes").first.wait_for(timeout=120_000)
+        page.wait_for_selector('[data-testid="stPlotlyChart"] .heatmaplayer',
+                               timeout=120_000)
+        wait_idle(page)
+        assert page_errors(page) == []
+        before = page.locator("img").evaluate_all("imgs => imgs.map(i => i.src)")
+        assert page.get_by_role("heading", name="Traversals of tiny-sweep-b8").is_visible()
+        page.get_by_role("slider").first.focus()  # the β slider comes first
+        page.keyboard.press("ArrowLeft")
+        page.get_by_role("heading", name="Traversals of tiny-sweep-b1").wait_for(timeout=60_000)
+        wait_idle(page)
+        after = page.locator("img").evaluate_all("imgs => imgs.map(i => i.src)")
+        assert after != before and page_errors(page) == []
+
+        model_b = page.get_by_role("combobox",
+                                   name="Model B (same dataset as A, for a shared input)")
+        model_b.click()
+        model_b.fill("tiny-vae-2d")
+        page.keyboard.press("Enter")
+        wait_idle(page)
+        assert page.get_by_role("heading", name="B: tiny-vae-2d").is_visible()
+        assert page.locator("img").evaluate_all("imgs => imgs.map(i => i.src)") != after
+        assert page_errors(page) == []
+    finally:
+        page.close()

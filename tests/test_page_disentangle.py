@@ -1,0 +1,84 @@
+"""The Disentangle page in AppTest: the β slider moves every panel, A/B follows its pickers,
+and the sweep form queues one job per β or refuses with a sentence."""
+
+import pytest
+from conftest import TINY_SWEEP as SWEEP
+from tiny_models import app_on, image_urls, use_tree
+
+from vae import checkpoints
+from vae.evaluation import disentanglement_metrics, evaluate_checkpoint
+
+
+@pytest.fixture
+def tree(tiny_models, tiny_sweep, tmp_path, monkeypatch):
+    tree, manager = use_tree(tiny_models, tmp_path, monkeypatch)
+    for member in tiny_sweep.iterdir():
+        checkpoints.save(tree / "runs" / member.name, **_copy(member))
+    for member in checkpoints.list_checkpoints([tree / "runs"]):
+        if member.name.startswith(SWEEP):
+            evaluate_checkpoint(member.path, iwae_samples=1)
+            disentanglement_metrics(member.path)
+    return manager
+
+
+def _copy(path):
+    ckpt = checkpoints.load(path)
+    return {"config": ckpt.config, "weights": ckpt.weights(), "history": ckpt.history}
+
+
+def traversal_pictures(at) -> list[str]:
+    """Every picture of the traversal rows (rows of 7), in page order."""
+    return [url for urls in image_urls(at) if len(urls) == 1 for url in urls]
+
+
+def test_the_beta_slider_moves_the_traversals_heatmap_and_highlight(tree):
+    at = app_on("pages/disentangle.py", "tiny-vae-4d")
+    assert not at.exception
+    slider = at.select_slider(key="lab_beta")
+    assert slider.options == ["1", "8"]
+    before = (image_urls(at), [c.proto.spec for c in at.get("plotly_chart")])
+    assert any("What each dimension encodes" in s for s in before[1])
+    texts = " ".join(t.value for t in at.text)
+    assert "mostly encodes label" in texts or "No dimension" in texts
+    slider.set_value(1.0).run()
+    assert not at.exception
+    after = (image_urls(at), [c.proto.spec for c in at.get("plotly_chart")])
+    assert after[0] != before[0]  # other model, other traversals
+    assert after[1] != before[1]  # heatmap, ring and outline follow
+    scores = at.dataframe[0].value
+    assert list(scores["metric"])[:1] == ["MIG"]
+    assert "n/a" in " ".join(scores["score"])  # FactorVAE is undefined for one factor
+
+
+def test_ab_comparison_follows_its_models_and_range(tree):
+    at = app_on("pages/disentangle.py", "tiny-vae-4d")
+    before = image_urls(at)
+    at.selectbox(key="ab_b").set_value("tiny-vae-2d").run()
+    assert not at.exception
+    assert image_urls(at) != before
+    changed = image_urls(at)
+    at.slider(key="ab_range").set_value(1.5).run()
+    assert image_urls(at) != changed
+    captions = [c.value for c in at.caption]
+    assert any("−1.5" in c and "at the input's code" in c for c in captions)
+
+
+def test_the_sweep_form_queues_one_job_per_beta(tree):
+    at = app_on("pages/disentangle.py", "tiny-vae-4d")
+    at.text_input[0].set_value("0.5,2,4")
+    at.text_input[1].set_value("class-sweep")
+    at.button[-1].click().run()
+    assert not at.exception
+    names = [job["name"] for job in tree.submitted]
+    assert names == ["class-sweep-b0.5", "class-sweep-b2", "class-sweep-b4"]
+    assert {job["spec"].sweep for job in tree.submitted} == {"class-sweep"}
+    assert [job["spec"].train["beta"] for job in tree.submitted] == [0.5, 2.0, 4.0]
+    assert "3 trainings queued" in at.success[0].value
+
+
+def test_bad_betas_get_one_sentence(tree):
+    at = app_on("pages/disentangle.py", "tiny-vae-4d")
+    at.text_input[0].set_value("1,abc")
+    at.button[-1].click().run()
+    assert not at.exception and not tree.submitted
+    assert "must be numbers separated by commas" in at.error[0].value

@@ -1,0 +1,171 @@
+"""Pieces of the disentanglement lab page: the metrics' progress, plain readings of the MI
+matrix, the synchronized A/B comparison and the form that starts a sweep."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ui import render, state
+from ui.latent_views import traversal_images, traversal_rows
+from vae import checkpoints, sweep
+from vae.evaluation import cached_metrics
+from vae.images import gif_bytes, png_bytes
+from vae.jobs import JobError
+from vae.runner import RunSpec
+
+SCORES = (("mig", "MIG"), ("sap", "SAP"), ("factor_vae", "FactorVAE"),
+          ("dci_disentanglement", "DCI disentanglement"), ("dci_completeness", "DCI completeness"),
+          ("dci_informativeness", "DCI informativeness"))
+AB_STEPS = 7
+DOWNLOAD_SCALE = 4
+SWEEP_RECIPES = {  # dataset -> (preset, training defaults): the same budget for every member
+    "digits": ("digits-sweep", {}),
+    "shapes": ("shapes-conv", {"beta_schedule": "linear:1500"}),
+}
+
+
+def dims_by_kl(kl_per_dim: list[float]) -> list[int]:
+    return [int(j) for j in np.argsort(kl_per_dim)[::-1]]
+
+
+def _role(metrics: dict | None, j: int) -> str | None:
+    if metrics is None:
+        return None
+    factor = metrics["roles"]["roles"].get(str(j))  # JSON keys are strings
+    return None if factor is None else metrics["factor_names"][factor]
+
+
+def dimension_label(metrics: dict | None, j: int) -> str:
+    """'z3 · x' where the metrics say z3 mostly encodes x, else 'z3'."""
+    role = _role(metrics, j)
+    return f"z{j}" if role is None else f"z{j} · {role}"
+
+
+def plain_reading(metrics: dict, dims: list[int]) -> list[str]:
+    """The MI matrix in sentences, dimensions in KL order."""
+    names, matrix = metrics["factor_names"], np.asarray(metrics["mi_matrix"])
+    lines = [f"Dimension z{j} mostly encodes {_role(metrics, j)} "
+             f"({matrix[j].max():.2f} of its entropy)." for j in dims if _role(metrics, j)]
+    lines += [f"No dimension captures {names[k]}." for k in metrics["roles"]["uncaptured"]]
+    return lines or ["No dimension carries much about any factor."]
+
+
+def score_table(metrics: dict) -> list[dict]:
+    return [{"metric": title, "score": "n/a: " + metrics.get(f"{key}_reason", "undefined")
+             if metrics.get(key) is None else f"{metrics[key]:.3f}"} for key, title in SCORES]
+
+
+def metrics_progress(members: list[checkpoints.Checkpoint]) -> None:
+    """A line that follows the background metrics and redraws the page when all are in."""
+
+    @st.fragment(run_every=1.0)
+    def poll() -> None:
+        progress = [state.request_metrics(m) for m in members]
+        done = sum(p.state in ("ready", "failed") for p in progress)
+        if done == len(members):
+            st.rerun()
+        st.progress(done / len(members), text=f"Computing the metrics in the background: "
+                    f"{done} of {len(members)} models ready. The page stays usable.")
+
+    poll()
+
+
+def input_code(ckpt: checkpoints.Checkpoint, *, key: str) -> np.ndarray:
+    """A test image picked by number, shown small, and the mean of its code."""
+    path, version = str(ckpt.path), ckpt.version.name
+    mu = state.encodings(path, version)["mu"]
+    pick, show = st.columns([3, 1], vertical_alignment="bottom")
+    index = int(pick.number_input("Input: test image number", 0, len(mu) - 1, 0, key=key,
+                                  help="The traversals start from this image's code."))
+    with show:
+        render.show_images(state.test_images(path, version)[index:index + 1],
+                           width=render.image_width(64), frame=True)
+    return mu[index]
+
+
+def ab_comparison(models: list[checkpoints.Checkpoint]) -> None:
+    """Two models side by side with one input and one traversal: the same test image, the same
+    range, each model's own dimensions (most KL first) labelled by the factor they carry."""
+    by_name = {m.name: m for m in models}
+    first, second = st.columns(2)
+    default_a = next((n for n in by_name if n.endswith("-b1")), next(iter(by_name)))
+    a = by_name[first.selectbox("Model A", list(by_name), index=list(by_name).index(default_a),
+                                key="ab_a")]
+    dataset = a.config["data"]["dataset"]
+    partners = [n for n, m in by_name.items() if m.config["data"]["dataset"] == dataset]
+    default_b = next((n for n in reversed(partners) if n != a.name), a.name)
+    b = by_name[second.selectbox("Model B (same dataset as A, for a shared input)", partners,
+                                 index=partners.index(default_b), key="ab_b")]
+    index_col, rows_col, range_col = st.columns(3)
+    mu_a = state.encodings(str(a.path), a.version.name)["mu"]
+    index = int(index_col.number_input("Input: test image number", 0, len(mu_a) - 1, 0,
+                                       key="ab_input"))
+    rows = int(rows_col.slider("Dimensions per model", 1, 8, 4, key="ab_rows"))
+    extent = float(range_col.slider("Traversal range ±", 1.0, 4.0, 3.0, 0.5, key="ab_range"))
+    values = np.linspace(-extent, extent, AB_STEPS, dtype=np.float32)
+    with index_col:
+        render.show_images(state.test_images(str(a.path), a.version.name)[index:index + 1],
+                           width=render.image_width(64), frame=True)
+
+    grids = []
+    for column, ckpt, tag in zip(st.columns(2), (a, b), "AB", strict=True):
+        model, _ = state.load(ckpt.path)
+        z = state.encodings(str(ckpt.path), ckpt.version.name)["mu"][index]
+        kl = state.test_metrics(str(ckpt.path), ckpt.version.name)["kl_per_dim"]
+        dims = dims_by_kl(kl)[:rows]
+        metrics = cached_metrics(ckpt)
+        with column:
+            st.subheader(f"{tag}: {ckpt.name}")
+            traversal_rows(model, z, dims, width=420, values=values, fixed="at the input's code",
+                           names=[dimension_label(metrics, j) for j in dims])
+        grids.append(traversal_images(model, z, dims, values=values))
+    _downloads(grids, f"{a.name}-vs-{b.name}")
+
+
+def _downloads(grids: list[np.ndarray], stem: str) -> None:
+    """The A/B traversal as one PNG (A's rows above B's) and as an animated GIF whose frames
+    move every row's dimension together, A on the left and B on the right."""
+    height = max(len(g) for g in grids) // AB_STEPS
+    padded = [np.concatenate([g, np.ones((height * AB_STEPS - len(g), *g.shape[1:]), g.dtype)])
+              for g in grids]
+    steps = [p.reshape(height, AB_STEPS, *p.shape[1:]) for p in padded]  # (rows, steps, C, H, W)
+    frames = np.stack([np.concatenate([np.concatenate(list(s[:, t]), axis=-2) for s in steps],
+                                      axis=-1) for t in range(AB_STEPS)])
+    buttons = st.container(horizontal=True)
+    buttons.download_button("Download traversals (PNG)", icon=":material/download:",
+                            data=lambda: png_bytes(np.concatenate(grids), AB_STEPS,
+                                                   DOWNLOAD_SCALE),
+                            file_name=f"{stem}.png", mime="image/png")
+    buttons.download_button("Download animation (GIF)", icon=":material/movie:",
+                            data=lambda: gif_bytes(frames, DOWNLOAD_SCALE),
+                            file_name=f"{stem}.gif", mime="image/gif")
+
+
+def sweep_form() -> None:
+    """Queue one training per beta, same recipe, seed and budget; they run one at a time."""
+    with st.form("sweep_form"):
+        data_col, betas_col, epochs_col, objective_col = st.columns(4)
+        dataset = data_col.radio("Dataset", list(SWEEP_RECIPES), horizontal=True)
+        betas_text = betas_col.text_input("β values", "0.5,1,2,4,8")
+        epochs = int(epochs_col.number_input("Epochs (0: the recipe's)", 0, 1000, 0))
+        objective = objective_col.radio("Objective", ["betavae", "betatcvae"],
+                                        format_func={"betavae": "β-VAE",
+                                                     "betatcvae": "β-TCVAE"}.get)
+        name = st.text_input("Sweep name", "my-sweep")
+        submitted = st.form_submit_button("Start the sweep", icon=":material/play_arrow:")
+    st.caption("Digits members train in about 10 s each; a shapes member takes several "
+               "minutes. Follow them on the Train page.")
+    if not submitted:
+        return
+    preset, train = SWEEP_RECIPES[dataset]
+    train = {**train, "objective": objective, **({"epochs": epochs} if epochs else {})}
+    try:
+        betas = sweep.parse_betas(betas_text)
+        jobs = sweep.submit(state.job_manager(), RunSpec(dataset=dataset, preset=preset,
+                                                         train=train),
+                            betas, name, owner=state.session_owner())
+    except (ValueError, JobError) as err:  # CheckpointError is a ValueError
+        st.error(render.escape(str(err)))
+        return
+    st.success(f"{len(jobs)} trainings queued. The sweep appears above as its models finish.")
