@@ -38,11 +38,10 @@ else:
     names = list(sweeps)
     chosen = st.selectbox("Sweep", names, key="lab_sweep") if len(names) > 1 else names[0]
     members = sweeps[chosen]
-    betas = [m.config["train"]["beta"] for m in members]
-    beta = st.select_slider("β", options=betas, value=betas[min(len(betas) - 1, 2)],
-                            format_func=lambda b: f"{b:g}", key="lab_beta",
-                            help="Step through the sweep: every panel follows.")
-    member = members[betas.index(beta)]
+    at = st.select_slider("β", options=range(len(members)), value=min(len(members) - 1, 2),
+                          format_func=lambda i: sweep.member_label(members[i]), key="lab_beta",
+                          help="Step through the sweep: every panel follows.")
+    member = members[at]
     progress = [state.request_metrics(m) for m in members]
     if any(p.state in ("running", "waiting") for p in progress):
         lab.metrics_progress(members)

@@ -18,11 +18,15 @@ def _score(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
+def _beta(row: dict) -> str:
+    return f"β = {row['beta']:g}" + (" TC" if row["objective"] == "betatcvae" else "")
+
+
 def rate_distortion_plane(rows: list[dict], selected: str, *, large: bool = False) -> dict:
     """Each model a point at (rate, distortion), labelled by beta and joined in beta order;
     the selected one ringed; hover shows its scores."""
-    rows = sorted(rows, key=lambda r: r["beta"])
-    hover = [f"<b>{html.escape(r['name'])}</b><br>β = {r['beta']:g}<br>rate {r['rate']:.2f}"
+    rows = sorted(rows, key=lambda r: (r["beta"], r["objective"]))
+    hover = [f"<b>{html.escape(r['name'])}</b><br>{_beta(r)}<br>rate {r['rate']:.2f}"
              f" nats, distortion {r['distortion']:.2f} nats<br>MIG {_score(r['mig'])}, "
              f"SAP {_score(r['sap'])}, FactorVAE {_score(r['factor_vae'])}<br>DCI "
              f"D {_score(r['dci_disentanglement'])} C {_score(r['dci_completeness'])} "
@@ -30,7 +34,7 @@ def rate_distortion_plane(rows: list[dict], selected: str, *, large: bool = Fals
     size = 16 if large else 11
     data = [{"type": "scatter", "mode": "lines+markers+text", "name": "models",
              "x": [r["rate"] for r in rows], "y": [r["distortion"] for r in rows],
-             "text": [f"β = {r['beta']:g}" for r in rows], "textposition": "top right",
+             "text": [_beta(r) for r in rows], "textposition": "top right",
              "hovertext": hover, "hoverinfo": "text",
              "marker": {"size": size, "color": "#1f77b4"}, "line": {"color": "#9ecae1"}}]
     chosen = [r for r in rows if r["name"] == selected]
@@ -48,8 +52,8 @@ def rate_distortion_plane(rows: list[dict], selected: str, *, large: bool = Fals
 def kl_split_bars(rows: list[dict], selected: str, *, large: bool = False) -> dict:
     """Stacked bars per model: the average KL split into index-code MI, total correlation and
     dimension-wise KL; the selected model's bars outlined."""
-    rows = sorted(rows, key=lambda r: r["beta"])
-    labels = [f"β = {r['beta']:g}" for r in rows]
+    rows = sorted(rows, key=lambda r: (r["beta"], r["objective"]))
+    labels = [_beta(r) for r in rows]
     outline = [3 if r["name"] == selected else 0 for r in rows]
     data = [{"type": "bar", "name": title, "x": labels,
              "y": [r["kl_decomposition"][key] for r in rows],

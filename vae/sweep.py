@@ -25,17 +25,32 @@ def parse_betas(text: str) -> list[float]:
     except ValueError:
         raise ValueError(f"Betas '{text}' must be numbers separated by commas, such as "
                          "0.5,1,2,4,8.") from None
-    if not 2 <= len(betas) <= MAX_MEMBERS:
-        raise ValueError(f"A sweep takes 2 to {MAX_MEMBERS} betas; '{text}' has {len(betas)}.")
+    if not 1 <= len(betas) <= MAX_MEMBERS:
+        raise ValueError(f"A sweep takes 1 to {MAX_MEMBERS} betas at a time; '{text}' has "
+                         f"{len(betas)}.")
     if any(not (math.isfinite(b) and b >= 0) for b in betas) or len(set(betas)) < len(betas):
         raise ValueError(f"Betas '{text}' must be distinct finite numbers >= 0.")
     return sorted(betas)
 
 
+def member_name(name: str, beta: float, objective: str = "betavae") -> str:
+    """NAME-bBETA, or NAME-tcBETA for beta-TCVAE: one sweep can hold both at one beta."""
+    return f"{name}-{'tc' if objective == 'betatcvae' else 'b'}{beta:g}"
+
+
 def members(spec: RunSpec, betas: list[float], name: str) -> list[tuple[str, RunSpec]]:
-    """(checkpoint name, spec) per beta: the given spec with only beta changed."""
-    return [(f"{name}-b{beta:g}", replace(spec, train={**spec.train, "beta": beta}, sweep=name))
-            for beta in betas]
+    """(checkpoint name, spec) per beta: the given spec with only beta changed. Running a
+    sweep again under the same name with other betas (or objective) extends it."""
+    objective = spec.train.get("objective", "betavae")
+    return [(member_name(name, beta, objective),
+             replace(spec, train={**spec.train, "beta": beta}, sweep=name)) for beta in betas]
+
+
+def member_label(ckpt: checkpoints.Checkpoint) -> str:
+    """'4', or '12 (β-TCVAE)': how the beta slider names a member."""
+    train = ckpt.config["train"]
+    tc = " (β-TCVAE)" if train.get("objective") == "betatcvae" else ""
+    return f"{train['beta']:g}{tc}"
 
 
 def submit(manager: JobManager, spec: RunSpec, betas: list[float], name: str, *,
@@ -57,12 +72,13 @@ def sweep_of(ckpt: checkpoints.Checkpoint) -> str | None:
 
 
 def find_sweeps(found: list[checkpoints.Checkpoint]) -> dict[str, list[checkpoints.Checkpoint]]:
-    """Sweep name -> its members present, ordered by beta."""
+    """Sweep name -> its members present, ordered by beta (beta-VAE before beta-TCVAE)."""
     sweeps: dict[str, list[checkpoints.Checkpoint]] = {}
     for ckpt in found:
         if name := sweep_of(ckpt):
             sweeps.setdefault(name, []).append(ckpt)
-    return {name: sorted(group, key=lambda c: c.config["train"]["beta"])
+    return {name: sorted(group, key=lambda c: (c.config["train"]["beta"],
+                                               c.config["train"].get("objective", "")))
             for name, group in sorted(sweeps.items())}
 
 
