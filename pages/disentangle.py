@@ -42,10 +42,11 @@ else:
                           format_func=lambda i: sweep.member_label(members[i]), key="lab_beta",
                           help="Step through the sweep: every panel follows.")
     member = members[at]
-    progress = [state.request_metrics(m) for m in members]
+    queue = [member, *(m for m in members if m is not member)]  # the one on screen first
+    progress = [state.request_metrics(m) for m in queue]
     if any(p.state in ("running", "waiting") for p in progress):
-        lab.metrics_progress(members)
-    for m, p in zip(members, progress, strict=True):
+        lab.metrics_progress(queue)
+    for m, p in zip(queue, progress, strict=True):
         if p.state == "failed":
             st.error(f"The metrics of {render.escape(m.name)} could not be computed "
                      f"({render.escape(p.message)}).")
@@ -58,7 +59,7 @@ else:
     with left:
         st.subheader(f"Traversals of {member.name}")
         z = lab.input_code(member, key="lab_input")
-        traversal_rows(model, z, dims[:ROWS], width=420,
+        traversal_rows(model, z, dims[:ROWS], width=420, fixed="at the input's code",
                        names=[lab.dimension_label(metrics, j) for j in dims[:ROWS]])
     with right:
         st.subheader("What each dimension encodes")
@@ -66,17 +67,17 @@ else:
             st.info("The metrics of this model are being computed in the background.")
         else:
             st.plotly_chart(mi_heatmap(metrics["mi_matrix"], dims, metrics["factor_names"],
-                                       large=render.presentation()), width="stretch")
+                                       large=render.presentation()), width="stretch", theme=None)
             for line in lab.plain_reading(metrics, dims):
                 st.text(line)
-            st.dataframe(lab.score_table(metrics), hide_index=True)
+            st.table(lab.score_table(metrics), hide_index=True)
 
     rows = sweep.rate_distortion(members, compute=False)
     measured = [r for r in rows if r["mig"] is not None]
     plane, split = st.columns(2, gap="large")
     if rows:
         plane.plotly_chart(rate_distortion_plane(rows, member.name, large=render.presentation()),
-                           width="stretch")
+                           width="stretch", theme=None)
         plane.download_button("Download the table (CSV)", data=sweep.table_csv(rows),
                               file_name=f"{chosen}-rate-distortion.csv", mime="text/csv",
                               icon=":material/download:")
@@ -84,7 +85,7 @@ else:
                   for m in members for r in measured if r["name"] == m.name]
     if decomposed:
         split.plotly_chart(kl_split_bars(decomposed, member.name, large=render.presentation()),
-                           width="stretch")
+                           width="stretch", theme=None)
 
 st.header("A/B comparison")
 lab.ab_comparison(models)

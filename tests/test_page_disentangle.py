@@ -37,15 +37,15 @@ def test_the_beta_slider_moves_the_traversals_heatmap_and_highlight(tree):
     slider = at.select_slider(key="lab_beta")
     assert slider.options == ["1", "8"] and slider.value == 1  # indices into the sweep
     before = (image_urls(at), [c.proto.spec for c in at.get("plotly_chart")])
-    assert any("What each dimension encodes" in s for s in before[1])
+    assert any("Mutual information, dimension" in s for s in before[1])
     texts = " ".join(t.value for t in at.text)
-    assert "mostly encodes label" in texts or "No dimension" in texts
+    assert "of label (" in texts or "No dimension captures label" in texts
     slider.set_value(0).run()
     assert not at.exception
     after = (image_urls(at), [c.proto.spec for c in at.get("plotly_chart")])
     assert after[0] != before[0]  # other model, other traversals
     assert after[1] != before[1]  # heatmap, ring and outline follow
-    scores = at.dataframe[0].value
+    scores = at.table[0].value
     assert list(scores["metric"])[:1] == ["MIG"]
     assert "n/a" in " ".join(scores["score"])  # FactorVAE is undefined for one factor
 

@@ -4,13 +4,15 @@ import numpy as np
 import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import mutual_info_score
 
-from vae import checkpoints
-from vae.evaluation import evaluate_checkpoint
+from vae import checkpoints, sweep
+from vae.disentanglement import compute_mig
+from vae.evaluation import disentanglement_metrics, encode_split, evaluate_checkpoint
 from vae.latent import sample_prior
 
-SHIPPED = ["digits-vae-2d", "digits-vae-20d", "digits-betavae-10d", "digits-cvae",
-           "shapes-betavae-10d"]
+SWEEP = [f"shapes-sweep-{member}" for member in ("b1", "b2", "b4", "b8", "tc12")]
+SHIPPED = ["digits-vae-2d", "digits-vae-20d", "digits-betavae-10d", "digits-cvae", *SWEEP]
 
 
 def shipped(name):
@@ -54,7 +56,7 @@ def test_cvae_samples_are_recognised_as_their_class(digits):
 
 
 def test_shapes_model_reconstructs_position_and_size():
-    model, ckpt = checkpoints.load_model(shipped("shapes-betavae-10d"))
+    model, ckpt = checkpoints.load_model(shipped("shapes-sweep-b4"))
     from vae.data import load_dataset
 
     test = load_dataset("shapes").test
@@ -64,3 +66,46 @@ def test_shapes_model_reconstructs_position_and_size():
     error = ((recon - x) ** 2).mean().item()
     baseline = ((x - x.mean(0)) ** 2).mean().item()
     assert error < 0.3 * baseline
+
+
+def test_the_shapes_sweep_members_share_recipe_seed_and_budget():
+    members = sweep.find_sweeps(checkpoints.list_checkpoints([checkpoints.SHIPPED_DIR]))
+    assert [m.name for m in members["shapes-sweep"]] == SWEEP
+    recipes = set()
+    for member in members["shapes-sweep"]:
+        train = dict(member.config["train"])
+        del train["beta"], train["objective"]
+        recipes.add(str(sorted(train.items())) + str(member.config["model"]))
+    assert len(recipes) == 1
+
+
+def independent_mig(codes: np.ndarray, factors: np.ndarray, bins: int = 20) -> float:
+    """MIG as disentanglement_lib computes it, written apart from vae.disentanglement:
+    20 equal-width bins over each code dimension's range, scikit-learn's mutual information,
+    the gap between the two best dimensions over the factor's entropy."""
+    binned = np.stack([np.digitize(c, np.histogram(c, bins)[1][:-1]) for c in codes.T], 1)
+    mi = np.array([[mutual_info_score(f, b) for f in factors.T] for b in binned.T])
+    entropy = np.array([mutual_info_score(f, f) for f in factors.T])
+    top = np.sort(mi, axis=0)[::-1]
+    return float(np.mean((top[0] - top[1]) / entropy))
+
+
+@pytest.mark.slow
+def test_high_beta_disentangles_more_by_two_implementations_of_mig():
+    scores = {}
+    for name in ("shapes-sweep-b1", "shapes-sweep-tc12"):
+        codes = encode_split(shipped(name))
+        scores[name] = (compute_mig(codes["mu"], codes["factors"])["mig"],
+                        independent_mig(codes["mu"], codes["factors"]))
+    print(f"MIG (project, independent): {scores}")
+    for low, high in zip(scores["shapes-sweep-b1"], scores["shapes-sweep-tc12"], strict=True):
+        assert high >= 0.35 and high >= low + 0.05
+
+
+@pytest.mark.slow
+def test_x_y_and_scale_are_each_carried_mainly_by_one_dimension():
+    metrics = disentanglement_metrics(shipped("shapes-sweep-tc12"), use_cache=False)
+    matrix = np.asarray(metrics["mi_matrix"])
+    for factor in ("x", "y", "scale"):
+        shares = np.sort(matrix[:, metrics["factor_names"].index(factor)])[::-1]
+        assert shares[0] >= 0.5 and shares[0] >= 1.8 * shares[1], (factor, shares[:3])

@@ -45,8 +45,9 @@ def dimension_label(metrics: dict | None, j: int) -> str:
 def plain_reading(metrics: dict, dims: list[int]) -> list[str]:
     """The MI matrix in sentences, dimensions in KL order."""
     names, matrix = metrics["factor_names"], np.asarray(metrics["mi_matrix"])
-    lines = [f"Dimension z{j} mostly encodes {_role(metrics, j)} "
-             f"({matrix[j].max():.2f} of its entropy)." for j in dims if _role(metrics, j)]
+    lines = [f"Dimension z{j} {'mostly encodes' if matrix[j].max() >= 0.5 else 'carries some of'}"
+             f" {_role(metrics, j)} ({matrix[j].max():.2f} of its entropy)."
+             for j in dims if _role(metrics, j)]
     lines += [f"No dimension captures {names[k]}." for k in metrics["roles"]["uncaptured"]]
     return lines or ["No dimension carries much about any factor."]
 

@@ -34,7 +34,9 @@ def rate_distortion_plane(rows: list[dict], selected: str, *, large: bool = Fals
     size = 16 if large else 11
     data = [{"type": "scatter", "mode": "lines+markers+text", "name": "models",
              "x": [r["rate"] for r in rows], "y": [r["distortion"] for r in rows],
-             "text": [_beta(r) for r in rows], "textposition": "top right",
+             "text": [_beta(r) for r in rows], "cliponaxis": False,
+             # alternate sides, so that neighbouring labels do not print over each other
+             "textposition": ["top right" if i % 2 else "bottom left" for i in range(len(rows))],
              "hovertext": hover, "hoverinfo": "text",
              "marker": {"size": size, "color": "#1f77b4"}, "line": {"color": "#9ecae1"}}]
     chosen = [r for r in rows if r["name"] == selected]
@@ -78,7 +80,7 @@ def mi_heatmap(matrix: list[list[float]], dims: list[int], factor_names: list[st
              "text": [[f"{v:.2f}" for v in row] for row in z], "texttemplate": "%{text}",
              "hovertemplate": "%{y} and %{x}: %{z:.2f}<extra></extra>"}]
     return {"data": data, "layout": figure_layout(
-        "What each dimension encodes", large, 120 + 32 * len(dims),
+        "Mutual information, dimension × factor", large, 120 + 32 * len(dims),
         xaxis={"title": {"text": "factor"}, "side": "bottom"},
         yaxis={"title": {"text": "dimension (most KL on top)"}, "autorange": "reversed",
                "type": "category"})}

@@ -44,7 +44,7 @@ def traversal_rows(model: VAE, z: np.ndarray, dims: list[int], label: int | None
                + f"; every other dimension stays {fixed}.")
     width = render.image_width(width)
     for r, j in enumerate(dims):
-        name, row = st.columns([1, 9], vertical_alignment="center")
+        name, row = st.columns([2, 9] if names else [1, 9], vertical_alignment="center")
         name.text(names[r] if names else f"z{j}")
         with row:
             render.show_images(images[r * n:(r + 1) * n], columns=n, width=width,
