@@ -224,3 +224,20 @@ def test_controls_follow_the_classroom_rules(runs, monkeypatch):
     assert other.beta_changes[-1]["beta"] == 2.5
     next(b for b in at.button if b.label == "Stop").click().run()
     assert state.job_manager().wait(other.id, timeout=30).status == "stopped"
+
+
+def test_objective_and_capacity_reach_the_job_and_a_clash_is_refused(runs):
+    at = open_page()
+    at.radio(key="train_form_objective").set_value("betatcvae").run()
+    at.toggle(key="train_form_capacity").set_value(True).run()
+    start(at, "clash")
+    assert len(at.error) == 1 and "capacity schedule replaces" in at.error[0].value
+    assert state.job_manager().jobs() == []
+
+    at.radio(key="train_form_objective").set_value("betavae").run()
+    at.number_input(key="train_form_c_max").set_value(12.0).run()
+    start(at, "capacity-run")
+    [job] = state.job_manager().jobs()
+    assert job.spec["train"]["objective"] == "betavae"
+    assert job.spec["train"]["capacity"] == "12:5000:100"
+    state.job_manager().stop(job.id)

@@ -33,8 +33,11 @@ DEFAULTS = {
     "dataset": "digits", "kind": "vae", "arch": "mlp", "hidden": "400", "latent_dim": 10,
     "image_size": 0, "beta": 1.0, "schedule": "constant", "warmup": 2000, "t0": 1000,
     "rate": 200, "period": 1000, "free_bits": 0.0, "epochs": 40, "lr": 1e-3, "seed": 0,
-    "pace": 0,
+    "pace": 0, "objective": "betavae", "capacity": False, "c_max": 25.0, "c_steps": 5000,
+    "gamma": 100.0,
 }
+OBJECTIVES = {"betavae": "β-VAE: β weights the whole KL",
+              "betatcvae": "β-TCVAE: β weights only the total correlation"}
 
 
 def key(name: str) -> str:
@@ -136,7 +139,11 @@ def run_spec(values: dict, data: DataInfo, preset: str | None) -> RunSpec:
              "hidden": list(_hidden(str(values["hidden"])))}
     train = {"beta": float(values["beta"]), "beta_schedule": schedule_spec(values),
              "free_bits": float(values["free_bits"]), "epochs": int(values["epochs"]),
-             "lr": float(values["lr"]), "seed": int(values["seed"])}
+             "lr": float(values["lr"]), "seed": int(values["seed"]),
+             "objective": values["objective"]}
+    if values["capacity"]:
+        train["capacity"] = (f"{float(values['c_max']):g}:{int(values['c_steps'])}:"
+                             f"{float(values['gamma']):g}")
     spec = RunSpec(dataset=data.name, model=model, train=train, kind=values["kind"],
                    image_size=image_size, rgb=bool(values.get("rgb", False)), preset=preset)
     spec.model_config(DataInfo(data.name, (c, h, w), data.num_classes))
@@ -217,6 +224,15 @@ def form() -> FormResult:
             st.number_input("Period (steps)", 1, 10**6, **keep("period"))
         st.number_input("Free bits κ (nats per dimension)", 0.0, 10.0, step=0.1,
                         **keep("free_bits"), help="Σ_j max(κ, KL_j): keeps dimensions alive.")
+        st.radio("Objective", list(OBJECTIVES), **keep("objective"), format_func=OBJECTIVES.get,
+                 help="β-TCVAE (Chen et al. 2018) penalizes only the dependence between "
+                      "dimensions, so a high β costs less reconstruction.")
+        if st.toggle("Controlled capacity", **keep("capacity"),
+                     help="Burgess et al. 2018: γ·|KL − C| in place of β·KL, with the target C "
+                          "rising linearly, so the code grows one factor at a time."):
+            st.number_input("Final capacity C (nats)", 0.0, 1000.0, step=1.0, **keep("c_max"))
+            st.number_input("Steps to reach it", 1, 10**7, **keep("c_steps"))
+            st.number_input("γ", 0.1, 10_000.0, step=10.0, **keep("gamma"))
     with run_col:
         st.markdown("**Run**")
         st.number_input("Epochs", 1, 10_000, **keep("epochs"))
