@@ -25,7 +25,16 @@ def lab_app(browser, tiny_models, tiny_sweep, tmp_path_factory):
 
 def test_beta_slider_and_ab_models_change_what_is_drawn(browser, lab_app):
     page = open_page(browser, lab_app, "disentangle")
+
+    def choose(box: str, option: str) -> None:
+        combobox = page.get_by_role("combobox", name=box)
+        combobox.click()
+        combobox.fill(option)
+        page.keyboard.press("Enter")
+        wait_idle(page)
+
     try:
+        choose("Sweep", "tiny-sweep")  # the shipped shapes sweep is listed too
         # The heatmap appears once the background workers have measured the model.
         page.get_by_text("What each dimension encodes").first.wait_for(timeout=120_000)
         page.wait_for_selector('[data-testid="stPlotlyChart"] .heatmaplayer',
@@ -41,12 +50,9 @@ def test_beta_slider_and_ab_models_change_what_is_drawn(browser, lab_app):
         after = page.locator("img").evaluate_all("imgs => imgs.map(i => i.src)")
         assert after != before and page_errors(page) == []
 
-        model_b = page.get_by_role("combobox",
-                                   name="Model B (same dataset as A, for a shared input)")
-        model_b.click()
-        model_b.fill("tiny-vae-2d")
-        page.keyboard.press("Enter")
-        wait_idle(page)
+        choose("Model A", "tiny-sweep-b1")
+        after = page.locator("img").evaluate_all("imgs => imgs.map(i => i.src)")
+        choose("Model B (same dataset as A, for a shared input)", "tiny-vae-2d")
         assert page.get_by_role("heading", name="B: tiny-vae-2d").is_visible()
         assert page.locator("img").evaluate_all("imgs => imgs.map(i => i.src)") != after
         assert page_errors(page) == []

@@ -11,6 +11,7 @@ Images are kept compact: uint8 stays uint8 until `Split.images` converts the bat
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import io
 import itertools
 import math
@@ -24,8 +25,6 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from vae import shapes
 
@@ -164,13 +163,24 @@ def load_upload(
 # --------------------------------------------------------------------------- built-ins
 
 
+# DESIGN §3's digits splits (1,293 / 144 / 360), in the order scikit-learn's stratified
+# train_test_split with seed 0 returns them (tests/test_data.py recomputes and compares):
+# stored, because importing scikit-learn costs a second at every app start and job start.
+DIGITS_SPLIT = Path(__file__).with_name("digits_split.npz")
+
+
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's load_digits, read from the CSV file it ships, without importing it."""
+    package = Path(importlib.util.find_spec("sklearn").origin).parent
+    data = np.loadtxt(package / "datasets" / "data" / "digits.csv.gz", delimiter=",")
+    return data[:, :-1], data[:, -1].astype(np.int64)
+
+
 def _digits(spec: str) -> Dataset:
-    x, y = load_digits(return_X_y=True)
+    x, y = _digits_arrays()
     x = (x / 16).astype(np.float32).reshape(-1, 1, 8, 8)
-    y = y.astype(np.int64)
-    # DESIGN §3: these exact splits everywhere, so numbers compare (1,293 / 144 / 360).
-    rest, test = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=SEED)
-    train, val = train_test_split(rest, test_size=0.1, stratify=y[rest], random_state=SEED)
+    with np.load(DIGITS_SPLIT) as split:
+        train, val, test = (split[part].astype(np.int64) for part in ("train", "val", "test"))
     return Dataset(
         name=spec,
         train=Split(x[train], y[train]),
@@ -700,6 +710,8 @@ def _split_off(
         k = len(counts)
         if counts.min() >= 2 and n_out >= k and len(index) - n_out >= k:
             stratify = y
+    from sklearn.model_selection import train_test_split  # a second to import: only here
+
     kept, out = train_test_split(index, test_size=n_out, stratify=stratify, random_state=SEED)
     return kept, out
 
