@@ -52,7 +52,7 @@ def test_the_interpolation_strip_downloads_as_png_and_gif(browser, tiny_app):
                              ("Download animation (GIF)", b"GIF89a")):
             button = page.get_by_role("button", name=label)
             button.wait_for(timeout=60_000)
-            with page.expect_download(timeout=30_000) as download:
+            with page.expect_download(timeout=90_000) as download:
                 button.click()
             with open(download.value.path(), "rb") as f:
                 assert f.read(6).startswith(magic)
