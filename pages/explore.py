@@ -124,33 +124,57 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
     st.number_input("Test image", 0, n_test - 1, key=TEST_INDEX, width=150)
     st.button("Encode it", on_click=encode_test, args=(False,))
 
-controls, picture_column, nearest_column = st.columns([5, 4, 3], gap="large")
-with controls:
-    if k:
-        st.selectbox("Class (the decoder's condition c)", range(k), key=CLASS,
-                     format_func=class_text)
-    z = sliders.sliders("z", metrics["kl_per_dim"], health["order"], health["unused"])
-    if len(health["unused"]) == d:
-        st.info("This model uses none of its latent dimensions (posterior collapse): every "
-                "code decodes to almost the same picture. Pick another model in the sidebar.")
-label = label_now()
-decoded = decode(model, z[None], None if label is None else np.array([label]))
-with picture_column:
-    st.subheader("Decoded")
-    render.show_images(decoded, width=render.image_width(320), frame=True)
-with nearest_column:
-    st.subheader("Nearest training image")
-    flat, norms = state.train_pixels(ckpt)
-    index, rms = nearest_in(flat, norms, decoded)
-    train = state.model_dataset(ckpt).train
-    render.show_images(train.images(int(index[0])), width=render.image_width(192),
-                       frame=True)
-    if train.y is not None:
-        st.text(f"Class {class_text(int(train.y[index[0]]))}")
-    st.caption(f"Differs from the decoded picture by {rms[0]:.2f} per pixel (0 = identical). "
-               f"If every picture you make has a near-twin here, the model is copying its "
-               f"{len(flat):,} training images rather than generalizing.")
-sliders.write_url("z", z, ckpt.name, class_key=CLASS if k else None, label=label)
+
+@st.fragment
+def latent_panel() -> None:
+    """Sliders, the decoded image, its nearest training image and the traversals: a slider
+    reruns only this fragment, so the rest of the page (canvas, upload) is not redrawn."""
+    controls, picture_column, nearest_column = st.columns([5, 4, 3], gap="large")
+    with controls:
+        if k:
+            st.selectbox("Class (the decoder's condition c)", range(k), key=CLASS,
+                         format_func=class_text)
+        z = sliders.sliders("z", metrics["kl_per_dim"], health["order"], health["unused"])
+        if len(health["unused"]) == d:
+            st.info("This model uses none of its latent dimensions (posterior collapse): every "
+                    "code decodes to almost the same picture. Pick another model in the sidebar.")
+    label = label_now()
+    decoded = decode(model, z[None], None if label is None else np.array([label]))
+    with picture_column:
+        st.subheader("Decoded")
+        render.show_images(decoded, width=render.image_width(320), frame=True)
+    with nearest_column:
+        st.subheader("Nearest training image")
+        flat, norms = state.train_pixels(ckpt)
+        index, rms = nearest_in(flat, norms, decoded)
+        train = state.model_dataset(ckpt).train
+        render.show_images(train.images(int(index[0])), width=render.image_width(192),
+                           frame=True)
+        if train.y is not None:
+            st.text(f"Class {class_text(int(train.y[index[0]]))}")
+        st.caption(f"Differs from the decoded picture by {rms[0]:.2f} per pixel (0 = identical). "
+                   f"If every picture you make has a near-twin here, the model is copying its "
+                   f"{len(flat):,} training images rather than generalizing.")
+    sliders.write_url("z", z, ckpt.name, class_key=CLASS if k else None, label=label)
+
+    used = [j for j in health["order"] if j not in health["unused"]]
+    rows = used[:sliders.TOP] or health["order"][:2]
+    # A 2-D model's two traversal rows fit beside its plane, except on a projector.
+    side_by_side = d == 2 and not render.presentation()
+    traversals, plane = (st.columns([2, 3], gap="large") if side_by_side
+                         else (st.container(), st.container() if d == 2 else None))
+    with traversals:
+        st.header("Traversals")
+        latent_views.traversal_rows(model, z, rows, label, width=320 if side_by_side else 448)
+    if plane is not None:
+        with plane:
+            st.header("The whole latent plane")
+            st.caption("Each small picture is the decoding of the code at its place on the axes; "
+                       "the red cross is where the sliders are.")
+            latent_views.manifold_chart(path, version, z, label)
+
+
+latent_panel()
 
 st.header("Your own picture")
 draw_column, seen_column, rebuilt_column = st.columns(3, gap="large")
@@ -179,19 +203,3 @@ if picture and picture["model"] == model_key:
 else:
     seen_column.caption("Encode a test image, draw or upload a picture: it appears here next "
                         "to its reconstruction, and the sliders move to its code.")
-
-used = [j for j in health["order"] if j not in health["unused"]]
-rows = used[:sliders.TOP] or health["order"][:2]
-# A 2-D model's two traversal rows fit beside its plane, except on a projector.
-side_by_side = d == 2 and not render.presentation()
-traversals, plane = (st.columns([2, 3], gap="large") if side_by_side
-                     else (st.container(), st.container() if d == 2 else None))
-with traversals:
-    st.header("Traversals")
-    latent_views.traversal_rows(model, z, rows, label, width=320 if side_by_side else 448)
-if plane is not None:
-    with plane:
-        st.header("The whole latent plane")
-        st.caption("Each small picture is the decoding of the code at its place on the axes; "
-                   "the red cross is where the sliders are.")
-        latent_views.manifold_chart(path, version, z, label)
