@@ -98,23 +98,29 @@ def ab_comparison(models: list[checkpoints.Checkpoint]) -> None:
     default_b = next((n for n in reversed(partners) if n != a.name), a.name)
     b = by_name[second.selectbox("Model B (same dataset as A, for a shared input)", partners,
                                  index=partners.index(default_b), key="ab_b")]
-    index_col, rows_col, range_col = st.columns(3)
+    index_col, rows_col, range_col, match_col = st.columns(4)
     mu_a = state.encodings(str(a.path), a.version.name)["mu"]
     index = int(index_col.number_input("Input: test image number", 0, len(mu_a) - 1, 0,
                                        key="ab_input"))
     rows = int(rows_col.slider("Dimensions per model", 1, 8, 4, key="ab_rows"))
     extent = float(range_col.slider("Traversal range ±", 1.0, 4.0, 3.0, 0.5, key="ab_range"))
+    same = match_col.radio("Rows", ["rank", "number"], key="ab_match", format_func={
+        "rank": "each model's most used dimensions", "number": "the same dimensions in both "
+        "(A's most used)"}.get, help="Dimension numbers mean nothing across two trainings; "
+        "ranking by KL compares what each model uses most.") == "number"
     values = np.linspace(-extent, extent, AB_STEPS, dtype=np.float32)
     with index_col:
         render.show_images(state.test_images(str(a.path), a.version.name)[index:index + 1],
                            width=render.image_width(64), frame=True)
 
+    def top_dims(ckpt: checkpoints.Checkpoint) -> list[int]:
+        return dims_by_kl(state.test_metrics(str(ckpt.path), ckpt.version.name)["kl_per_dim"])
+
     grids = []
     for column, ckpt, tag in zip(st.columns(2), (a, b), "AB", strict=True):
         model, _ = state.load(ckpt.path)
         z = state.encodings(str(ckpt.path), ckpt.version.name)["mu"][index]
-        kl = state.test_metrics(str(ckpt.path), ckpt.version.name)["kl_per_dim"]
-        dims = dims_by_kl(kl)[:rows]
+        dims = [j for j in top_dims(a if same else ckpt) if j < len(z)][:rows]
         metrics = cached_metrics(ckpt)
         with column:
             st.subheader(f"{tag}: {ckpt.name}")
