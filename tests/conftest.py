@@ -1,4 +1,6 @@
+import contextlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,23 @@ def app_url(browser, tmp_path_factory):
     proc, url = start_app(tmp_path_factory.mktemp("app"))
     yield url
     stop_app(proc)
+
+
+@contextlib.contextmanager
+def serving(browser, tmp: Path, runs: list[Path], model: str):
+    """A server whose runs folder holds copies of every model folder in `runs`, its entry
+    script run once with `model` picked (until then Streamlit serves pages/*.py on their own);
+    yields its URL."""
+    for folder in runs:
+        shutil.copytree(folder, tmp / "runs" / folder.name, ignore=shutil.ignore_patterns(".jobs"))
+    proc, url = start_app(tmp)
+    try:
+        first = open_page(browser, url, f"?model={model}")
+        first.wait_for_selector("h1", timeout=120_000)
+        first.close()
+        yield url
+    finally:
+        stop_app(proc)
 
 
 def open_page(browser, url: str, path: str = "", *, timeout: float = 60_000):

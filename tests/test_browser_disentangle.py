@@ -1,26 +1,17 @@
 """The Disentangle page in a real server and headless Chromium: metrics arrive from the
 background workers, the β slider moves the traversals, and A/B follows a new model B."""
 
-import shutil
-
 import pytest
-from conftest import open_page, page_errors, start_app, stop_app, wait_idle
+from conftest import open_page, page_errors, serving, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def lab_app(browser, tiny_models, tiny_sweep, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("lab-app")
-    shutil.copytree(tiny_models, tmp / "runs", ignore=shutil.ignore_patterns(".jobs"))
-    for member in tiny_sweep.iterdir():
-        shutil.copytree(member, tmp / "runs" / member.name, ignore=shutil.ignore_patterns(".jobs"))
-    proc, url = start_app(tmp)
-    first = open_page(browser, url, "?model=tiny-vae-4d")
-    first.wait_for_selector("h1", timeout=120_000)
-    first.close()
-    yield url
-    stop_app(proc)
+    runs = [*tiny_models.iterdir(), *tiny_sweep.iterdir()]
+    with serving(browser, tmp_path_factory.mktemp("lab-app"), runs, "tiny-vae-4d") as url:
+        yield url
 
 
 def test_beta_slider_and_ab_models_change_what_is_drawn(browser, lab_app):

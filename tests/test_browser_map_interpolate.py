@@ -1,25 +1,17 @@
 """Map and Interpolate in a real server and headless Chromium, on tiny models: a clicked dot
 shows its image; the strip downloads as a PNG and a GIF."""
 
-import shutil
-
 import pytest
-from conftest import open_page, page_errors, start_app, stop_app, wait_idle
+from conftest import open_page, page_errors, serving, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def tiny_app(browser, tiny_models, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("map-app")
-    shutil.copytree(tiny_models, tmp / "runs", ignore=shutil.ignore_patterns(".jobs"))
-    proc, url = start_app(tmp)
-    # Until the entry script has run once, Streamlit serves pages/*.py on their own.
-    first = open_page(browser, url, "?model=tiny-vae-2d")
-    first.wait_for_selector("h1", timeout=120_000)
-    first.close()
-    yield url
-    stop_app(proc)
+    runs = list(tiny_models.iterdir())
+    with serving(browser, tmp_path_factory.mktemp("map-app"), runs, "tiny-vae-2d") as url:
+        yield url
 
 
 def test_the_map_opens_and_a_clicked_dot_shows_its_image(browser, tiny_app):
