@@ -218,7 +218,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if done:
             print(f"{done} of {len(betas)} members are trained already; they are kept.")
 
-        def interrupt(signum, frame):  # stop every member: each finishes its step and saves
+        def interrupt(signum, frame):  # first Ctrl-C: every member saves; second: abort
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             for job in jobs:
                 if job.active:
                     manager.stop(job.id)

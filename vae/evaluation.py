@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -184,7 +185,7 @@ def disentanglement_metrics(path: str | Path, *, seed: int = 0, use_cache: bool 
     from vae import shapes
 
     model, ckpt = checkpoints.load_model(path)
-    cache = cache_file(ckpt.version, "metrics", seed)
+    cache = metrics_file(ckpt, seed=seed)
     if use_cache and (cached := _read_json(cache)) is not None:
         return cached
     codes = encode_split(path)
@@ -208,13 +209,15 @@ def disentanglement_metrics(path: str | Path, *, seed: int = 0, use_cache: bool 
             "undefined for a single factor" if len(names) < 2 else
             "needs a generator that can hold one factor fixed (the shapes dataset has one)"))
     result["roles"] = dis.dimension_roles(result["mi_matrix"])
+    text = json.dumps(result)
     if use_cache:
-        write_atomic(cache, json.dumps(result).encode())
-    return result
+        write_atomic(cache, text.encode())
+    return json.loads(text)  # as a cached result reads (JSON keys are strings)
 
 
-def factor_encoder(model: VAE):
-    """Shapes factor rows -> posterior means: the encode function of the FactorVAE metric."""
+def factor_encoder(model: VAE) -> Callable[[np.ndarray], np.ndarray]:
+    """Shapes factor rows -> posterior means: the encode function of the FactorVAE metric.
+    A conv model is switched to channels-last memory in place."""
     from vae import shapes
 
     if model.config.arch == "conv":  # channels-last convolutions encode 1.5x faster on a CPU
