@@ -58,13 +58,16 @@ def score_table(metrics: dict) -> list[dict]:
 
 
 def metrics_progress(members: list[checkpoints.Checkpoint]) -> None:
-    """A line that follows the background metrics and redraws the page when all are in."""
+    """A line that follows the background metrics and redraws the page as each model's
+    metrics come in."""
+    st.session_state["lab_metrics_done"] = sum(
+        state.request_metrics(m).state in ("ready", "failed") for m in members)
 
     @st.fragment(run_every=1.0)
     def poll() -> None:
         progress = [state.request_metrics(m) for m in members]
         done = sum(p.state in ("ready", "failed") for p in progress)
-        if done == len(members):
+        if done > st.session_state["lab_metrics_done"]:
             st.rerun()
         st.progress(done / len(members), text=f"Computing the metrics in the background: "
                     f"{done} of {len(members)} models ready. The page stays usable.")
@@ -119,6 +122,7 @@ def ab_comparison(models: list[checkpoints.Checkpoint]) -> None:
     grids = []
     for column, ckpt, tag in zip(st.columns(2), (a, b), "AB", strict=True):
         model, _ = state.load(ckpt.path)
+        state.request_metrics(ckpt)  # for the row labels; they appear once computed
         z = state.encodings(str(ckpt.path), ckpt.version.name)["mu"][index]
         dims = [j for j in top_dims(a if same else ckpt) if j < len(z)][:rows]
         metrics = cached_metrics(ckpt)
