@@ -17,6 +17,7 @@ from vae.latent import (
     picture_to_input,
     prior_code,
     read_picture,
+    traversal,
 )
 
 entry.require_app()
@@ -129,17 +130,24 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
 def latent_panel() -> None:
     """Sliders, the decoded image, its nearest training image and the traversals: a slider
     reruns only this fragment, so the rest of the page (canvas, upload) is not redrawn."""
+    # Decode first, in one batch, before anything is drawn: see sliders.current_code.
+    z = sliders.current_code("z", d)
+    label = label_now()
+    used = [j for j in health["order"] if j not in health["unused"]]
+    rows = used[:sliders.TOP] or health["order"][:2]
+    codes = np.concatenate([z[None], traversal(z, rows, latent_views.TRAVERSAL_VALUES)])
+    pictures = decode(model, codes, None if label is None else np.full(len(codes), label))
+    decoded = pictures[:1]
+
     controls, picture_column, nearest_column = st.columns([5, 4, 3], gap="large")
     with controls:
         if k:
             st.selectbox("Class (the decoder's condition c)", range(k), key=CLASS,
                          format_func=class_text)
-        z = sliders.sliders("z", metrics["kl_per_dim"], health["order"], health["unused"])
+        sliders.sliders("z", metrics["kl_per_dim"], health["order"], health["unused"])
         if len(health["unused"]) == d:
             st.info("This model uses none of its latent dimensions (posterior collapse): every "
                     "code decodes to almost the same picture. Pick another model in the sidebar.")
-    label = label_now()
-    decoded = decode(model, z[None], None if label is None else np.array([label]))
     with picture_column:
         st.subheader("Decoded")
         render.show_images(decoded, width=render.image_width(320), frame=True)
@@ -157,15 +165,14 @@ def latent_panel() -> None:
                    f"{len(flat):,} training images rather than generalizing.")
     sliders.write_url("z", z, ckpt.name, class_key=CLASS if k else None, label=label)
 
-    used = [j for j in health["order"] if j not in health["unused"]]
-    rows = used[:sliders.TOP] or health["order"][:2]
     # A 2-D model's two traversal rows fit beside its plane, except on a projector.
     side_by_side = d == 2 and not render.presentation()
     traversals, plane = (st.columns([2, 3], gap="large") if side_by_side
                          else (st.container(), st.container() if d == 2 else None))
     with traversals:
         st.header("Traversals")
-        latent_views.traversal_rows(model, z, rows, label, width=320 if side_by_side else 448)
+        latent_views.traversal_rows(model, z, rows, label, width=320 if side_by_side else 448,
+                                    images=pictures[1:])
     if plane is not None:
         with plane:
             st.header("The whole latent plane")

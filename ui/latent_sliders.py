@@ -64,6 +64,20 @@ def prepare(prefix: str, model_key: str, latent_dim: int, class_key: str | None 
         st.session_state[class_key] = int(label)
 
 
+def current_code(prefix: str, latent_dim: int) -> np.ndarray:
+    """The code the sliders hold at the start of this run, (latent_dim,) float32: readable
+    before they are drawn, so a page can decode while the server is quiet (drawing sends
+    messages that the server's main thread serializes, competing for the GIL)."""
+    last = st.session_state.get(f"{prefix}_last") or []
+    z = np.zeros(latent_dim, np.float32)
+    for j in range(latent_dim):
+        value = st.session_state.get(_key(prefix, j))
+        if value is None:  # not drawn last run: Streamlit dropped its state, keep the value
+            value = last[j] if len(last) == latent_dim else 0.0
+        z[j] = value
+    return z
+
+
 def sliders(prefix: str, kl_per_dim: list[float], order: list[int], unused: list[int],
             top: int = TOP) -> np.ndarray:
     """One slider per latent dimension in `order` (most KL first): the `top` used ones shown,
@@ -74,8 +88,7 @@ def sliders(prefix: str, kl_per_dim: list[float], order: list[int], unused: list
     used = [j for j in order if j not in set(unused)]
     shown = used[:top] or order[:min(len(order), 2)]
     rest = [j for j in order if j not in shown]
-    z = np.zeros(len(order), np.float32)
-    last = st.session_state.get(f"{prefix}_last") or [0.0] * len(order)
+    z = current_code(prefix, len(order))  # the hidden ones keep these values
 
     def slider(j: int) -> None:
         tag = " · unused" if j in unused else ""
@@ -93,13 +106,6 @@ def sliders(prefix: str, kl_per_dim: list[float], order: list[int], unused: list
                      key=f"{prefix}_more"):
             for j in rest:
                 slider(j)
-        else:
-            for j in rest:
-                # Streamlit drops the state of a widget a run does not draw: keep the value.
-                value = st.session_state.get(_key(prefix, j))
-                if value is None:
-                    value = last[j] if len(last) == len(order) else 0.0
-                z[j] = value
     st.session_state[f"{prefix}_last"] = z.tolist()
     return z
 

@@ -33,12 +33,13 @@ def traversal_images(model: VAE, z: np.ndarray, dims: list[int], label: int | No
 def traversal_rows(model: VAE, z: np.ndarray, dims: list[int], label: int | None = None,
                    width: int = 448, names: list[str] | None = None,
                    values: np.ndarray = TRAVERSAL_VALUES, fixed: str = "where its slider is",
-                   ) -> None:
+                   images: np.ndarray | None = None) -> None:
     """One row per dimension in `dims`: that dimension through `values`, the others fixed at
     z, each about `width` pixels wide, labelled z<j> or by `names`. All rows come from one
-    batched decode."""
+    batched decode, or are `images` (traversal_images' result) decoded by the caller."""
     n = len(values)
-    images = traversal_images(model, z, dims, label, values)
+    if images is None:
+        images = traversal_images(model, z, dims, label, values)
     st.caption("Left to right: the row's dimension at "
                + ", ".join(f"{v:g}".replace("-", "−") for v in values)
                + f"; every other dimension stays {fixed}.")
