@@ -273,7 +273,8 @@ class Trainer:
         loss_value, recon, kl, grad_sum = torch.stack([
             loss.detach(), terms["recon"].detach().mean(),
             terms["kl_per_dim"].detach().sum(1).mean(),
-            sum(p.grad.sum() for p in self.parameters if p.grad is not None)]).tolist()
+            torch.stack([p.grad.sum() for p in self.parameters if p.grad is not None]).sum(),
+        ]).tolist()
         if not (math.isfinite(loss_value) and math.isfinite(grad_sum)):
             # Nothing was applied yet, so the model still holds the last good weights.
             raise TrainingDiverged(
