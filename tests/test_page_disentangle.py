@@ -101,3 +101,12 @@ def test_ab_rows_can_follow_the_same_dimension_numbers(tree):
     assert not at.exception
     a_same, b_same = ab_rows()
     assert a_same == b_same == a  # B now shows A's dimensions, in A's order
+
+
+def test_a_sweep_already_trained_says_so_instead_of_queueing(tree):
+    at = app_on("pages/disentangle.py", "tiny-vae-4d")
+    at.text_input[0].set_value("1,8")
+    at.text_input[1].set_value(SWEEP)  # both members exist and are complete
+    at.button[-1].click().run()
+    assert not at.exception and not tree.submitted
+    assert "is trained already" in at.info[-1].value

@@ -179,4 +179,8 @@ def sweep_form() -> None:
     except (ValueError, JobError) as err:  # CheckpointError is a ValueError
         st.error(render.escape(str(err)))
         return
+    if not jobs:
+        st.info(f"Every member of {render.escape(name)} is trained already: pick that sweep "
+                "above, or give other β values to extend it.")
+        return
     st.success(f"{len(jobs)} trainings queued. The sweep appears above as its models finish.")
