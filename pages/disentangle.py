@@ -44,8 +44,9 @@ else:
     member = members[at]
     queue = [member, *(m for m in members if m is not member)]  # the one on screen first
     progress = [state.request_metrics(m) for m in queue]
-    if any(p.state in ("running", "waiting") for p in progress):
-        lab.metrics_progress(queue)
+    done = sum(p.state in ("ready", "failed") for p in progress)
+    if done < len(queue):
+        lab.metrics_progress(queue, done)
     for m, p in zip(queue, progress, strict=True):
         if p.state == "failed":
             st.error(f"The metrics of {render.escape(m.name)} could not be computed "

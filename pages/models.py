@@ -34,14 +34,21 @@ def follow_rename(old: str, new: str) -> None:
         st.query_params["model"] = new
 
 
-def rename(ckpt: checkpoints.Checkpoint, new_name: str) -> None:
-    # Checked here, where the action happens: hiding a button is no protection.
+def may_change(ckpt: checkpoints.Checkpoint) -> bool:
+    """Whether this session may rename or delete the model now; if not, says why. Checked
+    where the action happens: hiding a button is no protection."""
     if not state.is_teacher():
         st.error(TEACHER_ONLY)
-        return
+        return False
     if busy(ckpt):
         st.error(f"A job is training {render.escape(ckpt.name)} right now: stop it on the Train "
                  "page or wait for it to finish.")
+        return False
+    return True
+
+
+def rename(ckpt: checkpoints.Checkpoint, new_name: str) -> None:
+    if not may_change(ckpt):
         return
     try:
         target = checkpoints.rename(ckpt.path, new_name)
@@ -55,12 +62,7 @@ def rename(ckpt: checkpoints.Checkpoint, new_name: str) -> None:
 
 def delete(ckpt: checkpoints.Checkpoint) -> None:
     st.session_state.pop("models_confirm", None)
-    if not state.is_teacher():
-        st.error(TEACHER_ONLY)
-        return
-    if busy(ckpt):
-        st.error(f"A job is training {render.escape(ckpt.name)} right now: stop it on the Train "
-                 "page or wait for it to finish.")
+    if not may_change(ckpt):
         return
     try:
         checkpoints.delete(ckpt.path)

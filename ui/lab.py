@@ -57,11 +57,10 @@ def score_table(metrics: dict) -> list[dict]:
              if metrics.get(key) is None else f"{metrics[key]:.3f}"} for key, title in SCORES]
 
 
-def metrics_progress(members: list[checkpoints.Checkpoint]) -> None:
+def metrics_progress(members: list[checkpoints.Checkpoint], done: int) -> None:
     """A line that follows the background metrics and redraws the page as each model's
-    metrics come in."""
-    st.session_state["lab_metrics_done"] = sum(
-        state.request_metrics(m).state in ("ready", "failed") for m in members)
+    metrics come in; `done` of them were in when the page was drawn."""
+    st.session_state["lab_metrics_done"] = done
 
     @st.fragment(run_every=1.0)
     def poll() -> None:
