@@ -4,7 +4,8 @@ import streamlit as st
 
 from ui import entry, render, sidebar
 
-st.set_page_config(page_title="Latent Lab", page_icon=":material/science:", layout="wide")
+# A file, not a :material/...: icon, whose favicon Streamlit would fetch from Google's fonts.
+st.set_page_config(page_title="Latent Lab", page_icon="ui/favicon.png", layout="wide")
 
 PAGES = [
     st.Page("pages/explore.py", title="Explore", icon=":material/tune:", default=True),

@@ -1,18 +1,25 @@
-"""Every page in a real server and headless Chromium: opens without an error element."""
+"""Every page in a real server and headless Chromium: opens without an error element and
+fetches nothing from outside the server (the app must work offline)."""
 
 import pytest
-from conftest import open_page, page_errors, start_app, stop_app
+from conftest import open_page, page_errors, start_app, stop_app, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-PAGES = ["", "train", "map", "interpolate", "conditional", "models"]
+PAGES = ["", "train", "map", "interpolate", "conditional", "disentangle", "models"]
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_page_opens_without_errors(browser, app_url, path):
-    page = open_page(browser, app_url, path)
+def test_page_opens_without_errors_or_outside_requests(browser, app_url, path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(f"{app_url}/{path}")
+    wait_idle(page)
     try:
         assert page_errors(page) == []
         assert page.query_selector('[data-testid="stSidebar"]')
+        outside = [u for u in requests if not u.startswith((app_url, "data:", "blob:"))]
+        assert outside == []
     finally:
         page.close()
 
