@@ -4,7 +4,7 @@ across every class; class swap of a real test image."""
 import numpy as np
 import streamlit as st
 
-from ui import entry, latent_views, render, state
+from ui import entry, latent_pad, latent_views, render, state
 from ui import latent_sliders as sliders
 from vae.evaluation import latent_health
 from vae.latent import decode, decode_every_class, encode, prior_code
@@ -47,7 +47,8 @@ names += [str(i) for i in range(len(names), k)]
 test_x = state.test_images(path, version)
 test_y = state.model_dataset(ckpt).test.y
 
-sliders.prepare("cz", f"{path}@{version}", d, CLASS)
+model_key = f"{path}@{version}"
+sliders.prepare("cz", model_key, d, CLASS)
 # A model picked since may have fewer classes or test images than the one these were for.
 if not 0 <= st.session_state.get(CLASS, 0) < k:
     st.session_state[CLASS] = 0
@@ -55,20 +56,30 @@ if not 0 <= st.session_state.get(SWAP_INDEX, 0) < len(test_x):
     st.session_state[SWAP_INDEX] = 0
 
 st.header("Class and style")
-controls, picture_column = st.columns([5, 4], gap="large")
-with controls:
-    st.selectbox("Class c", range(k), key=CLASS, format_func=names.__getitem__)
-    with st.container(horizontal=True):
-        st.button("Zero style", on_click=sliders.set_code, args=("cz", np.zeros(d)),
-                  help="Every style slider to 0: the centre of the prior N(0, I).")
-        st.button("Random style", on_click=lambda: sliders.set_code("cz", prior_code(d)),
-                  help="A style drawn from the prior N(0, I).")
-    z = sliders.sliders("cz", metrics["kl_per_dim"], health["order"], health["unused"])
-label = int(st.session_state[CLASS])
-with picture_column:
-    render.show_images(decode(model, z[None], np.array([label])),
-                       width=render.image_width(320), frame=True)
-    st.text(f"Class {names[label]}")
+with st.container(horizontal=True, vertical_alignment="center"):
+    st.button("Zero style", on_click=sliders.set_code, args=("cz", np.zeros(d)),
+              help="Every style slider to 0: the centre of the prior N(0, I).")
+    st.button("Random style", on_click=lambda: sliders.set_code("cz", prior_code(d)),
+              help="A style drawn from the prior N(0, I).")
+    in_page = latent_pad.toggle()
+if in_page and (why := latent_pad.unavailable(path, version, model_key)):
+    st.info(why)
+    in_page = False
+label = int(st.session_state.setdefault(CLASS, 0))
+if in_page:
+    latent_pad.latent_pad("cond_pad", "cz", path, version, model_key, metrics["kl_per_dim"],
+                          health["order"], health["unused"], label=label,
+                          class_key=CLASS, class_names=names)
+    z = sliders.current_code("cz", d)
+else:
+    controls, picture_column = st.columns([5, 4], gap="large")
+    with controls:
+        st.selectbox("Class c", range(k), key=CLASS, format_func=names.__getitem__)
+        z = sliders.sliders("cz", metrics["kl_per_dim"], health["order"], health["unused"])
+    with picture_column:
+        render.show_images(decode(model, z[None], np.array([label])),
+                           width=render.image_width(320), frame=True)
+        st.text(f"Class {names[label]}")
 
 st.header("One style, every class")
 st.caption("The style sliders above, decoded under each class in turn.")

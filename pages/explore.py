@@ -5,7 +5,7 @@ model, the whole decoded plane."""
 import numpy as np
 import streamlit as st
 
-from ui import canvas, entry, latent_views, render, state
+from ui import canvas, entry, latent_pad, latent_views, render, state
 from ui import latent_sliders as sliders
 from vae.evaluation import latent_health
 from vae.latent import (
@@ -124,6 +124,10 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
               help="Encode a test image the model never trained on.")
     st.number_input("Test image", 0, n_test - 1, key=TEST_INDEX, width=150)
     st.button("Encode it", on_click=encode_test, args=(False,))
+    in_page = latent_pad.toggle()
+if in_page and (why := latent_pad.unavailable(path, version, model_key)):
+    st.info(why)
+    in_page = False
 
 
 @st.fragment
@@ -139,18 +143,26 @@ def latent_panel() -> None:
     pictures = decode(model, codes, None if label is None else np.full(len(codes), label))
     decoded = pictures[:1]
 
-    controls, picture_column, nearest_column = st.columns([5, 4, 3], gap="large")
-    with controls:
-        if k:
-            st.selectbox("Class (the decoder's condition c)", range(k), key=CLASS,
-                         format_func=class_text)
-        sliders.sliders("z", metrics["kl_per_dim"], health["order"], health["unused"])
-        if len(health["unused"]) == d:
-            st.info("This model uses none of its latent dimensions (posterior collapse): every "
-                    "code decodes to almost the same picture. Pick another model in the sidebar.")
-    with picture_column:
-        st.subheader("Decoded")
-        render.show_images(decoded, width=render.image_width(320), frame=True)
+    if in_page:
+        pad_column, nearest_column = st.columns([9, 3], gap="large")
+        with pad_column:
+            latent_pad.latent_pad(
+                "explore_pad", "z", path, version, model_key, metrics["kl_per_dim"],
+                health["order"], health["unused"], label=label, class_key=CLASS if k else None,
+                class_names=[class_text(c) for c in range(k)] if k else None)
+    else:
+        controls, picture_column, nearest_column = st.columns([5, 4, 3], gap="large")
+        with controls:
+            if k:
+                st.selectbox("Class (the decoder's condition c)", range(k), key=CLASS,
+                             format_func=class_text)
+            sliders.sliders("z", metrics["kl_per_dim"], health["order"], health["unused"])
+        with picture_column:
+            st.subheader("Decoded")
+            render.show_images(decoded, width=render.image_width(320), frame=True)
+    if len(health["unused"]) == d:
+        st.info("This model uses none of its latent dimensions (posterior collapse): every "
+                "code decodes to almost the same picture. Pick another model in the sidebar.")
     with nearest_column:
         st.subheader("Nearest training image")
         flat, norms = state.train_pixels(ckpt)

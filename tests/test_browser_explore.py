@@ -1,5 +1,5 @@
-"""Explore in a real server and headless Chromium: keyboard on a latent slider, and a stroke
-drawn on the canvas encoded into the sliders."""
+"""Explore in a real server and headless Chromium: keyboard on a native latent slider, and a
+stroke drawn on the canvas encoded into the latent pad's sliders."""
 
 import pytest
 from conftest import open_page, page_errors, start_app, stop_app, wait_idle
@@ -35,6 +35,9 @@ def slider_values(page) -> list[str]:
 def test_keyboard_on_a_latent_slider_changes_the_image(browser, url):
     page = explore(browser, url)
     try:
+        page.get_by_text("Decode in the browser").click()  # the server path, with native sliders
+        page.locator('[data-testid="stSlider"]').first.wait_for(timeout=20_000)
+        wait_idle(page)
         before = decoded_src(page)
         page.get_by_role("slider").first.focus()
         for _ in range(10):  # half a unit: a visible change even for a weak tiny model

@@ -3,6 +3,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui import latent_pad
 from vae import checkpoints
 
 
@@ -14,6 +15,9 @@ def conditional(tiny_models, tmp_path, monkeypatch):
     def open_page(name: str) -> AppTest:
         at = AppTest.from_file("../app.py", default_timeout=60)
         at.session_state["model_name"] = name
+        # AppTest cannot drive the in-page latent pad (DESIGN §7): these tests take the
+        # server path, its fallback; the pad itself is tested in Chromium.
+        at.session_state[latent_pad.PREFERENCE] = False
         at.run()
         at.switch_page("pages/conditional.py").run()
         assert not at.exception, [e.value for e in at.exception]

@@ -3,6 +3,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui import latent_pad
 from vae import checkpoints
 
 SCRIPT = "../app.py"  # Explore is the app's default page
@@ -16,6 +17,9 @@ def explore(tiny_models, tmp_path, monkeypatch):
     def open_page(name: str, **query: str) -> AppTest:
         at = AppTest.from_file(SCRIPT, default_timeout=60)
         at.session_state["model_name"] = name
+        # AppTest cannot drive the in-page latent pad (DESIGN §7): these tests take the
+        # server path, its fallback; the pad itself is tested in Chromium.
+        at.session_state[latent_pad.PREFERENCE] = False
         at.query_params.update(query)
         at.run()
         assert not at.exception, [e.value for e in at.exception]
@@ -95,3 +99,33 @@ def test_cvae_encodes_a_test_image_with_its_label(explore):
     label = int(shown.rsplit("class ", 1)[1])
     assert shown.startswith(f"Test image {index}")
     assert at.selectbox(key="explore_class").value == label
+
+
+def test_the_pad_replaces_the_sliders_by_default(tiny_models, tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoints, "RUNS_DIR", tiny_models)
+    monkeypatch.setattr(checkpoints, "CACHE_DIR", tmp_path / "cache")
+    at = AppTest.from_file(SCRIPT, default_timeout=60)
+    at.session_state["model_name"] = "tiny-vae-4d"
+    at.run()
+    assert not at.exception and not at.slider
+    assert at.toggle(key="decode_in_page_switch").value
+
+
+def test_a_model_the_page_cannot_decode_falls_back_with_a_sentence(tiny_models, tmp_path,
+                                                                   monkeypatch):
+    from ui import state
+    from vae import decoder_payload
+
+    monkeypatch.setattr(checkpoints, "RUNS_DIR", tiny_models)
+    monkeypatch.setattr(checkpoints, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(decoder_payload, "MAX_FLOATS", 100)
+    state.decoder_payload.clear()
+    try:
+        at = AppTest.from_file(SCRIPT, default_timeout=60)
+        at.session_state["model_name"] = "tiny-vae-4d"
+        at.run()
+    finally:
+        state.decoder_payload.clear()
+    assert not at.exception
+    assert any("decoded by the server instead of in the page" in i.value for i in at.info)
+    assert sorted(s.key for s in at.slider) == [f"z{j}" for j in range(4)]

@@ -33,6 +33,14 @@ def set_code(prefix: str, z: np.ndarray | list[float], label: int | None = None)
     st.session_state[f"{prefix}_pending"] = ([float(v) for v in np.ravel(z)], label)
 
 
+def store_code(prefix: str, z: list[float]) -> None:
+    """Move the sliders to z now, from a callback of a control that is not one of them (the
+    latent pad): the values are kept even on runs that draw no slider."""
+    for j, value in enumerate(z):
+        st.session_state[_key(prefix, j)] = float(value)
+    st.session_state[f"{prefix}_last"] = [float(v) for v in z]
+
+
 def send_to_explore(z: np.ndarray | list[float], label: int | None = None) -> None:
     """Open the Explore page with its sliders at z (and a CVAE's class at label)."""
     set_code("z", z, label)

@@ -15,6 +15,8 @@ import streamlit as st
 from vae import checkpoints
 from vae.background import Progress, Workers
 from vae.data import Dataset, load_dataset
+from vae.decoder_payload import Unsupported
+from vae.decoder_payload import decoder_payload as _decoder_payload
 from vae.evaluation import (
     ELBO_ONLY,
     cached_evaluation,
@@ -123,6 +125,15 @@ def measured_test_metrics(ckpt: checkpoints.Checkpoint) -> dict | None:
 @st.cache_data(max_entries=16, show_spinner="Encoding the test split…")
 def encodings(path: str, version: str, split: str = "test") -> dict[str, np.ndarray]:
     return encode_split(path, split)
+
+
+@st.cache_resource(max_entries=16)
+def decoder_payload(path: str, version: str) -> dict | str:
+    """The model's decoder for the page's latent pad, or why the page cannot run it."""
+    try:
+        return _decoder_payload(load(path)[0])
+    except Unsupported as e:
+        return str(e)
 
 
 @st.cache_data(max_entries=16)

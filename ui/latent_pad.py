@@ -1,0 +1,125 @@
+"""The latent pad (a Streamlit v2 custom component, DESIGN §7): latent sliders, a 2-D pad over
+the test codes and the decoded picture, decoded in the page on every pointer move.
+
+A native slider sends its value only on release, and each value costs a server round trip;
+the pad decodes in the browser from the model's weights (vae/decoder_payload.py), which cross
+the network once per model and tab. On release the code comes back here and moves the
+sliders' state, so the URL, the traversals and every other panel follow.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from ui import latent_sliders as sliders
+from ui import render, state
+from vae.decoder_payload import float_payload
+
+_HERE = Path(__file__).parent
+SENT = "latent_pad_sent"  # model keys whose decoder this browser tab holds
+FAILED = "latent_pad_failed"  # model key -> why the page could not decode it
+PREFERENCE = "decode_in_page"
+MAX_CODES = 2_000  # dots under the pad: enough to see where the data lives
+
+_component = st.components.v2.component(
+    "latent_lab.latent_pad", html='<div class="latent-pad"></div>',
+    css=(_HERE / "latent_pad.css").read_text(), js=(_HERE / "latent_pad.js").read_text())
+
+
+def toggle() -> bool:
+    """The "Decode in the browser" switch, one choice for every page that has a pad."""
+    def remember() -> None:
+        st.session_state[PREFERENCE] = st.session_state["decode_in_page_switch"]
+
+    st.session_state["decode_in_page_switch"] = st.session_state.get(PREFERENCE, True)
+    return st.toggle("Decode in the browser", key="decode_in_page_switch", on_change=remember,
+                     help="On: the picture is decoded in this page while you drag, at display "
+                          "rate. Off: native sliders, each value decoded by the server when "
+                          "you let go.")
+
+
+def unavailable(path: str, version: str, model_key: str) -> str | None:
+    """Why this model cannot be decoded in the page (a sentence), or None when it can."""
+    payload = state.decoder_payload(path, version)
+    reason = payload if isinstance(payload, str) else st.session_state.get(FAILED, {}).get(
+        model_key)
+    if reason is None:
+        return None
+    return (f"This model is decoded by the server instead of in the page: {reason}. The "
+            f"sliders below send their value when you let go.")
+
+
+def latent_pad(key: str, prefix: str, path: str, version: str, model_key: str,
+               kl_per_dim: list[float], order: list[int], unused: list[int],
+               label: int | None = None, class_key: str | None = None,
+               class_names: list[str] | None = None) -> None:
+    """The pad for the sliders named `prefix` (see ui/latent_sliders.py): it starts at their
+    code and moves them on release; for a CVAE the class is chosen in it (`class_key`)."""
+    d = len(order)
+    used = [j for j in order if j not in set(unused)]
+    shown = used[:sliders.TOP] or order[:min(d, 2)]
+    rest = [j for j in order if j not in shown]
+    sent = st.session_state.setdefault(SENT, set())
+    data = {
+        "model": model_key,
+        "z": [float(v) for v in sliders.current_code(prefix, d)],
+        "label": label,
+        "class_names": class_names,
+        "dims": [{"j": j, "kl": float(kl_per_dim[j]), "unused": j in unused}
+                 for j in shown + rest],
+        "shown": len(shown),
+        "hidden_unused": sum(j in unused for j in rest),
+        "pad": (shown + rest)[:2],
+        "limit": sliders.LIMIT,
+        "image_size": render.image_width(256),
+        "pad_size": render.image_width(256),
+        "decoder": None,
+        "codes": None,
+    }
+    data["layout_key"] = f"{data['image_size']}-{data['pad_size']}-{len(shown)}"
+    if model_key not in sent:
+        data["decoder"] = state.decoder_payload(path, version)
+        data["codes"] = float_payload(_codes(path, version))
+        sent.add(model_key)
+    _component(key=key, data=data, height="content",
+               on_code_change=lambda: _on_code(key, prefix, d, class_key, len(class_names or [])),
+               on_missing_change=lambda: _on_missing(key),
+               on_error_change=lambda: _on_error(key, model_key))
+
+
+def _codes(path: str, version: str) -> np.ndarray:
+    mu = state.encodings(path, version)["mu"]
+    if len(mu) > MAX_CODES:
+        mu = mu[np.sort(np.random.default_rng(0).choice(len(mu), MAX_CODES, replace=False))]
+    return mu
+
+
+def _on_code(key: str, prefix: str, d: int, class_key: str | None, k: int) -> None:
+    """The code the pad sent on release: move the sliders there. A malformed one (only a
+    crafted message can make it) is ignored."""
+    code = (st.session_state.get(key) or {}).get("code")
+    if not isinstance(code, dict):
+        return
+    z, label = code.get("z"), code.get("label")
+    if not (isinstance(z, list) and len(z) == d and all(
+            isinstance(v, int | float) and math.isfinite(v) and abs(v) <= sliders.LIMIT
+            for v in z)):
+        return
+    sliders.store_code(prefix, z)
+    if class_key is not None and isinstance(label, int) and 0 <= label < k:
+        st.session_state[class_key] = label
+
+
+def _on_missing(key: str) -> None:
+    model = (st.session_state.get(key) or {}).get("missing")
+    st.session_state.setdefault(SENT, set()).discard(model)
+
+
+def _on_error(key: str, model_key: str) -> None:
+    message = (st.session_state.get(key) or {}).get("error")
+    st.session_state.setdefault(FAILED, {})[model_key] = (
+        f"the browser could not run its decoder ({str(message)[:200]})")
