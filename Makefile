@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PORT ?= 8501
 
-.PHONY: run test test-fast lint bench checkpoints clean
+.PHONY: run test test-fast lint bench checkpoints reliability clean
 
 $(PY): requirements.txt requirements-dev.txt
 	python3 -m venv .venv
@@ -25,6 +25,10 @@ lint: $(PY)
 
 bench: $(PY)
 	$(PY) -m benchmarks.train_throughput
+
+# Runs the reliability suites and writes their record to docs/reliability.md.
+reliability: $(PY)
+	LATENT_LAB_RELIABILITY_REPORT=docs/reliability.md $(PY) -m pytest -q -m reliability
 
 # Rebuilds every shipped model from scratch on this machine's CPU (see README).
 checkpoints: $(PY)

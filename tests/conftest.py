@@ -4,10 +4,18 @@ import shutil
 from pathlib import Path
 
 import pytest
+import reliability
 import torch
 
 from benchmarks.harness import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app
 from vae.data import load_dataset
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # The reliability report is the suites' own output: see tests/reliability.py.
+    target = os.environ.get(reliability.REPORT_ENV)
+    if target and reliability.CASES:
+        reliability.write(Path(target))
 
 
 @pytest.fixture(scope="session")

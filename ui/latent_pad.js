@@ -139,6 +139,7 @@ export default function (component) {
   function build() {
     root.replaceChildren();
     root.style.setProperty("--pad-size", `${data.pad_size}px`);
+    root.classList.toggle("present", data.present);  // the projector's larger type
     const controls = element("div", { class: "lp-controls" });
     const parts = { sliders: [], values: [] };
     if (data.class_names) {

@@ -77,10 +77,11 @@ def latent_pad(key: str, prefix: str, path: str, version: str, model_key: str,
         "limit": sliders.LIMIT,
         "image_size": render.image_width(256),
         "pad_size": render.image_width(256),
+        "present": render.presentation(),
         "decoder": None,
         "codes": None,
     }
-    data["layout_key"] = f"{data['image_size']}-{data['pad_size']}-{len(shown)}"
+    data["layout_key"] = f"{data['pad_size']}-{data['present']}-{len(shown)}"
     if model_key not in sent:
         data["decoder"] = state.decoder_payload(path, version)
         data["codes"] = float_payload(_codes(path, version))
