@@ -1,0 +1,121 @@
+"""Load: 30 Chromium sessions explore one server while a job it started trains. Every move
+gets its picture with no error on any page, and the job ends with the weights it gets alone."""
+
+import json
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+import reliability
+import torch
+from conftest import page_errors, wait_idle
+from safetensors.torch import load_file
+
+from benchmarks.harness import start_app, stop_app
+from benchmarks.ui_latency import PROBE, percentile
+from vae import checkpoints
+from vae.runner import RunSpec, train_run
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.reliability]
+
+SESSIONS = 30
+ROUNDS = 4
+EPOCHS = 300
+
+
+def explorer(browser, url: str):
+    """A session on Explore with native sliders (the server path, the one load can hurt)."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(f"{url}/?model=digits-vae-20d")
+    page.wait_for_selector(".latent-pad[data-ready]", timeout=180_000)
+    page.get_by_text("Decode in the browser").click()
+    page.locator('[data-testid="stSlider"]').first.wait_for(timeout=180_000)
+    wait_idle(page, 180_000)
+    page.evaluate(PROBE)
+    return page
+
+
+def start_job(browser, url: str, name: str):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(f"{url}/train")
+    page.get_by_role("button", name="Start training").wait_for(timeout=180_000)
+    wait_idle(page, 180_000)
+    for label, value in (("Name of the model", name), ("Epochs", str(EPOCHS))):
+        field = page.get_by_label(label, exact=True)
+        field.fill(value)
+        field.press("Enter")
+        wait_idle(page, 180_000)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(f"Started: {name}").wait_for(timeout=60_000)
+    return page
+
+
+def job_record(runs: Path, name: str) -> dict:
+    for file in (runs / ".jobs").glob("*.json"):
+        record = json.loads(file.read_text())
+        if record["name"] == name:
+            return record
+    raise AssertionError(f"no job record for {name}")
+
+
+def test_thirty_sessions_explore_while_a_job_trains(browser, tmp_path):
+    proc, url = start_app(tmp_path)
+    pages = []
+    try:
+        pages = [explorer(browser, url) for _ in range(SESSIONS)]
+        trainer = start_job(browser, url, "under-load")
+        pages.append(trainer)
+        record = job_record(tmp_path / "runs", "under-load")
+        times, missed = [], 0
+        for r in range(ROUNDS):
+            for page in pages[:SESSIONS]:  # every session moves, then all wait together
+                slider = page.locator('[data-testid="stSlider"] input').first
+                slider.focus()
+                page.keyboard.press("ArrowRight" if r % 2 == 0 else "ArrowLeft")
+            for page in pages[:SESSIONS]:
+                try:
+                    page.wait_for_function(f"window.__latency.times.length > {r}",
+                                           timeout=120_000)
+                except Exception:  # noqa: BLE001 - a lost move is counted, not fatal here
+                    missed += 1
+        for page in pages[:SESSIONS]:
+            times += page.evaluate("window.__latency.times")
+        still_training = job_record(tmp_path / "runs", "under-load")["status"] == "running"
+        errors = [e for page in pages for e in page_errors(page)]
+
+        deadline = time.monotonic() + 600
+        while (record := job_record(tmp_path / "runs", "under-load"))["status"] in (
+                "queued", "running"):
+            assert time.monotonic() < deadline, "the job did not finish"
+            time.sleep(1)
+    finally:
+        for page in pages:
+            page.close()
+        stop_app(proc)
+
+    alone = tmp_path / "alone"
+    started = time.perf_counter()
+    train_run(RunSpec.from_dict(record["spec"]), alone)
+    alone_s = time.perf_counter() - started
+    loaded = load_file(checkpoints.load(record["out"]).version / checkpoints.MODEL)
+    reference = load_file(checkpoints.load(alone).version / checkpoints.MODEL)
+    same = loaded.keys() == reference.keys() and all(
+        torch.equal(loaded[k], reference[k]) for k in loaded)
+    p50, p95 = statistics.median(times), percentile(times, 95)
+    reliability.record(
+        "Load", "30 sessions explore while a job trains",
+        f"{SESSIONS} headless Chromium sessions on Explore (native sliders) each move a slider "
+        f"{ROUNDS} times, all sessions together each round, while a {EPOCHS}-epoch digits job "
+        "started from the Train page trains in the same server; then the same spec trained "
+        "alone with the same seed",
+        f"{len(times)} of {SESSIONS * ROUNDS} moves got their new picture, {missed} lost; "
+        f"{len(errors)} error elements; job {record['status']} "
+        f"({'still training when the load ended' if still_training else 'done before the end'}); "
+        f"weights {'identical' if same else 'DIFFERENT'} to the run alone",
+        **{"round trip p50 ms": round(p50), "round trip p95 ms": round(p95),
+           "job alone s": round(alone_s, 1)})
+    assert missed == 0 and len(times) == SESSIONS * ROUNDS
+    assert errors == []
+    assert record["status"] == "finished"
+    assert same
