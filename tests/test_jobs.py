@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+import reliability
 
 from vae import checkpoints
 from vae.jobs import JobError, JobManager
@@ -66,18 +67,24 @@ def test_pause_beta_pace_and_stop_on_a_real_worker(manager):
     assert history["beta_changes"][0]["beta"] == 3.5
 
 
+@pytest.mark.reliability
 def test_queue_order_limit_and_refusal(tmp_path):
     m = JobManager(tmp_path / "runs", max_running=1, max_queued=1)
     try:
         first = m.submit(RunSpec(model={"hidden": [16]}, train={"epochs": 3}), "first")
         second = m.submit(RunSpec(model={"hidden": [16]}, train={"epochs": 3}), "second")
         assert (first.status, second.status) == ("running", "queued")
-        with pytest.raises(JobError, match="queue is full"):
+        with pytest.raises(JobError, match="queue is full") as refused:
             m.submit(SPEC, "third")
         with pytest.raises(JobError, match="already queued or running"):
             m.submit(SPEC, "second")
         m.wait(second.id, timeout=60)
         assert (first.status, second.status) == ("finished", "finished")
+        reliability.record(
+            "Load", "more jobs than the queue holds",
+            "one job running and the queue full (one waiting), a third job submitted",
+            f"refused: \"{refused.value}\"; the running and the queued job both finished",
+            running=1, queued=1, refused=1)
         with pytest.raises(JobError, match="exists already"):
             m.submit(SPEC, "first")
     finally:

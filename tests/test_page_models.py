@@ -2,6 +2,7 @@
 password, shipped models protected, continue training, import refusals."""
 
 import pytest
+import reliability
 from streamlit.testing.v1 import AppTest
 from tiny_models import REPO, SHIPPED, page_alone, use_tree
 
@@ -69,6 +70,7 @@ def test_a_refused_name_is_one_sentence_and_changes_nothing(tree):
     assert "already exists" in errors(at)[0].replace("\\", "")
 
 
+@pytest.mark.reliability
 def test_the_teacher_password_guards_rename_and_delete(tree, monkeypatch):
     monkeypatch.setenv(TEACHER_PASSWORD_ENV, "owl")
     at = page_alone("pages/models.py", "tiny-vae-4d", models_pick="tiny-vae-2d")
@@ -79,6 +81,11 @@ def test_the_teacher_password_guards_rename_and_delete(tree, monkeypatch):
     delete(at)
     assert len(errors(at)) == 1 and "teacher password" in errors(at)[0]
     assert (checkpoints.RUNS_DIR / "tiny-vae-2d").is_dir()
+    reliability.record(
+        "Load", "rename and delete without the teacher password",
+        "with a teacher password set, a session without it sends the rename and the delete "
+        "requests (the widget messages the buttons would send)",
+        f"both refused in the server: \"{errors(at)[0]}\"; the model is untouched")
 
     at.session_state["teacher_password"] = "wrong"
     rename(at, "renamed")
