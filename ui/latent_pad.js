@@ -129,7 +129,6 @@ export default function (component) {
     state.z = Float32Array.from(data.z);
     state.label = data.label;
   }
-  root.latentPad = state;
   const parts = root.latentParts;
   syncControls();
   drawPad();
@@ -311,8 +310,8 @@ export default function (component) {
       state.z[a] = clamp(((event.clientX - box.left) / box.width) * 2 * limit - limit);
       state.z[b] = clamp(limit - ((event.clientY - box.top) / box.height) * 2 * limit);
       for (const j of [a, b]) {
-        root.latentParts.sliders[j].value = state.z[j];
-        root.latentParts.values[j].textContent = state.z[j].toFixed(2);
+        parts.sliders[j].value = state.z[j];
+        parts.values[j].textContent = state.z[j].toFixed(2);
       }
       moved(event);
     };
