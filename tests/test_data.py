@@ -210,8 +210,7 @@ def test_mnist_refusals(tmp_path, monkeypatch):
     refused(lambda: data.load_dataset(spec), "train-images-idx3-ubyte", "14,400 bytes", "limit")
 
 
-def test_gzip_is_read_with_a_bound(monkeypatch):
-    monkeypatch.setattr(data, "MAX_DECOMPRESSED_BYTES", 1000)
+def test_a_gzip_is_inflated_no_further_than_its_header_says(monkeypatch):
     reads = []
     real_read = gzip.GzipFile.read
 
@@ -220,9 +219,13 @@ def test_gzip_is_read_with_a_bound(monkeypatch):
         return real_read(self, size)
 
     monkeypatch.setattr(gzip.GzipFile, "read", spy)
-    bomb = gzip.compress(bytes(10**6))
-    refused(lambda: data.load_upload({"bomb.gz": bomb}), "bomb.gz", "decompresses")
-    assert reads == [1001]
+    zeros = gzip.compress(bytes(10**7))
+    refused(lambda: data.load_upload({"zeros.gz": zeros}), "zeros.gz", "wrong magic")
+    assert reads == [4]
+    reads.clear()
+    bomb = gzip.compress(idx_bytes(np.zeros((10, 10, 10))) + bytes(10**7))
+    refused(lambda: data.load_upload({"bomb.gz": bomb}), "bomb.gz", "more data than the 1,000")
+    assert reads == [4, 12, 1001]
 
 
 def test_file_size_is_checked_before_reading(tmp_path, monkeypatch):

@@ -17,6 +17,7 @@ import itertools
 import math
 import re
 import stat
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -211,7 +212,8 @@ def _shapes(spec: str) -> Dataset:
 
 
 def _mb(n: int) -> str:
-    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n:,} bytes"
+    # Rounded up: a size just over a limit must not print as the limit itself.
+    return f"{math.ceil(n / 2**20 * 10) / 10:.1f} MB" if n >= 2**20 else f"{n:,} bytes"
 
 
 def _check_upload_size(name: str, size: int) -> None:
@@ -234,19 +236,21 @@ def _read_file(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _gunzip(data: bytes, name: str) -> bytes:
-    """Decompress with a bounded read, so a gzip bomb stops at the limit plus one byte."""
-    limit = MAX_DECOMPRESSED_BYTES
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
-            out = f.read(limit + 1)
-    except (OSError, EOFError, zlib.error) as e:
-        raise DataError(f"{name}: the gzip data is damaged; download the file again.") from e
-    if len(out) > limit:
-        raise DataError(
-            f"{name}: decompresses to more than the limit of {_mb(limit)}; use a smaller dataset."
-        )
-    return out
+def _reader(data: bytes, name: str) -> Callable[[int], bytes]:
+    """read(n): the next n bytes of the file, inflated if it is gzipped. A gzip is inflated
+    only as far as the caller reads, so a gzip bomb costs what the caller's bound allows."""
+    if data[:2] != b"\x1f\x8b":
+        stream = io.BytesIO(data)
+        return stream.read
+    gz = gzip.GzipFile(fileobj=io.BytesIO(data))
+
+    def read(n: int) -> bytes:
+        try:
+            return gz.read(n)
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(f"{name}: the gzip data is damaged; download the file again.") from e
+
+    return read
 
 
 # --------------------------------------------------------------------------- IDX (MNIST)
@@ -305,37 +309,47 @@ def _mnist_dir(spec: str, folder: Path, image_size: int | None) -> Dataset:
 
 
 def _idx(data: bytes, name: str, ndim: int | None = None) -> np.ndarray:
-    """Parse an unsigned-byte IDX file (gzipped or not) as a uint8 array."""
-    if data[:2] == b"\x1f\x8b":
-        data = _gunzip(data, name)
-    if len(data) < 4 or data[:3] != b"\x00\x00\x08" or not 1 <= data[3] <= 4:
+    """Parse an unsigned-byte IDX file (gzipped or not) as a uint8 array.
+
+    The header says how much data follows, so no more than that (plus one byte, to tell a
+    longer file) is ever inflated: a gzip bomb is refused without expanding it.
+    """
+    read = _reader(data, name)
+    magic = read(4)
+    if len(magic) < 4 or magic[:3] != b"\x00\x00\x08" or not 1 <= magic[3] <= 4:
         raise DataError(
             f"{name}: not an IDX file of unsigned bytes (wrong magic number); use MNIST-style "
             "IDX files, or an .npz or a .zip of images instead."
         )
-    dims = data[3]
+    dims = magic[3]
     if ndim is not None and dims != ndim:
         raise DataError(
             f"{name}: holds {dims}-D data where {ndim}-D {'images' if ndim == 3 else 'labels'} "
             "were expected; check which file is which."
         )
-    header = 4 + 4 * dims
-    if len(data) < header:
+    sizes = read(4 * dims)
+    if len(sizes) < 4 * dims:
         raise DataError(f"{name}: the IDX header is truncated; download the file again.")
-    shape = tuple(int(d) for d in np.frombuffer(data, ">u4", dims, offset=4))
+    shape = tuple(int(d) for d in np.frombuffer(sizes, ">u4"))
     expected = math.prod(shape)
     if expected > MAX_DECOMPRESSED_BYTES:
         raise DataError(
             f"{name}: its header describes {_mb(expected)} of data, more than the limit of "
             f"{_mb(MAX_DECOMPRESSED_BYTES)}; use a smaller dataset."
         )
-    if len(data) - header != expected:
+    body = read(expected + 1)  # reading past the end also makes gzip check its CRC
+    if len(body) < expected:
         raise DataError(
-            f"{name}: the header describes {expected} bytes of data but the file holds "
-            f"{len(data) - header}; the file is truncated or damaged, so download it again."
+            f"{name}: the header describes {expected:,} bytes of data but the file holds "
+            f"{len(body):,}; the file is truncated, so download it again."
+        )
+    if len(body) > expected:
+        raise DataError(
+            f"{name}: the file holds more data than the {expected:,} bytes its header "
+            "describes; it is damaged or not one IDX file, so download it again."
         )
     # A copy, because arrays over the bytes object would be read-only.
-    return np.frombuffer(data, np.uint8, offset=header).reshape(shape).copy()
+    return np.frombuffer(body, np.uint8).reshape(shape).copy()
 
 
 def _idx_pair(files: dict[str, bytes]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -634,19 +648,26 @@ def _zip_entries(data: bytes, name: str) -> list[_Entry]:
 
 
 def _decode(entry_name: str, data: bytes, rgb: bool) -> Image.Image:
+    image = None
     try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-    ) as e:
+        with warnings.catch_warnings():
+            # Pillow warns (on the user's terminal) above its decompression-bomb size and
+            # refuses at twice that: both become the one sentence below, before decoding.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            image.load()
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
         raise DataError(
-            f"{entry_name}: not an image this app can read; remove it or convert it to PNG."
+            f"{entry_name}: the image has more than {Image.MAX_IMAGE_PIXELS:,} pixels, too many "
+            f"to decode safely; shrink it (images are used at {MAX_SIDE} pixels a side or less)."
         ) from e
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
+        problem = (
+            "not an image this app can read; remove it or convert it to PNG"
+            if image is None
+            else "the image is damaged or truncated; remove it or save it again"
+        )
+        raise DataError(f"{entry_name}: {problem}.") from e
     return image.convert("RGB" if rgb else "L")
 
 
