@@ -40,7 +40,8 @@ with st.expander("New run") if presenting else st.container(border=True):
         st.session_state["owner_name"] = owner.strip()
     if start_col.button("Start training", type="primary", width="stretch"):
         if result.error:
-            form.show_error(result.error)
+            if not result.error_shown:
+                form.show_error(result.error)
         elif not result.name:
             form.show_error("Give the model a name (letters, digits, '-' or '_'), then press "
                             "Start again.")

@@ -101,6 +101,7 @@ class FormResult:
     name: str
     pace: float
     error: str | None
+    error_shown: bool = False  # already on the page (a refused upload): Start need not repeat it
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -151,17 +152,18 @@ def run_spec(values: dict, data: DataInfo, preset: str | None) -> RunSpec:
     return spec
 
 
-def _dataset_choice() -> tuple[DataInfo | None, str | None]:
-    """(the chosen dataset, None) or (None, why not); an upload is validated once."""
+def _dataset_choice() -> tuple[DataInfo | None, str | None, bool]:
+    """(the chosen dataset, None, False) or (None, why not, whether that is shown already);
+    an upload is validated once."""
     choice = value("dataset")
     if choice != "upload":
-        return DataInfo(choice, *BUILT_IN[choice]), None
+        return DataInfo(choice, *BUILT_IN[choice]), None, False
     files = st.file_uploader(
         "An .npz (x, optional y), a .zip of images (class folders), or two IDX files",
         accept_multiple_files=True, key=key("upload"),  # any type: IDX names have no suffix
         help="At most 200 MB; images 8 to 128 pixels a side (or choose an image size).")
     if not files:
-        return None, "Upload a dataset first, or choose digits or shapes."
+        return None, "Upload a dataset first, or choose digits or shapes.", False
     st.checkbox("Keep colour (RGB)", **keep("rgb"),
                 help="For a zip of colour images; otherwise they are read as grey.")
     image_size = int(value("image_size")) or None
@@ -175,12 +177,14 @@ def _dataset_choice() -> tuple[DataInfo | None, str | None]:
         st.session_state[key("accepted")] = cached
     _, upload, error = cached
     if error:
-        return None, error
+        # Under the uploader at once: the user learns why before pressing Start.
+        show_error(error)
+        return None, error, True
     c, h, w = upload.image_shape
     classes = f"{len(upload.class_names)} classes" if upload.class_names else "no labels"
     st.caption(f"Accepted: {upload.images:,} images of {h}×{w}"
                f"{' in colour' if c == 3 else ''}, {classes}.")
-    return DataInfo(upload.spec, upload.image_shape, len(upload.class_names)), None
+    return DataInfo(upload.spec, upload.image_shape, len(upload.class_names)), None, False
 
 
 def form() -> FormResult:
@@ -198,7 +202,7 @@ def form() -> FormResult:
         st.selectbox("Image size (pixels a side)", IMAGE_SIZES, **keep("image_size"),
                      format_func=lambda s: "as the data is" if s == 0 else f"{s}×{s}",
                      help="Resize every image; the conv architecture needs 28 to 64.")
-        data, data_error = _dataset_choice()
+        data, data_error, data_error_shown = _dataset_choice()
     with model_col:
         st.markdown("**Model**")
         st.radio("Kind", ["vae", "cvae"], **keep("kind"), horizontal=True,
@@ -246,7 +250,7 @@ def form() -> FormResult:
     values = {n: value(n) for n in [*DEFAULTS, "rgb"]}
     preset = st.session_state.get(key("preset"), CUSTOM)
     if data_error:
-        return FormResult(None, name, 0.0, data_error)
+        return FormResult(None, name, 0.0, data_error, data_error_shown)
     try:
         spec = run_spec(values, data, None if preset == CUSTOM else preset)
     except ValueError as err:
