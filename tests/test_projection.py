@@ -7,8 +7,10 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
+from sklearn.manifold import trustworthiness
 
-from vae import projection
+from vae import checkpoints, projection
+from vae.evaluation import encode_split
 from vae.images import gif_bytes, png_bytes
 
 
@@ -36,10 +38,51 @@ def test_pca_is_deterministic_and_pads_a_single_dimension():
     assert ratio.tolist() == pytest.approx([1.0, 0.0])
 
 
+@pytest.fixture(scope="module")
+def digit_codes():
+    """The shipped 20-D digits model's test codes (360) and their digits."""
+    codes = encode_split(checkpoints.SHIPPED_DIR / "digits-vae-20d")
+    return codes["mu"], codes["y"]
+
+
+def test_tsne_keeps_digits_apart_and_neighbours_together(digit_codes):
+    mu, y = digit_codes
+    coords = projection.tsne(mu, threads=1)
+    assert coords.shape == (len(mu), 2) and coords.dtype == np.float32
+    assert trustworthiness(mu, coords, n_neighbors=10) > 0.98
+    # 10-NN accuracy: 0.90 in the 20-D codes themselves, 0.88 in scikit-learn's t-SNE map.
+    accuracy = projection.neighbour_accuracy(coords, y)
+    assert accuracy > 0.86
+    # The flat PCA picture of the same codes mixes the digits far more (0.58).
+    assert accuracy > projection.neighbour_accuracy(projection.pca(mu)[0], y) + 0.2
+
+
+def test_tsne_reports_progress_until_done():
+    seen = []
+    projection.tsne(codes(200), progress=seen.append, threads=1)
+    assert len(seen) >= 10 and seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_tsne_is_deterministic_for_a_seed():
+    x = codes(200)
+    first = projection.tsne(x, seed=3, threads=1)
+    assert np.array_equal(first, projection.tsne(x.copy(), seed=3, threads=1))
+    assert not np.array_equal(first, projection.tsne(x, seed=4, threads=1))
+
+
+def test_neighbour_accuracy_of_separate_and_mixed_classes():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(["a", "b"], 50)
+    apart = rng.standard_normal((100, 2)) + np.where(labels == "a", 0, 100)[:, None]
+    assert projection.neighbour_accuracy(apart, labels) == 1.0
+    mixed = rng.standard_normal((100, 2))
+    assert projection.neighbour_accuracy(mixed, labels) < 0.75
+
+
 def test_tsne_result_is_cached_and_reused(tmp_path, monkeypatch):
     x = codes(120)
     file = projection.cache_file("/some/model", "v000001", root=tmp_path)
-    first = projection.cached_tsne(x, file)
+    first = projection.cached_tsne(x, file, threads=1)
     assert file.exists() and first.shape == (120, 2)
 
     def refuse(*args, **kwargs):
