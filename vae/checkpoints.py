@@ -300,6 +300,13 @@ def import_zip(
     weights = tensors[MODEL][0]
     snapshots = tensors[SNAPSHOTS][0] if SNAPSHOTS in tensors else None
     _validate(where, config, history, _shapes(weights))
+    if name is None:
+        # The name comes from the zip, not from the user: say so, and what to change there
+        # (the app's import has no name box; resolve_name's advice would point nowhere).
+        problem = _name_problem(unicodedata.normalize("NFC", top).strip())
+        if problem:
+            raise _fail(where, f"its folder name {_shown(top)} cannot name a checkpoint: "
+                        f"{problem}", "rename the folder inside the zip and import it again")
     folder = _claim_name(top if name is None else name, root)
     try:
         return save(folder, config=config, weights=weights, history=history,
