@@ -580,10 +580,14 @@ def _read_zip(source: str | Path | IO[bytes], where: str,
             size = Path(source).stat().st_size
         else:
             size = source.seek(0, os.SEEK_END)
-        # ZipFile reads the whole central directory, so bound the archive before opening it.
-        if size > limit:
-            raise _fail(where, f"the zip is larger than the import limit of {limit:,} bytes",
-                        "import a smaller checkpoint")
+    except OSError as err:
+        raise _fail(where, f"it cannot be read ({err.strerror or err})",
+                    "check the path") from None
+    # ZipFile reads the whole central directory, so bound the archive before opening it.
+    if size > limit:
+        raise _fail(where, f"the zip is larger than the import limit of {limit:,} bytes",
+                    "import a smaller checkpoint")
+    try:
         with zipfile.ZipFile(source) as archive:
             top, members = _check_members(archive.infolist(), where, limit)
             files, budget = {}, limit
@@ -594,8 +598,15 @@ def _read_zip(source: str | Path | IO[bytes], where: str,
                 if len(files[name]) > budget:
                     raise _too_big(where, name, limit)
                 budget -= len(files[name])
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as err:
-        raise _fail(where, f"it is not a readable zip file ({err})",
+    except CheckpointError:
+        raise
+    except (PermissionError, IsADirectoryError) as err:
+        raise _fail(where, f"it cannot be read ({err.strerror})", "check the path") from None
+    # zipfile's own words ("negative seek value -20", "Bad CRC-32 for ...") tell a user
+    # nothing more: a damaged zip raises any of these, ValueError and OSError included.
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+            ValueError):
+        raise _fail(where, "it is not a readable zip file (damaged, cut short or not a zip)",
                     "export the checkpoint again") from None
     return top, files
 

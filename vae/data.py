@@ -17,6 +17,7 @@ import itertools
 import math
 import re
 import stat
+import tokenize
 import warnings
 import zipfile
 import zlib
@@ -367,16 +368,26 @@ def _idx_pair(files: dict[str, bytes]) -> tuple[np.ndarray, np.ndarray | None]:
 
 # --------------------------------------------------------------------------- npz
 
+# What zipfile raises for damaged archives besides BadZipFile: ValueError (a negative seek where
+# an offset is damaged), NotImplementedError (a version or compression it lacks), EOFError.
+_UNREADABLE_ZIP = (zipfile.BadZipFile, ValueError, NotImplementedError, EOFError, OSError)
+
 
 def _npz(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as e:
+    except _UNREADABLE_ZIP as e:
         raise DataError(
             f"{name}: not an .npz archive; save the arrays with numpy.savez and upload again."
         ) from e
     with archive:
         members = {info.filename: info for info in archive.infolist()}
+    for info in members.values():
+        if info.flag_bits & 0x1:  # zipfile would ask for a password (a RuntimeError)
+            raise DataError(
+                f"{name}: member {info.filename!r} is encrypted; save the arrays with "
+                "numpy.savez, without a password."
+            )
     # Declared sizes bound what zipfile will inflate, so checking them stops a zip bomb.
     if sum(info.file_size for info in members.values()) > MAX_DECOMPRESSED_BYTES:
         raise DataError(
@@ -406,7 +417,8 @@ def _npz_array(npz: np.lib.npyio.NpzFile, key: str, name: str) -> np.ndarray:
         array = npz[key]
         if not isinstance(array, np.ndarray):  # NpzFile hands back a non-.npy member as bytes
             raise ValueError(f"member {key!r} is not an .npy array")
-    except (ValueError, OSError, EOFError, MemoryError, zipfile.BadZipFile, zlib.error) as e:
+    # numpy parses a damaged .npy header with Python's tokenizer: its errors come through too.
+    except (*_UNREADABLE_ZIP, MemoryError, zlib.error, SyntaxError, tokenize.TokenError) as e:
         what = "is an object array, which is refused" if "allow_pickle" in str(e) else "is damaged"
         raise DataError(
             f"{name}: array {key!r} {what}; save plain numeric arrays with numpy.savez."
@@ -589,9 +601,10 @@ def _folder_entries(folder: Path) -> list[_Entry]:
 def _zip_entries(data: bytes, name: str) -> list[_Entry]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as e:
+    except _UNREADABLE_ZIP as e:
         raise DataError(
-            f"{name}: not a zip archive; give a folder of images or a .zip of one."
+            f"{name}: not a zip archive this app can read; give a folder of images or a .zip "
+            "of one."
         ) from e
     infos = []
     for info in archive.infolist():
@@ -616,7 +629,7 @@ def _zip_entries(data: bytes, name: str) -> list[_Entry]:
                 f"than the limit of {_mb(MAX_DECOMPRESSED_BYTES)}; use smaller images."
             )
         parts = PurePosixPath(member).parts
-        if not info.is_dir() and parts and not _is_hidden(parts):
+        if parts and not info.is_dir() and not _is_hidden(parts):  # a member may be nameless
             infos.append((parts, info))
     total = sum(info.file_size for _, info in infos)
     if total > MAX_DECOMPRESSED_BYTES:
@@ -624,7 +637,8 @@ def _zip_entries(data: bytes, name: str) -> list[_Entry]:
             f"{name}: its files decompress to {_mb(total)}, more than the limit of "
             f"{_mb(MAX_DECOMPRESSED_BYTES)}; use fewer or smaller images."
         )
-    infos.sort()
+    # By path alone: a zip may hold one name twice, and ZipInfo objects do not compare.
+    infos.sort(key=lambda entry: entry[0])
     rel = [parts for parts, _ in infos]
     # A zip of a folder usually wraps everything in that folder's name: look inside it.
     if rel and all(len(p) > 1 for p in rel) and len({p[0] for p in rel}) == 1:
@@ -634,7 +648,7 @@ def _zip_entries(data: bytes, name: str) -> list[_Entry]:
         def read() -> bytes:
             try:
                 return archive.read(info)
-            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as e:
+            except (*_UNREADABLE_ZIP, zlib.error) as e:
                 raise DataError(
                     f"{name}: member {info.filename!r} is damaged; zip the folder again."
                 ) from e
