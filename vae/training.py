@@ -21,7 +21,7 @@ MAX_STEP_RECORDS = 2000
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became non-finite; the trainer keeps the last good weights."""
+    """The loss became non-finite; the trainer went back to its last validated state."""
 
 
 @dataclass
@@ -202,6 +202,7 @@ class Trainer:
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.stale_epochs = 0
         self._stop_requested = False
+        self._good: dict | None = None  # the last validated state, what a divergence rolls back to
         if resume:
             self._restore(resume)
 
@@ -276,13 +277,9 @@ class Trainer:
             torch.stack([p.grad.sum() for p in self.parameters if p.grad is not None]).sum(),
         ]).tolist()
         if not (math.isfinite(loss_value) and math.isfinite(grad_sum)):
-            # Nothing was applied yet, so the model still holds the last good weights.
-            raise TrainingDiverged(
-                f"The loss became non-finite at step {self.step + 1}; the last good weights "
-                "were kept. Likely cause: a learning rate too high for this model "
-                f"(now {self.config.lr:g}) or data with extreme values; lower the learning "
-                "rate and retry."
-            )
+            # The weights that gave this loss are the bad ones: run() goes back to the last
+            # validated state before this reaches the caller.
+            raise TrainingDiverged(f"The loss became non-finite at step {self.step + 1}")
         self.optimizer.step()
         if self.ema_model is not None:
             self._update_ema()
@@ -316,6 +313,21 @@ class Trainer:
         # Denormal floats appear as weights and Adam's moments decay and slow a CPU step by up
         # to 2x; flushing them to zero changes no result beyond float32 noise.
         torch.set_flush_denormal(True)
+        self._mark_good()
+        try:
+            stopped = self._epochs()
+        except TrainingDiverged as err:
+            raise self._roll_back(str(err)) from None
+        if stopped:  # mid-run: the model keeps its raw weights, for an exact resume
+            return self.history
+        if self.best_weights is not None:
+            self.model.load_state_dict(self.best_weights)
+        elif self.ema_model is not None:
+            self.model.load_state_dict(self.ema_model.state_dict())
+        return self.history
+
+    def _epochs(self) -> bool:
+        """Train until the last epoch, early stopping or a stop request (then True)."""
         bs = self.config.batch_size
         while not self.finished:
             if self.batch_in_epoch == 0:
@@ -334,22 +346,91 @@ class Trainer:
                 for callback in self.callbacks:
                     callback(self, record)
                 if self._stop_requested:
-                    return self.history
+                    return True
             self.epoch += 1
             self.batch_in_epoch = 0
+            metrics = self.validate()
+            if not all(map(math.isfinite, [metrics["val_elbo"], *metrics["val_kl_per_dim"]])):
+                # Finite training losses, yet weights that validate to NaN or infinity.
+                raise TrainingDiverged(f"The validation ELBO became non-finite after step "
+                                       f"{self.step}")
             record = {"kind": "epoch", "epoch": self.epoch, "step": self.step,
-                      "seconds": time.perf_counter() - t0, **self.validate()}
+                      "seconds": time.perf_counter() - t0, **metrics}
             record.update(_rounded(record))
             self.history["epochs"].append(record)
             for callback in self.callbacks:
                 callback(self, record)
             if self._early_stop(record["val_elbo"]):
                 break
-        if self.best_weights is not None:
-            self.model.load_state_dict(self.best_weights)
-        elif self.ema_model is not None:
-            self.model.load_state_dict(self.ema_model.state_dict())
-        return self.history
+            self._mark_good()
+        return False
+
+    def _state_tensors(self) -> dict[str, torch.Tensor]:
+        """The tensors a divergence must restore, sharing storage with the live ones."""
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        if self.ema_model is not None:
+            tensors.update({f"ema.{k}": v for k, v in self.ema_model.state_dict().items()})
+        for i, param in enumerate(self.parameters):
+            for key, value in self.optimizer.state.get(param, {}).items():
+                if torch.is_tensor(value):
+                    tensors[f"optimizer.{i}.{key}"] = value
+        return tensors
+
+    @torch.no_grad()
+    def _mark_good(self) -> None:
+        """Remember the state at a validated epoch's end (or the run's start): the weights that
+        produce a non-finite loss are already ruined, and often the few steps before them too,
+        so a divergence goes back here. Once an epoch, copied into buffers kept from the last
+        time (a deep copy cost a tenth of a digits epoch)."""
+        live = self._state_tensors()
+        kept = self._good["tensors"] if self._good else {}
+        if list(kept) == list(live) and all(kept[k].shape == v.shape for k, v in live.items()):
+            torch._foreach_copy_(list(kept.values()), list(live.values()))
+        else:
+            kept = {k: v.detach().clone() for k, v in live.items()}
+        self._good = {
+            "tensors": kept,
+            "groups": [{k: v for k, v in g.items() if k != "params"}
+                       for g in self.optimizer.param_groups],
+            "lr_scheduler": self.lr_scheduler.state_dict() if self.lr_scheduler else None,
+            "generator": self.generator.get_state(),
+            "rng": copy.deepcopy(self.rng.bit_generator.state),
+            "counters": (self.step, self.epoch, self.batch_in_epoch,
+                         copy.deepcopy(self.epoch_rng_state), self.beta_override),
+            "where": (f"end of epoch {self.epoch}" if self.epoch and not self.batch_in_epoch
+                      else "where this run started"),
+        }
+
+    @torch.no_grad()
+    def _roll_back(self, what: str) -> TrainingDiverged:
+        """Return to the last validated state (history, snapshots and counters included, so
+        the run saved now resumes from there exactly) and say so in one message."""
+        good = self._good
+        bad_lr = self.optimizer.param_groups[0]["lr"]
+        kept = good["tensors"]
+        for i, param in enumerate(self.parameters):  # state the optimizer made since: gone
+            state = self.optimizer.state.get(param)
+            if state and any(f"optimizer.{i}.{key}" not in kept for key in state):
+                del self.optimizer.state[param]
+        live = self._state_tensors()
+        torch._foreach_copy_([live[k] for k in kept], list(kept.values()))
+        for group, saved in zip(self.optimizer.param_groups, good["groups"], strict=True):
+            group.update(saved)
+        if self.lr_scheduler:
+            self.lr_scheduler.load_state_dict(good["lr_scheduler"])
+        self.generator.set_state(good["generator"])
+        self.rng.bit_generator.state = good["rng"]
+        (self.step, self.epoch, self.batch_in_epoch, self.epoch_rng_state,
+         self.beta_override) = good["counters"]
+        history = self.history
+        history["steps"] = [r for r in history["steps"] if r["step"] <= self.step]
+        history["epochs"] = [r for r in history["epochs"] if r["epoch"] <= self.epoch]
+        history["beta_changes"] = [c for c in history["beta_changes"] if c["step"] <= self.step]
+        self.snapshots = {s: w for s, w in self.snapshots.items() if s <= self.step}
+        kept = f"the weights of step {self.step} ({good['where']}) were kept"
+        return TrainingDiverged(
+            f"{what}; {kept}. Likely cause: a learning rate too high for this model (now "
+            f"{bad_lr:g}) or data with extreme values; lower the learning rate and retry.")
 
     def _early_stop(self, val_elbo: float) -> bool:
         patience = self.config.early_stopping
