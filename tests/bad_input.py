@@ -181,23 +181,42 @@ def symlink_info(name: str) -> zipfile.ZipInfo:
     return info
 
 
-def declare_size(archive: bytes, member: str, size: int) -> bytes:
-    """The zip with `member`'s uncompressed size rewritten in its local header and central
-    directory: what an archive that expands past a limit (or lies about it) declares."""
+# Fields of a central directory entry: (offset, struct format); the local header repeats some.
+_CENTRAL = {"version": (6, "<H"), "flags": (8, "<H"), "method": (10, "<H"),
+            "size": (24, "<I")}
+_LOCAL = {"size": (22, "<I")}
+
+
+def patch_zip(archive: bytes, member: str, **fields: int) -> bytes:
+    """The zip with `member`'s central directory entry (and local header, for the size)
+    rewritten: what a damaged or hostile archive declares. Fields: version (needed to
+    extract), flags, method (compression), size (uncompressed)."""
     data = bytearray(archive)
     with zipfile.ZipFile(io.BytesIO(archive)) as zf:
         info = zf.getinfo(member)
-        start = zf.start_dir
-        infos = zf.infolist()
-    struct.pack_into("<I", data, info.header_offset + 22, size)
-    offset = start
+        offset, infos = zf.start_dir, zf.infolist()
+    for field, value in fields.items():
+        if field in _LOCAL:
+            struct.pack_into(_LOCAL[field][1], data, info.header_offset + _LOCAL[field][0], value)
     for entry in infos:
         assert data[offset:offset + 4] == b"PK\x01\x02"
         name_len, extra_len, comment_len = struct.unpack_from("<HHH", data, offset + 28)
         if entry.filename == member:
-            struct.pack_into("<I", data, offset + 24, size)
+            for field, value in fields.items():
+                struct.pack_into(_CENTRAL[field][1], data, offset + _CENTRAL[field][0], value)
         offset += 46 + name_len + extra_len + comment_len
     return bytes(data)
+
+
+def declare_size(archive: bytes, member: str, size: int) -> bytes:
+    """The zip with `member` declaring `size` bytes uncompressed: what an archive that expands
+    past a limit (or lies about it) says."""
+    return patch_zip(archive, member, size=size)
+
+
+def cut(data: bytes, start: int, length: int) -> bytes:
+    """`length` bytes taken out at `start`: a zip so damaged has every offset off by that."""
+    return data[:start] + data[start + length:]
 
 
 # --------------------------------------------------------------------------- checkpoints

@@ -28,8 +28,10 @@ import reliability
 from bad_input import (
     assert_sentence,
     changes,
+    cut,
     declare_size,
     file_hashes,
+    patch_zip,
     run_cli,
     shipped_hashes,
     symlink_info,
@@ -188,7 +190,7 @@ ZIPS = {
         "a checkpoint zip whose history.json declares 10 bytes and inflates to 1 MiB",
         lambda f: declare_size(zip_bytes(members(f, **{"run/history.json": b" " * 2**20})),
                                "run/history.json", 10),
-        ("not a readable zip file", "Bad CRC-32")),
+        ("not a readable zip file",)),
     "zip above the size limit": BadZip(
         "a 200 MiB + 1 byte upload (in a browser, Streamlit's uploader refuses it first)",
         lambda f: bytes(LIMIT + 1), (f"larger than the import limit of {LIMIT:,} bytes",),
@@ -201,6 +203,13 @@ ZIPS = {
         "a checkpoint zip whose folder is 'model\\u202egnp.exe' (a right-to-left override)",
         lambda f: zip_bytes(members(f, "model\u202egnp.exe")),
         ("folder name", "control or invisible", "rename the folder inside the zip")),
+    "zip with damaged offsets": BadZip(
+        "a checkpoint zip with 20 bytes taken out near its start (every offset off by 20)",
+        lambda f: cut(zip_bytes(members(f)), 10, 20), ("not a readable zip file",)),
+    "zip needing a newer zip version": BadZip(
+        "a checkpoint zip whose config.json says it needs zip version 9.9",
+        lambda f: patch_zip(zip_bytes(members(f)), "run/config.json", version=99),
+        ("not a readable zip file",)),
     "not a zip": BadZip("4 KiB of random bytes named .zip", lambda f: os.urandom(4096),
                         ("not a readable zip file",)),
     "empty zip file": BadZip("a .zip of 0 bytes", lambda f: b"", ("not a readable zip file",)),
@@ -334,11 +343,16 @@ def app_changes(tree: Tree, before: dict) -> list[str]:
 
 
 def happened(app: str | None, cli: list[tuple[str, object]], root: Path | None = None) -> str:
-    parts = [f"App: {app}"] if app else []
-    parts += [f"CLI {what} (exit {r.status}): {r.sentence if r.status else r.stdout.strip()}"
-              for what, r in cli]
+    """What each path said, those that said the same thing together."""
+    said = [("App", app)] if app else []
+    said += [(f"CLI {what} (exit {r.status})", r.sentence if r.status else r.stdout.strip())
+             for what, r in cli]
+    by_text: dict[str, list[str]] = {}
+    for who, text in said:
+        by_text.setdefault(text, []).append(who)
+    report = " ".join(f"{' and '.join(who)}: {text}" for text, who in by_text.items())
     # The report is the same from run to run: no temporary folder's name in it.
-    return " ".join(parts).replace(f"{root}/", "") if root else " ".join(parts)
+    return report.replace(f"{root}/", "") if root else report
 
 
 # --------------------------------------------------------------------------- the tests

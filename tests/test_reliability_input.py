@@ -18,6 +18,7 @@ import os
 import pickle
 import tempfile
 import time
+import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,10 +30,12 @@ import reliability
 from bad_input import (
     assert_sentence,
     changes,
+    cut,
     declare_size,
     file_hashes,
     idx_bytes,
     npz_bytes,
+    patch_zip,
     png_bytes,
     run_cli,
     run_cli_once,
@@ -115,6 +118,22 @@ def lying_zip() -> dict[str, bytes]:
     """A member that declares 1,000 bytes and inflates to 2 MiB."""
     archive = zip_bytes(pets({"pets/cats/big.png": bytes(2**21)}))
     return {"pets.zip": declare_size(archive, "pets/cats/big.png", 1000)}
+
+
+def damaged_npy_header() -> dict[str, bytes]:
+    """x.npy whose header dict lost its closing parenthesis and brace."""
+    npy = io.BytesIO()
+    np.save(npy, pixels())
+    data = npy.getvalue()
+    size = int.from_bytes(data[8:10], "little")
+    header = data[10:10 + size].replace(b"10)", b"10 ").replace(b"}", b" ")
+    return {"header.npz": zip_bytes({"x.npy": data[:10] + header + data[10 + size:]})}
+
+
+def twice_zip() -> dict[str, bytes]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate: the point here
+        return pets_zip({zipfile.ZipInfo("pets/cats/00.png"): png_bytes((12, 10), "L", 99)})
 
 
 def big_png() -> bytes:
@@ -257,6 +276,32 @@ CASES = {
         "at maxUploadSize = 200; this is the server's own check)",
         lambda: {"big.npz": bytes(200 * 2**20 + 1)},
         ("200.1 MB, more than the limit of 200.0 MB",), cli="sparse"),
+    "zip of images with damaged offsets": Case(
+        "a zip of images with 20 bytes taken out near its start (every offset off by 20)",
+        lambda: {"pets.zip": cut(zip_bytes(pets()), 10, 20)}, ("'pets/cats/00.png' is damaged",)),
+    "zip needing a newer zip version": Case(
+        "a zip of images whose member says it needs zip version 9.9",
+        lambda: {"pets.zip": patch_zip(zip_bytes(pets()), "pets/cats/00.png", version=99)},
+        ("not a zip archive this app can read",)),
+    "zip of images holding one name twice": Case(
+        "a zip of 12 images plus a second pets/cats/00.png", twice_zip, (), accepted=True),
+    "zip of images with a nameless member": Case(
+        "a zip of 12 images plus a member whose name is empty",
+        lambda: pets_zip({zipfile.ZipInfo(""): b"nameless"}), (), accepted=True),
+    "npz with damaged offsets": Case(
+        "an .npz with 20 bytes taken out near its start",
+        lambda: {"cut.npz": cut(npz_bytes(x=pixels()), 10, 20)}, ("array 'x' is damaged",)),
+    "npz with an encrypted member": Case(
+        "an .npz whose x.npy is flagged as encrypted",
+        lambda: {"locked.npz": patch_zip(npz_bytes(x=pixels()), "x.npy", flags=1)},
+        ("member 'x.npy' is encrypted",)),
+    "npz with an unknown compression method": Case(
+        "an .npz whose x.npy claims compression method 99",
+        lambda: {"method.npz": patch_zip(npz_bytes(x=pixels()), "x.npy", method=99)},
+        ("array 'x' is damaged",)),
+    "npz whose .npy header is damaged": Case(
+        "an .npz whose x.npy header lost its closing parenthesis and brace", damaged_npy_header,
+        ("array 'x' is damaged",)),
     "npz member expanding past the limit": Case(
         "an .npz whose x.npy declares 1 GiB + 1 byte",
         lambda: {"bomb.npz": declare_size(npz_bytes(x=pixels()), "x.npy", 2**30 + 1)},
