@@ -134,17 +134,27 @@ def save(
     _check_layout(folder, where)
     previous = _pointer(folder)
     staging = folder / f"{_TMP}{uuid.uuid4().hex}"
-    staging.mkdir()
-    for name, data in files.items():
-        _write_synced(staging / name, data)
-    _fsync_dir(staging)
-    version = folder / f"v{_last_version(folder) + 1:06d}"
-    os.rename(staging, version)
-    # Synced before the pointer moves, so a power cut cannot persist CURRENT without its target.
-    _fsync_dir(folder)
     pointer_tmp = folder / f"{_POINTER}{_TMP}{uuid.uuid4().hex}"
-    _write_synced(pointer_tmp, f"{version.name}\n".encode())
-    os.replace(pointer_tmp, folder / _POINTER)
+    version = staging
+    staging.mkdir()
+    try:
+        for name, data in files.items():
+            _write_synced(staging / name, data)
+        _fsync_dir(staging)
+        target = folder / f"v{_last_version(folder) + 1:06d}"
+        os.rename(staging, target)
+        version = target
+        # Synced before the pointer moves, so a power cut cannot persist CURRENT without its
+        # target.
+        _fsync_dir(folder)
+        _write_synced(pointer_tmp, f"{version.name}\n".encode())
+        os.replace(pointer_tmp, folder / _POINTER)
+    except OSError:
+        # A failed write (a full disk): the files of a version never made current would hold
+        # the very space a retry needs. The previous version is untouched.
+        pointer_tmp.unlink(missing_ok=True)
+        shutil.rmtree(version, ignore_errors=True)
+        raise
     _fsync_dir(folder)
     # The previous version stays: a reader that resolved CURRENT just before may still read it.
     _collect_garbage(folder, keep={version.name, previous})
