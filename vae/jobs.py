@@ -228,6 +228,7 @@ class JobManager:
             job.total_steps = payload["total_steps"]
             job.step = payload["step"]
             job.config = payload.get("config")
+            self._write(job)  # once: a restarted server shows "step N of TOTAL"
         elif kind == "metrics":
             for record in payload:
                 (job.steps if record["kind"] == "step" else job.epochs).append(record)
@@ -250,6 +251,11 @@ class JobManager:
             proc, conn = self._procs.pop(job.id)
             proc.join(timeout=5)
             conn.close()
+        if checkpoints.is_checkpoint(job.out):
+            # Saved: pages read the run from its checkpoint now. Its live copies (weights,
+            # up to 50 snapshots, thousands of records) would otherwise stay in the server for
+            # as long as it runs, one set per job.
+            job.weights, job.snapshots, job.steps, job.epochs = None, {}, [], []
         self._write(job)
         self._start_queued()
 
@@ -267,6 +273,21 @@ class JobManager:
         tmp.write_text(json.dumps(job.record()))
         os.replace(tmp, path)
 
+    @staticmethod
+    def _interrupted(job: Job) -> str:
+        """Say what is left of a job the server's end cut off: its last saved checkpoint."""
+        try:
+            saved = checkpoints.load(job.out).history.get("resume", {}).get("step")
+        except (checkpoints.CheckpointError, OSError):
+            saved = None
+        if saved is None:
+            return ("The server stopped while this job was active, before it saved anything; "
+                    "start it again.")
+        job.step = saved  # the record's step is where it started; the checkpoint is where it is
+        return (f"The server stopped while this job was active; its checkpoint saved at step "
+                f"{saved} is kept: continue it from the Models page, or from the command line "
+                "with --resume.")
+
     def _load_records(self) -> None:
         """Jobs a previous server left active, whose worker is gone, become 'interrupted'."""
         for path in sorted(self.records_dir.glob("*.json")):
@@ -277,8 +298,7 @@ class JobManager:
                 continue
             if job.active and not (job.status != "queued" and pid_alive(job.pid)):
                 job.status = "interrupted"
-                job.message = ("The server stopped while this job was active; continue it "
-                               "from the Models page, or from the command line with --resume.")
+                job.message = self._interrupted(job)
                 self._write(job)
             if not job.active:
                 self._jobs[job.id] = job
