@@ -184,8 +184,21 @@ def _status(job: Job) -> None:
         st.info("Waiting in the queue: one job trains at a time while the app serves.")
     elif job.status == "failed":
         st.error(render.escape(job.message))
+    elif job.status == "unsaved":
+        _unsaved(job)
     elif job.status in ("stopped", "interrupted"):
         st.warning(render.escape(job.message))
+
+
+def _unsaved(job: Job) -> None:
+    """A run whose save failed: the reason, and a second try once the user fixed it."""
+    st.error(render.escape(job.message))
+    allowed = may_control(job)
+    save_col, discard_col, _ = st.columns([1, 1, 4])
+    save_col.button("Save again", key=f"save_again_{job.id}", type="primary", on_click=control,
+                    args=("save_again", job.id), disabled=not allowed, width="stretch")
+    discard_col.button("Discard", key=f"discard_{job.id}", on_click=control,
+                       args=("discard", job.id), disabled=not allowed, width="stretch")
 
 
 def _changes(changes: list[dict]) -> None:

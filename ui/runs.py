@@ -51,7 +51,8 @@ class Run:
 
 
 def saved_checkpoint(job: Job) -> checkpoints.Checkpoint | None:
-    if job.active or not checkpoints.is_checkpoint(job.out):
+    # An unsaved run is newer than whatever its folder holds: shown from memory.
+    if job.holds_out or not checkpoints.is_checkpoint(job.out):
         return None
     try:
         return state.load(job.out)[1]

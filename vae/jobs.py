@@ -4,6 +4,9 @@ A worker is a spawned process, so a training step never holds the server's GIL, 
 real stop, and a crash stays in the worker. It exits by itself within a second of its parent's
 death. The manager keeps a job record on disk so a restarted server can show what was
 interrupted, and it runs at most `max_running` jobs, queueing up to `max_queued` more.
+
+A run whose final save fails (disk full, permissions) ends "unsaved": the manager keeps what
+the save would have written, so `save_again` can write it once the cause is fixed.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from vae import checkpoints
 from vae.processes import exit_with_parent, pid_alive, start_process
-from vae.runner import RunSpec
+from vae.runner import RunSpec, SaveFailed, write_error
 
 ACTIVE = ("queued", "running", "paused")
 MAX_KEPT_STEPS = 4000
@@ -58,6 +61,8 @@ class Job:
     weights: dict | None = field(default=None, repr=False)
     snapshots: dict[int, dict] = field(default_factory=dict, repr=False)
     config: dict | None = field(default=None, repr=False)  # the run's config.json content
+    # An unsaved run: what its save would have written, and its result once written.
+    unsaved: dict | None = field(default=None, repr=False)
 
     RECORD_FIELDS = ("id", "name", "out", "spec", "owner", "resume", "status", "message",
                      "created", "pid", "step", "total_steps")
@@ -65,6 +70,11 @@ class Job:
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def holds_out(self) -> bool:
+        """Whether the job may still write its folder: active, or unsaved and kept."""
+        return self.active or self.status == "unsaved"
 
     def record(self) -> dict:
         data = asdict(self)
@@ -97,6 +107,9 @@ class JobManager:
             if any(j.active and Path(j.out) == out for j in self._jobs.values()):
                 raise JobError(f"A job for '{name}' is already queued or running; wait for it "
                                "or pick another name.")
+            if any(j.holds_out and Path(j.out) == out for j in self._jobs.values()):
+                raise JobError(f"A run of '{name}' is waiting to be saved; save it again or "
+                               "discard it first, or pick another name.")
             if not resume and checkpoints.is_checkpoint(out):
                 raise JobError(f"A model named '{name}' exists already; pick another name or "
                                "continue training it.")
@@ -145,6 +158,38 @@ class JobManager:
                 self._finish(job, "stopped", "Stopped before it started.")
             elif job.active:
                 self._command(job_id, ("stop",))
+
+    def save_again(self, job_id: str) -> Job:
+        """Write an unsaved run's checkpoint (after the disk was freed or the permissions fixed);
+        raises JobError with the reason when it fails again, keeping the run for another try."""
+        with self._lock:
+            job = self.get(job_id)
+            if job.status != "unsaved" or job.unsaved is None or job.unsaved.get("saving"):
+                raise JobError(f"Job '{job.name}' is {job.status}: there is nothing to save.")
+            unsaved = job.unsaved
+            unsaved["saving"] = True  # one writer per checkpoint: a second press waits its turn
+        try:
+            checkpoints.save(job.out, **_torch_files(unsaved["files"]))
+        except OSError as err:
+            with self._lock:
+                unsaved["saving"] = False
+                job.message = _unsaved_message(write_error(Path(job.out), err))
+                self._write(job)
+            raise JobError(job.message) from None
+        with self._lock:
+            job.unsaved = None
+            self._finish(job, unsaved["status"], f"{unsaved['message']} Saved on a later try.")
+        return job
+
+    def discard(self, job_id: str) -> None:
+        """Drop an unsaved run: its folder keeps whatever was saved before."""
+        with self._lock:
+            job = self.get(job_id)
+            if job.status != "unsaved" or job.unsaved is None or job.unsaved.get("saving"):
+                raise JobError(f"Job '{job.name}' is {job.status}: there is nothing to discard.")
+            job.unsaved = None
+            self._finish(job, "failed", "The unsaved run was discarded; the last checkpoint "
+                         "saved before it, if any, is kept.")
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -243,6 +288,8 @@ class JobManager:
         elif kind == "snapshot":
             job.snapshots[payload["step"]] = payload["weights"]
         elif kind == "done":
+            if "unsaved" in payload:
+                job.unsaved = payload["unsaved"]
             self._finish(job, payload["status"], payload["message"])
 
     def _finish(self, job: Job, status: str, message: str) -> None:
@@ -251,7 +298,7 @@ class JobManager:
             proc, conn = self._procs.pop(job.id)
             proc.join(timeout=5)
             conn.close()
-        if checkpoints.is_checkpoint(job.out):
+        if status != "unsaved" and checkpoints.is_checkpoint(job.out):
             # Saved: pages read the run from its checkpoint now. Its live copies (weights,
             # up to 50 snapshots, thousands of records) would otherwise stay in the server for
             # as long as it runs, one set per job.
@@ -300,8 +347,38 @@ class JobManager:
                 job.status = "interrupted"
                 job.message = self._interrupted(job)
                 self._write(job)
+            elif job.status == "unsaved":  # what it kept in memory went with the server
+                job.status = "failed"
+                job.message = (f"{job.message.split(' The trained run')[0]} The server stopped "
+                               "before it was saved; the last checkpoint saved before, if any, "
+                               "is kept.")
+                self._write(job)
             if not job.active:
                 self._jobs[job.id] = job
+
+
+def _unsaved_message(error: str) -> str:
+    return (f"{error} The trained run is kept in memory: free some space or fix the "
+            "permissions, then save it again.")
+
+
+def _numpy_files(files: dict) -> dict:
+    """save()'s arguments with numpy arrays for tensors (they cross the event queue)."""
+    tensors, meta = files["optimizer"]
+    return {**files, "weights": _numpy_weights(files["weights"]),
+            "optimizer": (_numpy_weights(tensors), meta),
+            "snapshots": files["snapshots"] and _numpy_weights(files["snapshots"])}
+
+
+def _torch_files(files: dict) -> dict:
+    import torch
+
+    def tensors(arrays: dict) -> dict:
+        return {k: torch.from_numpy(v) for k, v in arrays.items()}
+
+    return {**files, "weights": tensors(files["weights"]),
+            "optimizer": (tensors(files["optimizer"][0]), files["optimizer"][1]),
+            "snapshots": files["snapshots"] and tensors(files["snapshots"])}
 
 
 # ---- the worker process -------------------------------------------------------------------
@@ -398,6 +475,12 @@ def _worker_main(job_id: str, spec: dict, out: str, resume: bool, threads: int,
         control.flush()
         control.send("weights", _numpy_weights(trainer.weights()))
         control.send("done", {"status": result.status, "message": result.message})
+    except SaveFailed as err:  # trained, not written: the manager keeps it for save_again
+        control.flush()
+        control.send("weights", _numpy_weights(err.files["weights"]))
+        control.send("done", {"status": "unsaved", "message": _unsaved_message(str(err)),
+                              "unsaved": {"files": _numpy_files(err.files),
+                                          "status": err.status, "message": err.result}})
     except Exception as err:  # noqa: BLE001 - any failure must reach the user as a sentence
         control.flush()
         message = str(err) if isinstance(err, ValueError | OSError) else (

@@ -3,6 +3,9 @@ a job's worker process. Saves what is done on stop, divergence and at intervals.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -19,7 +22,8 @@ from vae.presets import PRESETS
 from vae.training import Callback, TrainConfig, Trainer, TrainingDiverged
 
 FORMAT = 1
-SAVE_INTERVAL_S = 30.0
+# How often a run saves what it has at an epoch's end; a throwaway server may ask for less.
+SAVE_INTERVAL_S = float(os.environ.get("LATENT_LAB_SAVE_INTERVAL_S") or 30.0)
 
 
 @dataclass
@@ -98,14 +102,42 @@ def split_snapshots(tensors: dict[str, torch.Tensor]) -> dict[int, dict[str, tor
     return dict(sorted(out.items()))
 
 
-def save_trainer(out: Path, config: dict, trainer: Trainer) -> checkpoints.Checkpoint:
+def save_files(config: dict, trainer: Trainer) -> dict:
+    """checkpoints.save's keyword arguments for the trainer as it is now."""
     state = trainer.state()
     trainer.history["resume"] = {"step": trainer.step, "epoch": trainer.epoch}
-    return checkpoints.save(
-        out, config=config, weights=trainer.weights(), history=trainer.history,
-        optimizer=(state["tensors"], state["meta"]),
-        snapshots=snapshot_tensors(trainer.snapshots) or None,
-    )
+    return {"config": config, "weights": trainer.weights(), "history": trainer.history,
+            "optimizer": (state["tensors"], state["meta"]),
+            "snapshots": snapshot_tensors(trainer.snapshots) or None}
+
+
+def save_trainer(out: Path, config: dict, trainer: Trainer) -> checkpoints.Checkpoint:
+    return checkpoints.save(out, **save_files(config, trainer))
+
+
+def write_error(out: Path, err: OSError) -> str:
+    """A failed save in one sentence: where, and why in words a user acts on."""
+    reasons = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+               errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+               errno.EROFS: "the file system is read-only"}
+    reason = reasons.get(err.errno) or (err.strerror or str(err)).rstrip(".").lower()
+    # A file inside the run's folder is a save's own temporary: only a path outside it helps.
+    inside = err.filename and Path(os.path.abspath(err.filename)).is_relative_to(
+        os.path.abspath(out))
+    where = f" ({err.filename})" if err.filename and not inside else ""
+    return f"Saving the run to {out} failed: {reason}{where}."
+
+
+class SaveFailed(OSError):
+    """Training ended but its checkpoint could not be written. The run is not lost: `files`
+    holds what save would have written, so a caller can try again (jobs keep it for a retry)."""
+
+    def __init__(self, message: str, out: Path, files: dict, status: str, result: str):
+        super().__init__(message)
+        self.out, self.files, self.status, self.result = out, files, status, result
+
+    def __str__(self) -> str:
+        return self.args[0]
 
 
 @dataclass
@@ -152,7 +184,10 @@ def train_run(spec: RunSpec, out: str | Path, *, resume: bool = False,
 
     def periodic_save(t: Trainer, record: dict) -> None:
         if record["kind"] == "epoch" and time.monotonic() - last_save[0] > save_interval:
-            save_trainer(out, config, t)
+            # A failed write (disk full, permissions) must not end the training: the run is in
+            # memory, the next interval tries again, and the final save says what went wrong.
+            with contextlib.suppress(OSError):
+                save_trainer(out, config, t)
             last_save[0] = time.monotonic()
 
     trainer.callbacks += [*callbacks, periodic_save]
@@ -165,4 +200,9 @@ def train_run(spec: RunSpec, out: str | Path, *, resume: bool = False,
     except TrainingDiverged as err:
         status, message = "failed", str(err)
         trainer.history["stopped"] = message
-    return RunResult(save_trainer(out, config, trainer), status, message)
+    files = save_files(config, trainer)
+    try:
+        saved = checkpoints.save(out, **files)
+    except OSError as err:
+        raise SaveFailed(write_error(out, err), out, files, status, message) from err
+    return RunResult(saved, status, message)
