@@ -58,7 +58,7 @@ else:
     dims = lab.dims_by_kl(health["kl_per_dim"])
     left, right = st.columns([1, 1], gap="large")
     with left:
-        st.subheader(f"Traversals of {member.name}")
+        st.subheader(f"Traversals of {render.escape(member.name)}")  # a name is user text
         z = lab.input_code(member, key="lab_input")
         traversal_rows(model, z, dims[:ROWS], width=420, fixed="at the input's code",
                        names=[lab.dimension_label(metrics, j) for j in dims[:ROWS]])

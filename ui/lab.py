@@ -126,7 +126,7 @@ def ab_comparison(models: list[checkpoints.Checkpoint]) -> None:
         dims = [j for j in top_dims(a if same else ckpt) if j < len(z)][:rows]
         metrics = cached_metrics(ckpt)
         with column:
-            st.subheader(f"{tag}: {ckpt.name}")
+            st.subheader(f"{tag}: {render.escape(ckpt.name)}")  # a name is user text
             traversal_rows(model, z, dims, width=420, values=values, fixed="at the input's code",
                            names=[dimension_label(metrics, j) for j in dims])
         grids.append(traversal_images(model, z, dims, values=values))
