@@ -222,9 +222,10 @@ def cut(data: bytes, start: int, length: int) -> bytes:
 # --------------------------------------------------------------------------- checkpoints
 
 
-def untrained(folder: Path, dataset: str = "digits", kind: str = "vae", **model) -> Path:
+def untrained(folder: Path, dataset: str = "digits", kind: str = "vae", *,
+              train: dict | None = None, sweep: str | None = None, **model) -> Path:
     """An untrained MLP checkpoint on `dataset` (a valid one, made in a blink): the models a
-    suite's refusals must leave byte-identical."""
+    suite's refusals must leave byte-identical, or that carry a suite's user text."""
     import torch
 
     from vae import checkpoints
@@ -233,7 +234,8 @@ def untrained(folder: Path, dataset: str = "digits", kind: str = "vae", **model)
     from vae.runner import RunSpec, checkpoint_config
 
     data = load_dataset(dataset)
-    spec = RunSpec(dataset=dataset, model={"hidden": [16], "latent_dim": 3, **model}, kind=kind)
+    spec = RunSpec(dataset=dataset, model={"hidden": [16], "latent_dim": 3, **model}, kind=kind,
+                   train=train or {}, sweep=sweep)
     model_config = spec.model_config(data)
     config = checkpoint_config(spec, data, model_config, spec.train_config())
     torch.manual_seed(0)
