@@ -244,3 +244,53 @@ def test_a_job_name_on_the_train_page(tree, monkeypatch):
     record("job name on the Train page",
            f"a training started (and finished) on the Train page as {code(RENAMED)}", at, places,
            started)
+
+
+# Markup that RENAMED or FILE would make if a browser read them as markdown or HTML.
+INJECTED = ("img", "a", "script", "strong", "em", "code")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_in_a_browser(tree, browser, tmp_path):
+    """The escaping as Chromium renders it: the text reads literally, and no element that the
+    names would make as markup (an image, a link, bold or italic text) exists where it shows."""
+    from conftest import open_page, page_errors, start_app, stop_app, wait_idle
+
+    shutil.copytree(checkpoints.RUNS_DIR / "mine", tmp_path / "runs" / "mine")
+    proc, url = start_app(tmp_path)
+    try:
+        page = open_page(browser, url, "models?model=mine", timeout=120_000)
+        box = page.get_by_label("New name", exact=True)
+        box.wait_for(timeout=120_000)
+        box.fill(RENAMED)
+        box.press("Enter")
+        wait_idle(page)
+        page.get_by_role("button", name="Rename", exact=True).click()
+        renamed = page.locator('[data-testid="stAlert"]').filter(has_text="Renamed mine to")
+        renamed.wait_for(timeout=60_000)
+        shown = [renamed.inner_text().strip()]
+        markup = {css: renamed.locator(css).count() for css in INJECTED}
+        assert shown[0] == f"Renamed mine to {RENAMED}.", shown
+        assert page_errors(page) == []
+
+        page.goto(f"{url}/train")
+        page.get_by_text("Upload your own").click()
+        wait_idle(page)
+        page.locator('input[type="file"]').set_input_files(
+            [{"name": FILE, "mimeType": "application/octet-stream", "buffer": b"junk"}])
+        refused = page.locator('[data-testid="stAlert"]').filter(has_text="not an .npz archive")
+        refused.wait_for(timeout=60_000)
+        shown.append(refused.inner_text().strip())
+        assert shown[1].startswith(f"{FILE}: not an .npz archive"), shown
+        markup.update({f"upload {css}": refused.locator(css).count() for css in INJECTED})
+        assert not any(markup.values()), markup
+    finally:
+        stop_app(proc)
+    reliability.record(
+        SUITE, "names in a real browser",
+        f"Chromium on a served app: a model renamed to {code(RENAMED)} on the Models page, "
+        f"and an upload named {code(FILE)} refused on the Train page",
+        f"The success box reads {code(shown[0])} and the refusal {code(shown[1])}, character "
+        "for character; neither holds an image, link, script, bold or italic element.",
+        markup_elements_found=sum(markup.values()))
