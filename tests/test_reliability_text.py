@@ -20,7 +20,7 @@ import shutil
 import numpy as np
 import pytest
 import reliability
-from bad_input import code, npz_bytes, unescape, untrained
+from bad_input import assert_sentence, code, npz_bytes, run_cli, unescape, untrained
 from streamlit.testing.v1 import AppTest
 from tiny_models import REPO, FakeJobManager, app_on, page_alone
 
@@ -197,6 +197,45 @@ def test_an_uploaded_file_name(tree):
     assert "not an .npz archive" in unescape(error.value)
     record("uploaded file name", f"an upload named {code(FILE)}, refused (not an .npz)", at,
            places, error.value)
+
+
+def test_invisible_characters_in_an_uploaded_file_name(tree):
+    """A right-to-left override would show 'photo<RLO>gnp.npz' as 'photonpg.npz...', the rest
+    of the sentence reversed with it."""
+    name = "photo\u202egnp.npz"
+    at = AppTest.from_file(str(REPO / "pages" / "train.py"), default_timeout=120)
+    at.session_state[entry.FLAG] = True
+    at.run()
+    at.radio(key="train_form_dataset").set_value("upload").run()
+    at.file_uploader(key="train_form_upload").set_value(
+        (name, b"not an npz at all", "application/octet-stream")).run()
+    [error] = at.error
+    assert "\u202e" not in error.value
+    assert unescape(error.value).startswith("photo\\u202egnp.npz: not an .npz archive")
+    record("invisible characters in an uploaded file name",
+           "an upload named 'photo' + U+202E (right-to-left override) + 'gnp.npz', refused", at,
+           ["error (escaped, the override written as \\u202e)"], unescape(error.value))
+
+
+def test_terminal_escapes_in_names_on_the_command_line(tree, tmp_path):
+    """A file or checkpoint name may hold a terminal's escape sequences: echoed raw, they would
+    clear the screen or colour what follows."""
+    clear, red, rlo = "\x1b[2J", "\x1b[31m", "\u202e"
+    argvs = [["train", "--dataset", f"npz:{clear}{red}data.npz", "--out", "m", "--quiet"],
+             ["evaluate", f"{red}model"], ["import", f"x{rlo}piz.zip"]]
+    results = run_cli([(argv, tmp_path) for argv in argvs], tmp_path / "runs", tmp_path / "cache")
+    for result in results:
+        assert result.status == 2 and "\x1b" not in result.stderr and rlo not in result.stderr
+        assert_sentence(result.sentence)
+    assert "\\x1b[2J\\x1b[31mdata.npz" in results[0].sentence
+    assert "\\u202e" in results[2].sentence
+    reliability.record(
+        SUITE, "terminal escape sequences in names (CLI)",
+        "python -m vae train --dataset npz:FILE, evaluate MODEL and import ZIP, the names holding "
+        "ESC [2J (clear the screen), ESC [31m (red) and U+202E (right-to-left override)",
+        " ".join(f"Exit 2: {code(r.sentence)}" for r in results) + " The escapes are written "
+        "out; none reaches the terminal.", cli_ms=" / ".join(
+            f"{1000 * r.seconds:.0f}" for r in results))
 
 
 @pytest.mark.parametrize("page", ["map", "interpolate", "conditional", "explore"])

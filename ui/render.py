@@ -69,8 +69,14 @@ _MARKDOWN_SPECIALS = str.maketrans({c: f"\\{c}" for c in "\\`*_{}[]()<>#+-.!|~$:
 
 def escape(text: str) -> str:
     """User text (names, file names) made literal inside markdown-rendering elements such as
-    st.error: no emphasis, links, LaTeX or HTML can come from it."""
-    return str(text).translate(_MARKDOWN_SPECIALS)
+    st.error: no emphasis, links, LaTeX or HTML can come from it, and invisible characters (a
+    right-to-left override that would reverse the rest of the sentence) show as escapes."""
+    return visible(str(text)).translate(_MARKDOWN_SPECIALS)
+
+
+def visible(text: str) -> str:
+    """Control and format characters written as their escapes (\\x1b, \\u202e); the rest as is."""
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
 
 
 def show_row(x: np.ndarray, captions: list[str], *, width: int | None = None) -> None:

@@ -361,5 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return command(args)
     except (DataError, ConfigError, checkpoints.CheckpointError, ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_printable(str(err))}", file=sys.stderr)
         return 2
+
+
+def _printable(text: str) -> str:
+    """Messages quote file and checkpoint names, which may hold a terminal's escape sequences
+    or a right-to-left override: written as escapes (\\x1b, \\u202e), they cannot restyle
+    the terminal or reorder the sentence."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
