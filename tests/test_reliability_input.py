@@ -477,3 +477,57 @@ def batch_argv(folder: Path) -> list[str]:
         return ["images:pets"]
     (file,) = [p for p in folder.iterdir() if p.is_file()]
     return [f"{'images' if file.suffix == '.zip' else 'npz'}:{file.name}"]
+
+
+# --------------------------------------------------------------------------- Explore's picture
+
+PICTURES = {
+    "picture: empty file": ("an empty photo.png", lambda: b"", "the file is empty"),
+    "picture: random bytes": ("4 KiB of random bytes named photo.png",
+                              lambda: np.random.default_rng(0).bytes(4096),
+                              "not an image file this app can read"),
+    "picture: truncated PNG": ("a 50x50 PNG cut after 60 bytes",
+                               lambda: png_bytes((50, 50))[:60],
+                               "not an image file this app can read"),
+    "picture: more pixels than allowed": ("a 97 KB PNG of 10,000 x 10,000 pixels", big_png,
+                                          "more than 16,777,216 pixels"),
+    "picture: above the size limit": ("a 20 MiB + 1 byte file named photo.png",
+                                      lambda: bytes(20 * 2**20 + 1), "larger than 20 MB"),
+}
+
+
+@pytest.fixture(scope="module")
+def explore(tree):
+    """The Explore page of the tree's run, on the server path (AppTest cannot drive the pad)."""
+    from ui import latent_pad
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.session_state["model_name"] = "existing"
+    at.session_state[latent_pad.PREFERENCE] = False
+    at.run()
+    at.switch_page("pages/explore.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+# Pillow warns of the 10,000 x 10,000 picture in the server's log before vae.latent refuses it.
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize("name", list(PICTURES))
+def test_bad_picture_on_explore(name, tree, explore):
+    """Explore's own upload: a picture to encode (the app only; the CLI has no such command)."""
+    tried, make, needle = PICTURES[name]
+    before = file_hashes(tree)
+    start = time.perf_counter()
+    explore.file_uploader(key="explore_upload").set_value(
+        ("photo.png", make(), "image/png")).run()
+    seconds = time.perf_counter() - start
+    assert not explore.exception, [e.value for e in explore.exception]
+    errors = [e.value for e in explore.error]
+    assert len(errors) == 1, errors
+    # The page's own wording (pages/explore.py): the problem, then what to do, one line.
+    assert errors[0].startswith("This picture could not be used: "), errors
+    assert errors[0].endswith(". Upload a PNG or JPEG image.") and needle in errors[0], errors
+    assert "\n" not in errors[0] and "Traceback" not in errors[0]
+    assert changes(before, file_hashes(tree)) == []
+    reliability.record(SUITE, name, f"{tried}, uploaded on the Explore page to encode",
+                       f"App: {errors[0]}", app_ms=round(1000 * seconds), files_written="none")
