@@ -87,7 +87,7 @@ def on_upload() -> None:
             raise ValueError(f"it is larger than {MAX_PICTURE_BYTES // 2**20} MB")
         pixels = read_picture(upload.getvalue())
     except ValueError as e:
-        st.session_state[ERROR] = (f"This picture could not be used: {e}. Upload a PNG or JPEG "
+        st.session_state[ERROR] = (f"This picture could not be used: {e}; upload a PNG or JPEG "
                                    "image.")
         return
     x = picture_to_input(pixels, model.config.image_shape, digits=digits,

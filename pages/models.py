@@ -24,7 +24,9 @@ def flash(message: str) -> None:
 
 
 def busy(ckpt: checkpoints.Checkpoint) -> bool:
-    return any(job.active and Path(job.out) == ckpt.path for job in state.job_manager().jobs())
+    """A job trains it, or holds an unsaved run of it that a retried save would write."""
+    return any(job.holds_out and Path(job.out) == ckpt.path
+               for job in state.job_manager().jobs())
 
 
 def follow_rename(old: str, new: str) -> None:
@@ -41,8 +43,8 @@ def may_change(ckpt: checkpoints.Checkpoint) -> bool:
         st.error(TEACHER_ONLY)
         return False
     if busy(ckpt):
-        st.error(f"A job is training {render.escape(ckpt.name)} right now: stop it on the Train "
-                 "page or wait for it to finish.")
+        st.error(f"A job is training {render.escape(ckpt.name)} or holds an unsaved run of it: "
+                 "stop, save or discard it on the Train page first.")
         return False
     return True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 import torch
@@ -131,7 +132,11 @@ def read_picture(data: bytes, max_pixels: int = 4096 * 4096) -> np.ndarray:
     if not data:
         raise ValueError("the file is empty")
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with warnings.catch_warnings():
+            # Pillow warns in the server's log from 89M pixels; max_pixels refuses far sooner.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+        with image:
             if image.width * image.height > max_pixels:
                 raise ValueError(f"the picture has more than {max_pixels:,} pixels")
             rgba = image.convert("RGBA")
