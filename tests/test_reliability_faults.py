@@ -586,3 +586,66 @@ def test_fifty_start_stop_cycles_leave_no_processes_threads_or_memory(tmp_path):
             "RSS growth MB": round(growth_mb, 1),
             "seconds per cycle": round(elapsed / cycles, 2),
             "worker CPU s per cycle": round(worker_cpu / cycles, 2)})
+
+
+CLI_WITH_FULL_DISK = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+import fault_injection
+from vae import checkpoints
+checkpoints._write_synced = fault_injection.failing_writes("disk_full", Path({flag!r}))
+from vae.cli import main
+raise SystemExit(main(["train", "--epochs", "2", "--hidden", "16", "--latent-dim", "3",
+                       "--threads", "1", "--quiet", "--out", {out!r}]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.reliability
+def test_the_cli_keeps_a_run_whose_save_fails_and_saves_it_again(tmp_path):
+    """In a terminal, `python -m vae train` holds the trained run when its save fails and
+    writes it once the user has freed the disk and pressed Enter."""
+    import pty
+
+    flag, out = tmp_path / "disk-full", tmp_path / "run"
+    flag.touch()
+    script = CLI_WITH_FULL_DISK.format(tests=str(REPO / "tests"), flag=str(flag), out=str(out))
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdin=follower,
+                            stdout=follower, stderr=follower, close_fds=True)
+    os.close(follower)
+    transcript = b""
+
+    def read_until(text: bytes, timeout: float = 120) -> None:
+        nonlocal transcript
+        deadline = time.monotonic() + timeout
+        while text not in transcript:
+            assert time.monotonic() < deadline, transcript.decode(errors="replace")
+            try:
+                transcript += os.read(leader, 4096)
+            except OSError:  # the process closed the terminal
+                break
+
+    try:
+        read_until(b"Press Enter")
+        offered = transcript.decode(errors="replace")
+        assert not out.exists() or not checkpoints.is_checkpoint(out)
+        flag.unlink()  # the user frees the disk
+        os.write(leader, b"\n")
+        read_until(b"Saved to")
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+        os.close(leader)
+    error = next(line for line in offered.splitlines() if line.startswith("error:"))
+    assert "Traceback" not in transcript.decode(errors="replace")
+    model, _ = checkpoints.load_model(out)
+    assert model.config.latent_dim == 3
+    reliability.record(
+        SUITE, "CLI: the final save fails (disk full)",
+        "`python -m vae train` in a terminal whose every checkpoint write fails as a full disk "
+        "does; the disk freed, then Enter pressed",
+        f"CLI: \"{error[len('error: '):].strip()}\"; after Enter: saved, exit 0, the "
+        "checkpoint loads", refused_writes=len((tmp_path / "disk-full.log").read_text()
+                                               .splitlines()))

@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from vae import checkpoints
 from vae.data import DataError
 from vae.models import ConfigError
 from vae.presets import PRESETS
+
+if TYPE_CHECKING:  # torch is imported only by the commands that need it
+    from vae.runner import RunResult, SaveFailed
 
 # Flags that map one-to-one onto config fields: flag dest -> (section, field).
 MODEL_FLAGS = {"arch": "arch", "latent_dim": "latent_dim", "likelihood": "likelihood",
@@ -179,8 +183,28 @@ class _Progress:
         sys.stderr.flush()
 
 
+def _save_again(failed: SaveFailed) -> RunResult:
+    """The run trained but could not be written: in a terminal, keep it in memory and offer
+    the save again once the user has freed the disk or fixed the permissions."""
+    from vae.runner import RunResult, SaveFailed, write_error
+
+    while sys.stdin.isatty():
+        sys.stderr.write(f"\nerror: {failed} Press Enter to try the save again, or Ctrl-C to "
+                         "give the run up. ")
+        try:
+            input()
+            return RunResult(checkpoints.save(failed.out, **failed.files), failed.status,
+                             failed.result)
+        except OSError as err:
+            failed = SaveFailed(write_error(failed.out, err), failed.out, failed.files,
+                                failed.status, failed.result)
+        except (KeyboardInterrupt, EOFError):
+            break
+    raise failed
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from vae.runner import prepare, train_run
+    from vae.runner import SaveFailed, prepare, train_run
 
     spec = _spec(args)
     if not args.resume and checkpoints.is_checkpoint(args.out):
@@ -194,8 +218,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer.stop("interrupted (Ctrl-C)")
 
     signal.signal(signal.SIGINT, interrupt)
-    result = train_run(spec, args.out, trainer=trainer, config=config,
-                       callbacks=(_Progress(args.quiet),))
+    try:
+        result = train_run(spec, args.out, trainer=trainer, config=config,
+                           callbacks=(_Progress(args.quiet),))
+    except SaveFailed as failed:
+        result = _save_again(failed)
     if not args.quiet:
         sys.stderr.write("\n")
     print(f"{result.message} Saved to {args.out}.")
