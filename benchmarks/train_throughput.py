@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vae import checkpoints
 from vae.data import load_dataset
 from vae.jobs import JobManager
 from vae.losses import elbo_terms, training_loss
@@ -67,7 +68,9 @@ def job(epochs: int, batch_size: int, threads: int) -> tuple[list[float], float]
         manager.shutdown()
         if record.status != "finished":
             raise SystemExit(f"job {record.status}: {record.message}")
-        return [e["seconds"] for e in record.epochs], startup
+        # A finished job's live records are let go once saved: its history has them.
+        epochs = checkpoints.load(record.out).history["epochs"]
+        return [e["seconds"] for e in epochs], startup
 
 
 def main() -> None:

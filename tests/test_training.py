@@ -92,6 +92,26 @@ def test_non_finite_loss_stops_with_the_step_and_keeps_good_weights(digits):
     assert all(torch.isfinite(w).all() for w in trainer.weights().values())
 
 
+@pytest.mark.parametrize("stop_after_it", [False, True])
+def test_a_non_finite_gradient_rolls_back_to_finite_weights(digits, stop_after_it):
+    """A NaN gradient with a finite loss: its step ruins the weights, and the run goes back,
+    whether the next step sees it or a stop request arrives first."""
+    trainer = Trainer(small_model(), digits.train, digits.val, TrainConfig(epochs=5,
+                                                                           batch_size=64))
+    poisoned_at = trainer.steps_per_epoch + 3
+
+    def poison(grad):
+        return grad * float("nan") if trainer.step + 1 == poisoned_at else grad
+
+    trainer.parameters[0].register_hook(poison)
+    if stop_after_it:
+        trainer.callbacks.append(
+            lambda t, record: t.stop("stopped") if t.step == poisoned_at else None)
+    with pytest.raises(TrainingDiverged, match=r"non-finite at step \d+"):
+        trainer.run()
+    assert all(torch.isfinite(w).all() for w in trainer.weights().values())
+
+
 def test_early_stopping_stops_and_restores_the_best_validation_weights(digits):
     trainer = Trainer(small_model(), digits.train, digits.val,
                       TrainConfig(epochs=400, lr=3e-3, early_stopping=3))

@@ -269,16 +269,14 @@ class Trainer:
                              tc=tc, capacity=self.capacity(self.step) if self.capacity else None)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        # NaN and inf survive a sum: one cheap finiteness check over every gradient, and
-        # one sync a step, the logged terms and that check coming back together.
-        loss_value, recon, kl, grad_sum = torch.stack([
+        # One sync a step brings the logged terms back. A non-finite gradient needs no check
+        # of its own: the weights it makes give a non-finite loss at the next step, or a
+        # non-finite validation score after the last one, and run() rolls back either way.
+        loss_value, recon, kl = torch.stack([
             loss.detach(), terms["recon"].detach().mean(),
             terms["kl_per_dim"].detach().sum(1).mean(),
-            torch.stack([p.grad.sum() for p in self.parameters if p.grad is not None]).sum(),
         ]).tolist()
-        if not (math.isfinite(loss_value) and math.isfinite(grad_sum)):
-            # The weights that gave this loss are the bad ones: run() goes back to the last
-            # validated state before this reaches the caller.
+        if not math.isfinite(loss_value):
             raise TrainingDiverged(f"The loss became non-finite at step {self.step + 1}")
         self.optimizer.step()
         if self.ema_model is not None:
@@ -346,6 +344,10 @@ class Trainer:
                 for callback in self.callbacks:
                     callback(self, record)
                 if self._stop_requested:
+                    if not all(bool(p.isfinite().all()) for p in self.parameters):
+                        # Stopped right after a step whose gradient was non-finite.
+                        raise TrainingDiverged(f"The weights became non-finite at step "
+                                               f"{self.step}")
                     return True
             self.epoch += 1
             self.batch_in_epoch = 0
