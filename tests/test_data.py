@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from bad_input import idx_bytes, png_bytes
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
@@ -30,20 +30,6 @@ def refused(call: Callable[[], object], *needles: str) -> str:
         assert needle in msg, msg
     assert msg.endswith(".") and "\n" not in msg and ". " not in msg, msg
     return msg
-
-
-def idx_bytes(a: np.ndarray) -> bytes:
-    header = b"\0\0\x08" + bytes([a.ndim]) + np.array(a.shape, ">u4").tobytes()
-    return header + a.astype(np.uint8).tobytes()
-
-
-def png_bytes(size=(12, 10), mode="L", color=128) -> bytes:
-    buf = io.BytesIO()
-    if mode == "P":  # a palette image, as GIF-converted PNGs are
-        Image.new("RGB", size, color).convert("P").save(buf, format="PNG")
-    else:
-        Image.new(mode, size, color).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def npz_bytes(**arrays) -> bytes:

@@ -3,7 +3,6 @@ the timeline, and uploads refused with one sentence."""
 
 from __future__ import annotations
 
-import io
 import shutil
 import time
 
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 import reliability
 import streamlit as st
+from bad_input import idx_bytes, npz_bytes
 from streamlit.testing.v1 import AppTest
 
 from ui import entry, state, uploads
@@ -139,17 +139,6 @@ class FakeUpload:
 
     def getvalue(self) -> bytes:
         return self.data
-
-
-def npz_bytes(**arrays) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
-
-
-def idx_bytes(a: np.ndarray) -> bytes:
-    header = b"\0\0\x08" + bytes([a.ndim]) + np.array(a.shape, ">u4").tobytes()
-    return header + a.astype(np.uint8).tobytes()
 
 
 @pytest.mark.parametrize(("files", "needle"), [

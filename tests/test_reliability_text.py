@@ -185,13 +185,18 @@ def test_a_checkpoint_name_in_the_disentanglement_lab(tree):
            "comparison's model A the same", at, places, traversals)
 
 
-def test_an_uploaded_file_name(tree):
+def upload_to_train(name: str, data: bytes) -> AppTest:
+    """The Train page with a file of that name uploaded as the training data."""
     at = AppTest.from_file(str(REPO / "pages" / "train.py"), default_timeout=120)
     at.session_state[entry.FLAG] = True
     at.run()
     at.radio(key="train_form_dataset").set_value("upload").run()
-    at.file_uploader(key="train_form_upload").set_value(
-        (FILE, b"not an npz at all", "application/octet-stream")).run()
+    return at.file_uploader(key="train_form_upload").set_value(
+        (name, data, "application/octet-stream")).run()
+
+
+def test_an_uploaded_file_name(tree):
+    at = upload_to_train(FILE, b"not an npz at all")
     places = shown_literally(at, FILE)
     [error] = at.error
     assert "not an .npz archive" in unescape(error.value)
@@ -203,12 +208,7 @@ def test_invisible_characters_in_an_uploaded_file_name(tree):
     """A right-to-left override would show 'photo<RLO>gnp.npz' as 'photonpg.npz...', the rest
     of the sentence reversed with it."""
     name = "photo\u202egnp.npz"
-    at = AppTest.from_file(str(REPO / "pages" / "train.py"), default_timeout=120)
-    at.session_state[entry.FLAG] = True
-    at.run()
-    at.radio(key="train_form_dataset").set_value("upload").run()
-    at.file_uploader(key="train_form_upload").set_value(
-        (name, b"not an npz at all", "application/octet-stream")).run()
+    at = upload_to_train(name, b"not an npz at all")
     [error] = at.error
     assert "\u202e" not in error.value
     assert unescape(error.value).startswith("photo\\u202egnp.npz: not an .npz archive")
