@@ -62,13 +62,13 @@ with st.container(horizontal=True, vertical_alignment="center"):
     st.button("Random style", on_click=lambda: sliders.set_code("cz", prior_code(d)),
               help="A style drawn from the prior N(0, I).")
     in_page = latent_pad.toggle()
-if in_page and (why := latent_pad.unavailable(path, version, model_key)):
+if in_page and (why := latent_pad.unavailable(path)):
     st.info(why)
     in_page = False
 label = int(st.session_state.setdefault(CLASS, 0))
 if in_page:
-    latent_pad.latent_pad("cond_pad", "cz", path, version, model_key, metrics["kl_per_dim"],
-                          health["order"], health["unused"], label=label,
+    latent_pad.latent_pad("cond_pad", "cz", path, metrics["kl_per_dim"], health["order"],
+                          health["unused"], label=label,
                           class_key=CLASS, class_names=names)
     z = sliders.current_code("cz", d)
 else:

@@ -124,10 +124,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
               help="Encode a test image the model never trained on.")
     st.number_input("Test image", 0, n_test - 1, key=TEST_INDEX, width=150)
     st.button("Encode it", on_click=encode_test, args=(False,))
-    in_page = latent_pad.toggle()
-if in_page and (why := latent_pad.unavailable(path, version, model_key)):
-    st.info(why)
-    in_page = False
+    prefer_pad = latent_pad.toggle()
 
 
 @st.fragment
@@ -137,18 +134,21 @@ def latent_panel() -> None:
     # Decode first, in one batch, before anything is drawn: see sliders.current_code.
     z = sliders.current_code("z", d)
     label = label_now()
-    used = [j for j in health["order"] if j not in health["unused"]]
-    rows = used[:sliders.TOP] or health["order"][:2]
+    rows, _ = sliders.shown_and_rest(health["order"], health["unused"])
     codes = np.concatenate([z[None], traversal(z, rows, latent_views.TRAVERSAL_VALUES)])
     pictures = decode(model, codes, None if label is None else np.full(len(codes), label))
     decoded = pictures[:1]
 
-    if in_page:
+    # Decided here, in the fragment: a pad that fails reruns only the fragment.
+    why = latent_pad.unavailable(path) if prefer_pad else None
+    if why:
+        st.info(why)
+    if prefer_pad and not why:
         pad_column, nearest_column = st.columns([9, 3], gap="large")
         with pad_column:
             latent_pad.latent_pad(
-                "explore_pad", "z", path, version, model_key, metrics["kl_per_dim"],
-                health["order"], health["unused"], label=label, class_key=CLASS if k else None,
+                "explore_pad", "z", path, metrics["kl_per_dim"], health["order"],
+                health["unused"], label=label, class_key=CLASS if k else None,
                 class_names=[class_text(c) for c in range(k)] if k else None)
     else:
         controls, picture_column, nearest_column = st.columns([5, 4, 3], gap="large")

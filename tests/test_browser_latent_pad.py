@@ -118,6 +118,7 @@ def test_dragging_the_pad_moves_the_picture_then_the_page(browser, url):
         shown = [float(v) for v in page.locator(".lp-slider input").evaluate_all(
             "inputs => inputs.sort((a, b) => a.ariaLabel.slice(1) - b.ariaLabel.slice(1))"
             ".map(i => i.value)")]
+        in_url_text = "z=" + parse_qs(urlparse(page.url).query)["z"][0].replace(",", "%2C")
         in_url = [float(v) for v in parse_qs(urlparse(page.url).query)["z"][0].split(",")]
         assert np.allclose(shown, in_url, atol=0.005) and np.abs(in_url).max() > 0.5
         assert canvas_picture(page) != before
@@ -125,6 +126,20 @@ def test_dragging_the_pad_moves_the_picture_then_the_page(browser, url):
         payload = len(decoder_payload(checkpoints.load_model(REPO / "checkpoints" /
                                                              "digits-vae-20d")[0])["weights"])
         assert first_load > payload and max(frames) < payload / 10
+
+        # Back to zero from the server, then the very same drag: a release that repeats an
+        # earlier code still reaches the server.
+        page.get_by_role("button", name="Zero").click()
+        page.wait_for_function("() => location.search.includes('z=0.00%2C0.00')",
+                               timeout=20_000)
+        wait_idle(page)
+        page.mouse.move(x, y)
+        page.mouse.down()
+        for i in range(1, 21):
+            page.mouse.move(x + 4 * i, y - 3 * i)
+        page.mouse.up()
+        page.wait_for_function(f"() => location.search.includes({in_url_text!r})",
+                               timeout=20_000)
         assert page_errors(page) == []
     finally:
         page.close()

@@ -33,3 +33,10 @@ def test_a_decoder_too_big_for_the_page_is_refused_with_a_reason(monkeypatch):
     monkeypatch.setattr(decoder_payload, "MAX_FLOATS", 1000)
     with pytest.raises(decoder_payload.Unsupported, match="weights, more than"):
         decoder_payload.decoder_payload(VAE(ModelConfig(latent_dim=3, hidden=(64,))))
+
+
+def test_a_decoder_too_slow_for_the_page_is_refused_with_a_reason(monkeypatch):
+    monkeypatch.setattr(decoder_payload, "MAX_MULTIPLY_ADDS", 10_000)
+    config = ModelConfig(image_shape=(1, 32, 32), latent_dim=3, arch="conv", hidden=(8,))
+    with pytest.raises(decoder_payload.Unsupported, match="multiply-adds"):
+        decoder_payload.decoder_payload(VAE(config))

@@ -129,3 +129,22 @@ def test_a_model_the_page_cannot_decode_falls_back_with_a_sentence(tiny_models, 
     assert not at.exception
     assert any("decoded by the server instead of in the page" in i.value for i in at.info)
     assert sorted(s.key for s in at.slider) == [f"z{j}" for j in range(4)]
+
+
+def test_a_pad_the_browser_could_not_run_falls_back_with_a_sentence(tiny_models, tmp_path,
+                                                                   monkeypatch):
+    from ui import latent_pad
+
+    monkeypatch.setattr(checkpoints, "RUNS_DIR", tiny_models)
+    monkeypatch.setattr(checkpoints, "CACHE_DIR", tmp_path / "cache")
+    at = AppTest.from_file(SCRIPT, default_timeout=60)
+    at.session_state["model_name"] = "tiny-vae-4d"
+    # What the pad's "error" message leaves behind (ui/latent_pad.py _on_error).
+    at.session_state[latent_pad.FAILED] = {
+        latent_pad.model_key(str(tiny_models / "tiny-vae-4d")):
+            "the browser could not run its decoder (unknown layer gelu)"}
+    at.run()
+    assert not at.exception
+    [note] = [i.value for i in at.info if "decoded by the server" in i.value]
+    assert "unknown layer gelu" in note
+    assert sorted(s.key for s in at.slider) == [f"z{j}" for j in range(4)]

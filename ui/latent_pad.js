@@ -8,6 +8,7 @@
 // a pad that finds none asks for them again ("missing").
 
 const lab = (window.__latentLab ??= { decoders: new Map(), timings: [], work: [] });
+// The page's float output, before the 8-bit canvas: what tests compare with torch.
 lab.decode = (model, z, label) => Array.from(lab.decoders.get(model).run(z, label));
 
 function floats(base64) {
@@ -64,11 +65,35 @@ function deconv(layer, w, x) {
   return out;
 }
 
+// Every layer is checked against the buffer and the shapes before the first decode, and one
+// decode of z = 0 must come out finite: a payload this code cannot run is reported ("error")
+// and the page falls back to the server, never a silently wrong picture.
 function compile(payload) {
   if (payload.format !== 1) throw new Error(`unknown decoder format ${payload.format}`);
   const w = floats(payload.weights);
   const k = payload.num_classes;
+  const fits = (offset, n) => Number.isInteger(offset) && offset >= 0 && offset + n <= w.length;
+  let size = payload.latent_dim + k;
+  for (const layer of payload.layers) {
+    if (layer.op === "linear") {
+      if (layer.in !== size || !fits(layer.weight, layer.in * layer.out) ||
+          !fits(layer.bias, layer.out)) throw new Error("a linear layer does not fit");
+      size = layer.out;
+    } else if (layer.op === "deconv") {
+      const [hin, win] = layer.in_size, [hout, wout] = layer.out_size;
+      if (layer.in * hin * win !== size || !fits(layer.weight, layer.in * layer.out * 16) ||
+          !fits(layer.bias, layer.out)) throw new Error("a transposed convolution does not fit");
+      size = layer.out * hout * wout;
+    } else if (!ACTIVATIONS[layer.op]) {
+      throw new Error(`unknown layer ${layer.op}`);
+    }
+  }
+  const [channels, h, width] = payload.image_shape;
+  if (size !== channels * h * width) throw new Error("the output is not the image's size");
   const run = (z, label) => {
+    if (k && !(Number.isInteger(label) && label >= 0 && label < k)) {
+      throw new Error(`class ${label} is not one of the model's ${k}`);
+    }
     let x = new Float64Array(payload.latent_dim + k);
     x.set(z);
     if (k) x[payload.latent_dim + label] = 1;
@@ -77,7 +102,6 @@ function compile(payload) {
       else if (layer.op === "deconv") x = deconv(layer, w, x);
       else {
         const f = ACTIVATIONS[layer.op];
-        if (!f) throw new Error(`unknown layer ${layer.op}`);
         for (let i = 0; i < x.length; i++) x[i] = f(x[i]);
       }
     }
@@ -85,6 +109,8 @@ function compile(payload) {
     for (let i = 0; i < x.length; i++) mean[i] = 1 / (1 + Math.exp(-x[i]));
     return mean;
   };
+  const trial = run(new Float64Array(payload.latent_dim), k ? 0 : null);
+  if (!trial.every(Number.isFinite)) throw new Error("its decoding of z = 0 is not finite");
   return { run, shape: payload.image_shape };
 }
 
@@ -101,11 +127,12 @@ export default function (component) {
   const limit = data.limit;
   const d = data.dims.length;
 
+  const fail = (error) => setTriggerValue("error", String(error.message || error));
   try {
     if (data.decoder) lab.decoders.set(data.model, compile(data.decoder));
     if (data.codes) lab.decoders.get(data.model).codes = floats(data.codes);
   } catch (error) {
-    setTriggerValue("error", String(error.message || error));
+    fail(error);
     return;
   }
   const decoder = lab.decoders.get(data.model);
@@ -116,23 +143,33 @@ export default function (component) {
 
   let state = root.latentPad;
   const incoming = JSON.stringify([data.z, data.label]);
-  if (!state || state.model !== data.model || state.key !== data.layout_key) {
+  const fresh = !state || state.model !== data.model || state.key !== data.layout_key;
+  if (fresh) {
     state = {
       model: data.model, key: data.layout_key, z: Float32Array.from(data.z),
-      label: data.label, pad: data.pad.slice(), down: false, incoming,
+      label: data.label, pad: data.pad.slice(), down: false, incoming, sent: data.ack,
     };
     root.latentPad = state;
-    build();
-  } else if (state.incoming !== incoming && !state.down) {
-    // Moved from Python (a button, an encoded picture, the URL): follow it.
+  } else if (state.incoming !== incoming && !state.down && data.ack >= state.sent) {
+    // Moved from Python (a button, an encoded picture, the URL): follow it. A run that has
+    // not yet seen this page's last release carries an older code: keep the hand's.
     state.incoming = incoming;
     state.z = Float32Array.from(data.z);
     state.label = data.label;
   }
-  const parts = root.latentParts;
-  syncControls();
-  drawPad();
-  drawPicture();
+  let parts = root.latentParts;
+  try {
+    if (fresh) {
+      build();
+      parts = root.latentParts;
+    }
+    syncControls();
+    drawPad();
+    drawPicture();
+  } catch (error) {
+    fail(error);
+    return;
+  }
   root.dataset.ready = data.model;
 
   function build() {
@@ -330,10 +367,12 @@ export default function (component) {
   }
 
   function send() {
-    // Two decimals: a shareable URL, and well below what the eye can see in the picture.
+    // Two decimals: a shareable URL, and well below what the eye can see in the picture. The
+    // count makes every release a change, also one that repeats an earlier code.
     const z = Array.from(state.z, (v) => Math.round(v * 100) / 100);
     state.z = Float32Array.from(z);
     state.incoming = JSON.stringify([z, state.label]);
-    setStateValue("code", { z, label: state.label });
+    state.sent += 1;
+    setStateValue("code", { z, label: state.label, n: state.sent });
   }
 }

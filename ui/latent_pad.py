@@ -9,6 +9,7 @@ sliders' state, so the URL, the traversals and every other panel follow.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 
@@ -42,31 +43,38 @@ def toggle() -> bool:
                           "you let go.")
 
 
-def unavailable(path: str, version: str, model_key: str) -> str | None:
+def model_key(path: str) -> str:
+    """The pad's name for a checkpoint's current version: opaque to the browser, and new
+    whenever the checkpoint is saved again (also when a deleted name is reused)."""
+    return hashlib.sha1(f"{path}@{state.version_of(path)}".encode()).hexdigest()[:16]
+
+
+def unavailable(path: str) -> str | None:
     """Why this model cannot be decoded in the page (a sentence), or None when it can."""
-    payload = state.decoder_payload(path, version)
+    payload = state.decoder_payload(path, state.version_of(path))
     reason = payload if isinstance(payload, str) else st.session_state.get(FAILED, {}).get(
-        model_key)
+        model_key(path))
     if reason is None:
         return None
     return (f"This model is decoded by the server instead of in the page: {reason}. The "
             f"sliders below send their value when you let go.")
 
 
-def latent_pad(key: str, prefix: str, path: str, version: str, model_key: str,
-               kl_per_dim: list[float], order: list[int], unused: list[int],
-               label: int | None = None, class_key: str | None = None,
+def latent_pad(key: str, prefix: str, path: str, kl_per_dim: list[float], order: list[int],
+               unused: list[int], label: int | None = None, class_key: str | None = None,
                class_names: list[str] | None = None) -> None:
     """The pad for the sliders named `prefix` (see ui/latent_sliders.py): it starts at their
     code and moves them on release; for a CVAE the class is chosen in it (`class_key`)."""
     d = len(order)
-    used = [j for j in order if j not in set(unused)]
-    shown = used[:sliders.TOP] or order[:min(d, 2)]
-    rest = [j for j in order if j not in shown]
+    shown, rest = sliders.shown_and_rest(order, unused)
     sent = st.session_state.setdefault(SENT, set())
+    version, model = state.version_of(path), model_key(path)
     data = {
-        "model": model_key,
-        "z": [float(v) for v in sliders.current_code(prefix, d)],
+        "model": model,
+        # Rounded past float32's noise, so the page can tell its own code coming back.
+        "z": [round(float(v), 6) for v in sliders.current_code(prefix, d)],
+        # The last release the server has taken: the page ignores codes older than its own.
+        "ack": st.session_state.get(f"{key}_ack", 0),
         "label": label,
         "class_names": class_names,
         "dims": [{"j": j, "kl": float(kl_per_dim[j]), "unused": j in unused}
@@ -82,14 +90,14 @@ def latent_pad(key: str, prefix: str, path: str, version: str, model_key: str,
         "codes": None,
     }
     data["layout_key"] = f"{data['pad_size']}-{data['present']}-{len(shown)}"
-    if model_key not in sent:
+    if model not in sent:
         data["decoder"] = state.decoder_payload(path, version)
         data["codes"] = float_payload(_codes(path, version))
-        sent.add(model_key)
+        sent.add(model)
     _component(key=key, data=data, height="content",
                on_code_change=lambda: _on_code(key, prefix, d, class_key, len(class_names or [])),
                on_missing_change=lambda: _on_missing(key),
-               on_error_change=lambda: _on_error(key, model_key))
+               on_error_change=lambda: _on_error(key, model))
 
 
 def _codes(path: str, version: str) -> np.ndarray:
@@ -105,6 +113,8 @@ def _on_code(key: str, prefix: str, d: int, class_key: str | None, k: int) -> No
     code = (st.session_state.get(key) or {}).get("code")
     if not isinstance(code, dict):
         return
+    if isinstance(code.get("n"), int):
+        st.session_state[f"{key}_ack"] = code["n"]
     z, label = code.get("z"), code.get("label")
     if not (isinstance(z, list) and len(z) == d and all(
             isinstance(v, int | float) and math.isfinite(v) and abs(v) <= sliders.LIMIT
@@ -117,10 +127,11 @@ def _on_code(key: str, prefix: str, d: int, class_key: str | None, k: int) -> No
 
 def _on_missing(key: str) -> None:
     model = (st.session_state.get(key) or {}).get("missing")
-    st.session_state.setdefault(SENT, set()).discard(model)
+    if isinstance(model, str) and model not in st.session_state.get(FAILED, {}):
+        st.session_state.setdefault(SENT, set()).discard(model)
 
 
-def _on_error(key: str, model_key: str) -> None:
-    message = (st.session_state.get(key) or {}).get("error")
-    st.session_state.setdefault(FAILED, {})[model_key] = (
-        f"the browser could not run its decoder ({str(message)[:200]})")
+def _on_error(key: str, model: str) -> None:
+    message = render.escape(str((st.session_state.get(key) or {}).get("error"))[:200])
+    st.session_state.setdefault(FAILED, {})[model] = (
+        f"the browser could not run its decoder ({message})")

@@ -23,8 +23,9 @@ def _key(prefix: str, j: int) -> str:
 
 
 def snap(value: float) -> float:
-    """A value on the sliders' grid (their step, inside their range)."""
-    return round(float(np.clip(round(value / STEP) * STEP, -LIMIT, LIMIT)), 2)
+    """A value as the URL and the latent pad keep it: two decimals, inside the sliders' range
+    (a native slider takes it and moves in STEPs from there)."""
+    return round(float(np.clip(value, -LIMIT, LIMIT)), 2)
 
 
 def set_code(prefix: str, z: np.ndarray | list[float], label: int | None = None) -> None:
@@ -54,6 +55,7 @@ def prepare(prefix: str, model_key: str, latent_dim: int, class_key: str | None 
     last = st.session_state.get(f"{prefix}_last")
     if st.session_state.get(f"{prefix}_model") != model_key:
         st.session_state[f"{prefix}_model"] = model_key
+        st.session_state.pop(f"{prefix}_last", None)
         last = None
         for key in keys:
             st.session_state[key] = 0.0
@@ -86,6 +88,14 @@ def current_code(prefix: str, latent_dim: int) -> np.ndarray:
     return z
 
 
+def shown_and_rest(order: list[int], unused: list[int],
+                   top: int = TOP) -> tuple[list[int], list[int]]:
+    """The dimensions shown at once (the `top` used ones, by KL; two at least) and the rest."""
+    idle = set(unused)
+    shown = [j for j in order if j not in idle][:top] or order[:min(len(order), 2)]
+    return shown, [j for j in order if j not in shown]
+
+
 def sliders(prefix: str, kl_per_dim: list[float], order: list[int], unused: list[int],
             top: int = TOP) -> np.ndarray:
     """One slider per latent dimension in `order` (most KL first): the `top` used ones shown,
@@ -93,9 +103,7 @@ def sliders(prefix: str, kl_per_dim: list[float], order: list[int], unused: list
 
     Hidden sliders are not drawn at all (a slider costs about half a millisecond a run, and
     more in the browser); their dimensions keep their values."""
-    used = [j for j in order if j not in set(unused)]
-    shown = used[:top] or order[:min(len(order), 2)]
-    rest = [j for j in order if j not in shown]
+    shown, rest = shown_and_rest(order, unused, top)
     z = current_code(prefix, len(order))  # the hidden ones keep these values
 
     def slider(j: int) -> None:

@@ -188,9 +188,10 @@ def _save_again(failed: SaveFailed) -> RunResult:
     the save again once the user has freed the disk or fixed the permissions."""
     from vae.runner import RunResult, SaveFailed, write_error
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # training's handler is done
     while sys.stdin.isatty():
-        sys.stderr.write(f"\nerror: {failed} Press Enter to try the save again, or Ctrl-C to "
-                         "give the run up. ")
+        sys.stderr.write(f"\nerror: {_printable(str(failed))} Press Enter to try the save "
+                         "again, or Ctrl-C to give the run up. ")
         try:
             input()
             return RunResult(checkpoints.save(failed.out, **failed.files), failed.status,

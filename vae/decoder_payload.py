@@ -9,6 +9,7 @@ the mean of p(x|z[,c]) is the sigmoid of the last layer, as in `VAE.decode_mean`
 from __future__ import annotations
 
 import base64
+import math
 
 import numpy as np
 from torch import nn
@@ -16,8 +17,10 @@ from torch import nn
 from vae.models import ACTIVATIONS, VAE
 
 FORMAT = 1
-# Beyond this the page would download and keep tens of MB and decode slower than a frame.
+# Beyond these the page would download and keep tens of MB, or decode slower than a frame
+# (a shipped shapes decoder does 1.6 M multiply-adds in about 4 ms).
 MAX_FLOATS = 4_000_000
+MAX_MULTIPLY_ADDS = 16_000_000
 _ACTIVATION_NAMES = {cls: name for name, cls in ACTIVATIONS.items()}
 
 
@@ -61,6 +64,12 @@ def decoder_payload(model: VAE) -> dict:
     if len(weights) > MAX_FLOATS:
         raise Unsupported(f"its decoder has {len(weights):,} weights, more than the "
                           f"{MAX_FLOATS:,} a page can decode at display rate")
+    work = sum(layer["in"] * layer["out"] * (16 * math.prod(layer["in_size"])
+                                             if layer["op"] == "deconv" else 1)
+               for layer in layers if layer["op"] in ("linear", "deconv"))
+    if work > MAX_MULTIPLY_ADDS:
+        raise Unsupported(f"its decoder needs {work:,} multiply-adds an image, more than the "
+                          f"{MAX_MULTIPLY_ADDS:,} a page can do at display rate")
     return {"format": FORMAT, "latent_dim": cfg.latent_dim, "num_classes": cfg.num_classes,
             "image_shape": list(cfg.image_shape), "layers": layers,
             "weights": float_payload(weights)}

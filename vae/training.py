@@ -224,7 +224,13 @@ class Trainer:
         return self.ema_model if self.ema_model is not None else self.model
 
     def weights(self) -> dict[str, torch.Tensor]:
-        return {k: v.detach().cpu().clone() for k, v in self.eval_model.state_dict().items()}
+        """A copy of the current weights, for snapshots, the live view and saves. Weights a
+        non-finite gradient ruined (the step's loss was still finite) never leave the trainer:
+        run() rolls back instead."""
+        weights = {k: v.detach().cpu().clone() for k, v in self.eval_model.state_dict().items()}
+        if not all(bool(v.isfinite().all()) for v in weights.values()):
+            raise TrainingDiverged(f"The weights became non-finite at step {self.step}")
+        return weights
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -344,10 +350,7 @@ class Trainer:
                 for callback in self.callbacks:
                     callback(self, record)
                 if self._stop_requested:
-                    if not all(bool(p.isfinite().all()) for p in self.parameters):
-                        # Stopped right after a step whose gradient was non-finite.
-                        raise TrainingDiverged(f"The weights became non-finite at step "
-                                               f"{self.step}")
+                    self.weights()  # raises if a non-finite gradient ruined the last step
                     return True
             self.epoch += 1
             self.batch_in_epoch = 0
@@ -365,7 +368,7 @@ class Trainer:
             if self._early_stop(record["val_elbo"]):
                 break
             self._mark_good()
-        return False
+        return self._stop_requested
 
     def _state_tensors(self) -> dict[str, torch.Tensor]:
         """The tensors a divergence must restore, sharing storage with the live ones."""
