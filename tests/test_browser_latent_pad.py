@@ -145,6 +145,17 @@ def test_dragging_the_pad_moves_the_picture_then_the_page(browser, url):
         page.close()
 
 
+def test_choosing_one_dimension_for_both_axes_swaps_them(browser, url):
+    page = pad_page(browser, url, "digits-vae-20d")
+    try:
+        across, up = page.locator(".lp-axes select").all()
+        first, second = across.input_value(), up.input_value()
+        across.select_option(second)
+        assert (across.input_value(), up.input_value()) == (second, first)
+    finally:
+        page.close()
+
+
 def test_the_class_is_chosen_in_the_pad(browser, url):
     page = pad_page(browser, url, "tiny-conv-rgb")
     try:

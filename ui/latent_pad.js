@@ -231,6 +231,12 @@ export default function (component) {
       data.dims.forEach((dim) => select.append(element("option", { value: dim.j }, `z${dim.j}`)));
       select.value = state.pad[axis];
       select.onchange = () => {
+        const other = 1 - axis;
+        // One dimension on both axes would pull the point off the diagonal: swap instead.
+        if (Number(select.value) === state.pad[other]) {
+          state.pad[other] = state.pad[axis];
+          parts.axisSelects[other].value = state.pad[other];
+        }
         state.pad[axis] = Number(select.value);
         state.background = null;
         drawPad();
