@@ -54,14 +54,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def first_render(browser, script: str, tmp: Path) -> tuple[float, object, subprocess.Popen]:
+def first_render(browser, script: str,
+                 tmp: Path) -> tuple[float, object, subprocess.Popen, str]:
     """Seconds from launching the server to the first image in the page."""
     started = time.perf_counter()
     proc, url = start_app(tmp, script=script)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(url)
     page.wait_for_selector('[data-testid="stMain"] img', timeout=120_000)
-    return time.perf_counter() - started, page, proc
+    return time.perf_counter() - started, page, proc, url
 
 
 def slider_moves(page, moves: int) -> list[float]:
@@ -111,12 +112,11 @@ def shipped_models() -> list[str]:
 
 def measure(browser, script: str, moves: int, drag_seconds: float = 0) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        startup, page, proc = first_render(browser, script, Path(tmp))
+        startup, page, proc, url = first_render(browser, script, Path(tmp))
         try:
             pads = {}
             if drag_seconds:
-                pads = {m: pad_drag(browser, page.url.split("/?")[0].rstrip("/"), m,
-                                    drag_seconds) for m in shipped_models()}
+                pads = {m: pad_drag(browser, url, m, drag_seconds) for m in shipped_models()}
                 # The server path: the app's fallback switch, native sliders.
                 page.get_by_text("Decode in the browser").click()
                 page.locator('[data-testid="stSlider"]').first.wait_for(timeout=60_000)

@@ -224,8 +224,8 @@ def cut(data: bytes, start: int, length: int) -> bytes:
 
 def untrained(folder: Path, dataset: str = "digits", kind: str = "vae", *,
               train: dict | None = None, sweep: str | None = None, **model) -> Path:
-    """An untrained MLP checkpoint on `dataset` (a valid one, made in a blink): the models a
-    suite's refusals must leave byte-identical, or that carry a suite's user text."""
+    """An untrained MLP checkpoint on `dataset` (a valid one, made in a blink): what a suite's
+    refusals must leave byte-identical, what carries its user text, or what a page draws."""
     import torch
 
     from vae import checkpoints

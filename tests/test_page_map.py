@@ -5,7 +5,8 @@ import json
 
 import numpy as np
 import pytest
-from tiny_models import app_on, image_urls, page_alone, save_untrained_shapes, use_tree
+from bad_input import untrained
+from tiny_models import app_on, image_urls, page_alone, use_tree
 
 from vae import checkpoints, projection
 from vae.evaluation import encode_split
@@ -88,7 +89,7 @@ def test_a_2d_model_is_plotted_directly_with_a_csv_download(tree):
 
 
 def test_shapes_maps_colour_by_a_chosen_factor(tree):
-    save_untrained_shapes(checkpoints.RUNS_DIR / "tiny-shapes")
+    untrained(checkpoints.RUNS_DIR / "tiny-shapes", "shapes")
     at = page_alone("pages/map.py", "tiny-shapes")
     assert not at.exception
     colour = at.selectbox(key="map_colour")

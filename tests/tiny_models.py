@@ -53,24 +53,6 @@ def use_tree(runs: Path, tmp_path: Path,
     return tree, manager
 
 
-def save_untrained_shapes(folder: Path) -> Path:
-    """An untrained 3-D MLP VAE for the shapes data: enough to draw maps coloured by factor."""
-    import torch
-
-    from vae.data import load_dataset
-    from vae.models import VAE
-    from vae.runner import RunSpec, checkpoint_config
-
-    data = load_dataset("shapes")
-    spec = RunSpec(dataset="shapes", model={"hidden": [16], "latent_dim": 3})
-    model_config = spec.model_config(data)
-    config = checkpoint_config(spec, data, model_config, spec.train_config())
-    torch.manual_seed(0)
-    checkpoints.save(folder, config=config, weights=VAE(model_config).state_dict(),
-                     history={"epochs": []})
-    return folder
-
-
 def app_on(page: str, model: str, **session) -> AppTest:
     """The whole app (app.py), switched to `page` with `model` picked and run once."""
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)

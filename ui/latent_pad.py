@@ -43,10 +43,11 @@ def toggle() -> bool:
                           "you let go.")
 
 
-def model_key(path: str) -> str:
-    """The pad's name for a checkpoint's current version: opaque to the browser, and new
-    whenever the checkpoint is saved again (also when a deleted name is reused)."""
-    return hashlib.sha1(f"{path}@{state.version_of(path)}".encode()).hexdigest()[:16]
+def model_key(path: str, version: str | None = None) -> str:
+    """The pad's name for a checkpoint's version (its current one by default): opaque to the
+    browser, and new whenever the checkpoint is saved again (also when a name is reused)."""
+    version = state.version_of(path) if version is None else version
+    return hashlib.sha1(f"{path}@{version}".encode()).hexdigest()[:16]
 
 
 def unavailable(path: str) -> str | None:
@@ -68,7 +69,8 @@ def latent_pad(key: str, prefix: str, path: str, kl_per_dim: list[float], order:
     d = len(order)
     shown, rest = sliders.shown_and_rest(order, unused)
     sent = st.session_state.setdefault(SENT, set())
-    version, model = state.version_of(path), model_key(path)
+    version = state.version_of(path)
+    model = model_key(path, version)
     data = {
         "model": model,
         # Rounded past float32's noise, so the page can tell its own code coming back.
