@@ -4,8 +4,9 @@ torch thread, as in the app) next to a bare loop over the same model and data in
     python -m benchmarks.train_throughput [--epochs 200] [--threads 1]
 
 Both sides time each epoch's training steps (the job's per-epoch `seconds`), so the ratio
-shows what the worker, its callbacks and its reporting cost; the job's start-up (process
-spawn, imports, data) is printed separately. This machine's speed drifts by tens of percent
+shows what the worker, its callbacks and its reporting cost. Both validate after each epoch,
+outside the timed steps; the job's start-up (process spawn, imports, data) and the validation
+are printed separately. This machine's speed drifts by tens of percent
 over seconds (shared cores), so the two run interleaved and each is scored by its fastest
 decile of epochs, the quiet moments both had; the median is printed beside it.
 """
@@ -23,35 +24,41 @@ import torch
 from vae import checkpoints
 from vae.data import load_dataset
 from vae.jobs import JobManager
-from vae.losses import elbo_terms, training_loss
+from vae.losses import elbo_terms, training_objective
 from vae.models import VAE, ModelConfig
 from vae.runner import RunSpec
 
 MODEL = {"hidden": [400], "latent_dim": 20}  # the pytorch/examples shape, DESIGN §7
 
 
-def bare_loop(epochs: int, batch_size: int, threads: int) -> list[float]:
-    """Seconds per epoch of the plainest loop that trains the same model the same way."""
+def bare_loop(epochs: int, batch_size: int, threads: int) -> tuple[list[float], float]:
+    """(seconds per epoch of training steps, median seconds of a validation) of the plainest
+    loop that trains the same model the same way. It validates after each epoch as the job
+    does, untimed on both sides, so both loops see the same work between their epochs."""
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)  # as the Trainer does
     data = load_dataset("digits")
-    x = torch.as_tensor(data.train.images())
+    x, x_val = (torch.as_tensor(split.images()) for split in (data.train, data.val))
     torch.manual_seed(0)
     model = VAE(ModelConfig(hidden=tuple(MODEL["hidden"]), latent_dim=MODEL["latent_dim"]))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     rng = np.random.default_rng(0)
-    seconds = []
+    seconds, validations = [], []
     for _ in range(epochs):
+        model.train()
         start = time.perf_counter()
         order = torch.as_tensor(rng.permutation(len(x)))
         for b in range(0, len(x), batch_size):
             terms = elbo_terms(model, x[order[b:b + batch_size]])
-            loss = training_loss(terms["recon"], terms["kl_per_dim"], 1.0)
+            loss = training_objective(terms["recon"], terms["kl_per_dim"], 1.0).loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
         seconds.append(time.perf_counter() - start)
-    return seconds
+        with torch.no_grad():
+            elbo_terms(model.eval(), x_val)["elbo"].mean().item()
+        validations.append(time.perf_counter() - start - seconds[-1])
+    return seconds, float(np.median(validations))
 
 
 def job(epochs: int, batch_size: int, threads: int) -> tuple[list[float], float]:
@@ -80,9 +87,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    bare, jobs, startups = [], [], []
+    bare, jobs, startups, validations = [], [], [], []
     for _ in range(args.repeats):
-        bare += bare_loop(args.epochs, args.batch_size, args.threads)
+        seconds, validation = bare_loop(args.epochs, args.batch_size, args.threads)
+        bare += seconds
+        validations.append(validation)
         seconds, startup = job(args.epochs, args.batch_size, args.threads)
         jobs += seconds
         startups.append(startup)
@@ -98,6 +107,7 @@ def main() -> None:
     print(f"  ratio job / bare        {rate(jobs, 0.1) / rate(bare, 0.1):9.3f} "
           f"({rate(jobs, 0.5) / rate(bare, 0.5):.3f})   (target >= 0.95)")
     print(f"  job start-up            {min(startups):9.2f} s (spawn, imports, data)")
+    print(f"  validation, each epoch  {1e3 * min(validations):9.2f} ms (both loops, not timed)")
 
 if __name__ == "__main__":
     main()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vae.disentanglement import kl_decomposition
-from vae.losses import Capacity, total_correlation, training_loss
+from vae.losses import Capacity, total_correlation, training_objective
 from vae.models import VAE, ModelConfig
 from vae.training import TrainConfig, Trainer
 
@@ -51,11 +51,12 @@ def test_capacity_target_rises_linearly_then_holds():
 
 def test_objectives_reduce_to_the_beta_vae_loss_where_they_should():
     recon, kl = torch.tensor([-10.0, -12.0]), torch.tensor([[1.0, 2.0], [3.0, 0.0]])
-    plain = training_loss(recon, kl, 4.0)
-    assert plain.item() == pytest.approx(11 + 4 * 3)
+    plain = training_objective(recon, kl, 4.0)
+    assert [v.item() for v in plain] == pytest.approx([11 + 4 * 3, -11, 3])
     # beta = 1 makes β-TCVAE the VAE, whatever the TC estimate
-    assert training_loss(recon, kl, 1.0, tc=torch.tensor(5.0)).item() == pytest.approx(11 + 3)
-    assert training_loss(recon, kl, 1.0, capacity=(1.0, 10.0)).item() == pytest.approx(
+    assert training_objective(recon, kl, 1.0, tc=torch.tensor(5.0)).loss.item() == pytest.approx(
+        11 + 3)
+    assert training_objective(recon, kl, 1.0, capacity=(1.0, 10.0)).loss.item() == pytest.approx(
         11 + 10 * 2)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -51,12 +52,6 @@ def elbo_terms(
             "mu": mu, "logvar": logvar, "z": z}
 
 
-def free_bits_kl(kl_per_dim: torch.Tensor, kappa: float) -> torch.Tensor:
-    """Batch-averaged KL with each dimension floored at kappa nats."""
-    # DESIGN §2 free bits: sum_j max(kappa, KL_j), KL_j averaged over the batch
-    return kl_per_dim.mean(0).clamp(min=kappa).sum()
-
-
 def total_correlation(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
                       dataset_size: int) -> torch.Tensor:
     """TC = KL(q(z) || prod_j q(z_j)) by minibatch-weighted sampling (Chen et al. 2018):
@@ -70,22 +65,36 @@ def total_correlation(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
     return (log_qz - log_prod_qzj).mean()
 
 
-def training_loss(
+class Objective(NamedTuple):
+    """The minimized loss and the batch means of the beta = 1 terms it was built from."""
+
+    loss: torch.Tensor
+    recon: torch.Tensor  # E_q[log p(x|z)]
+    kl: torch.Tensor  # KL(q(z|x) || p(z)), unclamped
+
+
+def training_objective(
     recon: torch.Tensor, kl_per_dim: torch.Tensor, beta: float, free_bits: float = 0.0, *,
     tc: torch.Tensor | None = None, capacity: tuple[float, float] | None = None,
-) -> torch.Tensor:
+) -> Objective:
     """The minimized objective, mean over the batch (DESIGN §2 β-VAE): -recon + beta * KL.
     With `tc` (β-TCVAE) the KL counts once and beta weights only its total-correlation part;
-    with `capacity = (C, gamma)` (Burgess et al. 2018) the KL term is gamma * |KL - C|."""
-    kl = free_bits_kl(kl_per_dim, free_bits) if free_bits > 0 else kl_per_dim.sum(1).mean()
+    with `capacity = (C, gamma)` (Burgess et al. 2018) the KL term is gamma * |KL - C|.
+    The terms come back too: the trainer logs them with no reductions of its own."""
+    recon_mean, kl_dims = recon.mean(), kl_per_dim.mean(0)
+    kl = kl_dims.sum()
+    # DESIGN §2 free bits: sum_j max(kappa, KL_j), KL_j averaged over the batch
+    fitted = kl_dims.clamp(min=free_bits).sum() if free_bits > 0 else kl
     if capacity is not None:
         target, gamma = capacity
-        return -recon.mean() + gamma * (kl - target).abs()
-    if tc is not None:
+        loss = -recon_mean + gamma * (fitted - target).abs()
+    elif tc is not None:
         # KL = MI + TC + dimension-wise KL; Chen et al. weight MI and dimension-wise KL by 1
         # and TC by beta. The analytic KL for the sum has less variance than three estimates.
-        return -recon.mean() + kl + (beta - 1) * tc
-    return -recon.mean() + beta * kl
+        loss = -recon_mean + fitted + (beta - 1) * tc
+    else:
+        loss = -recon_mean + beta * fitted
+    return Objective(loss, recon_mean, kl)
 
 
 @dataclass(frozen=True)

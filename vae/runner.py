@@ -19,7 +19,7 @@ from vae import checkpoints
 from vae.data import Dataset, load_dataset
 from vae.models import VAE, ModelConfig
 from vae.presets import PRESETS
-from vae.training import Callback, TrainConfig, Trainer, TrainingDiverged
+from vae.training import Callback, TrainConfig, Trainer, TrainingDiverged, rounded_history
 
 FORMAT = 1
 # How often a run saves what it has at an epoch's end; a throwaway server may ask for less.
@@ -106,7 +106,8 @@ def save_files(config: dict, trainer: Trainer) -> dict:
     """checkpoints.save's keyword arguments for the trainer as it is now."""
     state = trainer.state()
     trainer.history["resume"] = {"step": trainer.step, "epoch": trainer.epoch}
-    return {"config": config, "weights": trainer.weights(), "history": trainer.history,
+    return {"config": config, "weights": trainer.weights(),
+            "history": rounded_history(trainer.history),
             "optimizer": (state["tensors"], state["meta"]),
             "snapshots": snapshot_tensors(trainer.snapshots) or None}
 

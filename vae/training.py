@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from vae.data import Split
-from vae.losses import BetaSchedule, Capacity, elbo_terms, total_correlation, training_loss
+from vae.losses import BetaSchedule, Capacity, elbo_terms, total_correlation, training_objective
 from vae.models import VAE
 
 MAX_SNAPSHOTS = 50
@@ -146,13 +146,18 @@ def snapshot_steps(total_steps: int, count: int = MAX_SNAPSHOTS) -> set[int]:
 Callback = Callable[["Trainer", dict], None]
 
 
-def _rounded(record: dict) -> dict:
-    """Six significant digits: far below the noise of any logged term, and it keeps the
-    history of a 1,000-epoch run (it ships with the model) a few hundred kB."""
+def rounded_history(history: dict) -> dict:
+    """The history with six significant digits, as it is saved: far below the noise of any
+    logged term, and it keeps the history of a 1,000-epoch run (it ships with the model) a few
+    hundred kB. Rounded here, once a save, not once a step: that costs 1 % of a small step."""
     def r(v):
         return float(f"{v:.6g}") if isinstance(v, float) else v
 
-    return {k: [r(x) for x in v] if isinstance(v, list) else r(v) for k, v in record.items()}
+    def rounded(record: dict) -> dict:
+        return {k: [r(x) for x in v] if isinstance(v, list) else r(v) for k, v in record.items()}
+
+    return {**history, "steps": [rounded(s) for s in history["steps"]],
+            "epochs": [rounded(e) for e in history["epochs"]]}
 
 
 class Trainer:
@@ -271,17 +276,15 @@ class Trainer:
         beta = self.beta
         tc = (total_correlation(terms["z"], terms["mu"], terms["logvar"], len(self.train_x))
               if self.config.objective == "betatcvae" else None)
-        loss = training_loss(terms["recon"], terms["kl_per_dim"], beta, self.config.free_bits,
-                             tc=tc, capacity=self.capacity(self.step) if self.capacity else None)
+        objective = training_objective(
+            terms["recon"], terms["kl_per_dim"], beta, self.config.free_bits, tc=tc,
+            capacity=self.capacity(self.step) if self.capacity else None)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        # One sync a step brings the logged terms back. A non-finite gradient needs no check
-        # of its own: the weights it makes give a non-finite loss at the next step, or a
-        # non-finite validation score after the last one, and run() rolls back either way.
-        loss_value, recon, kl = torch.stack([
-            loss.detach(), terms["recon"].detach().mean(),
-            terms["kl_per_dim"].detach().sum(1).mean(),
-        ]).tolist()
+        objective.loss.backward()
+        # The logged terms cost three reads, no reductions. A non-finite gradient needs no
+        # check of its own: the weights it makes give a non-finite loss at the next step, or
+        # a non-finite validation score after the last one, and run() rolls back either way.
+        loss_value, recon, kl = (v.item() for v in objective)
         if not math.isfinite(loss_value):
             raise TrainingDiverged(f"The loss became non-finite at step {self.step + 1}")
         self.optimizer.step()
@@ -306,7 +309,6 @@ class Trainer:
                 "val_kl": kl_per_dim.sum().item(), "val_kl_per_dim": kl_per_dim.tolist()}
 
     def _record_step(self, record: dict) -> None:
-        record.update(_rounded(record))
         steps = self.history["steps"]
         steps.append(record)
         if len(steps) > MAX_STEP_RECORDS:  # keep long runs' history small: thin out evenly
@@ -352,6 +354,7 @@ class Trainer:
                 if self._stop_requested:
                     self.weights()  # raises if a non-finite gradient ruined the last step
                     return True
+            seconds = time.perf_counter() - t0  # the training steps: what throughput means
             self.epoch += 1
             self.batch_in_epoch = 0
             metrics = self.validate()
@@ -360,8 +363,7 @@ class Trainer:
                 raise TrainingDiverged(f"The validation ELBO became non-finite after step "
                                        f"{self.step}")
             record = {"kind": "epoch", "epoch": self.epoch, "step": self.step,
-                      "seconds": time.perf_counter() - t0, **metrics}
-            record.update(_rounded(record))
+                      "seconds": seconds, **metrics}
             self.history["epochs"].append(record)
             for callback in self.callbacks:
                 callback(self, record)
