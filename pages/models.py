@@ -80,7 +80,7 @@ def delete(ckpt: checkpoints.Checkpoint) -> None:
 
 
 def continue_training(ckpt: checkpoints.Checkpoint, epochs: int) -> None:
-    spec = RunSpec(train={"epochs": epochs})
+    spec = RunSpec(train={"epochs": epochs, "device": "cpu"})  # the app trains on the CPU
     try:
         state.job_manager().submit(spec, ckpt.name, owner=state.session_owner(), resume=True,
                                    out=ckpt.path)

@@ -148,6 +148,12 @@ def test_resume_mid_epoch_continues_exactly(tmp_path, options):
     assert list(snaps) == list(split_snapshots(whole.checkpoint.snapshots()))
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the refusal needs a machine without CUDA")
+def test_asking_for_cuda_without_one_is_refused_in_a_sentence(tmp_path):
+    with pytest.raises(ValueError, match="this machine has none; pass --device cpu or auto"):
+        train_run(RunSpec(train={"epochs": 1, "device": "cuda"}), tmp_path / "r")
+
+
 def test_snapshots_are_log_spaced_and_at_most_fifty(tmp_path):
     result = train_run(RunSpec(model={"hidden": [16]}, train={"epochs": 30}), tmp_path / "r")
     steps = list(split_snapshots(result.checkpoint.snapshots()))

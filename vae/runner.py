@@ -158,11 +158,12 @@ def prepare(spec: RunSpec, out: Path, resume: bool) -> tuple[Trainer, dict, Data
             raise checkpoints.CheckpointError(
                 f"Checkpoint '{previous.name}' holds no training state, so it cannot be "
                 "resumed; train a new run instead.")
-        # "Continue training": a new epoch count is the one thing a resume may change.
-        epochs = {"epochs": spec.train["epochs"]} if "epochs" in spec.train else {}
+        # "Continue training" may change how long and where a run trains, nothing else: a
+        # run trained on a GPU continues on a laptop.
+        changes = {k: v for k, v in spec.train.items() if k in ("epochs", "device")}
         spec = RunSpec.from_dict(previous.config["spec"])
         model_config = ModelConfig.from_dict(previous.config["model"])
-        train_config = TrainConfig.from_dict({**previous.config["train"], **epochs})
+        train_config = TrainConfig.from_dict({**previous.config["train"], **changes})
         state = {"weights": previous.weights(), "optimizer": optimizer,
                  "history": previous.history,
                  "snapshots": split_snapshots(previous.snapshots() or {})}

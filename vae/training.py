@@ -109,7 +109,8 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but no CUDA device is available.")
+        raise ValueError("The run asks for a CUDA device (--device cuda) and this machine has "
+                         "none; pass --device cpu or auto.")
     return torch.device(name)
 
 
@@ -220,8 +221,10 @@ class Trainer:
         params, cfg = self.parameters, self.config
         optimizer = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
                      "adagrad": torch.optim.Adagrad}[cfg.optimizer]
-        # fused kernels: the optimizer step is a third of a small model's step time on a CPU
-        return optimizer(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+        # fused kernels: the optimizer step is a third of a small model's step time on a CPU.
+        # torch has no fused Adagrad for CUDA; its default there is the multi-tensor one.
+        fused = cfg.optimizer != "adagrad" or self.device.type == "cpu"
+        return optimizer(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None)
 
     @property
     def eval_model(self) -> VAE:
@@ -479,10 +482,14 @@ class Trainer:
             self.ema_model.load_state_dict(resume["weights"])
         # A run saved without an EMA has no raw copy: its weights are the raw ones.
         self.model.load_state_dict(raw or resume["weights"])
-        self.generator.set_state(tensors.pop("rng.torch"))
+        rng_state = tensors.pop("rng.torch")
         self.optimizer.load_state_dict(unflatten_optimizer(tensors, meta))
         t = json.loads(meta["trainer"])
         self.step, self.epoch, self.batch_in_epoch = t["step"], t["epoch"], t["batch_in_epoch"]
+        if len(rng_state) == len(self.generator.get_state()):
+            self.generator.set_state(rng_state)
+        else:  # another device's kind of generator saved it: exact only on the same device
+            self.generator.manual_seed(self.config.seed + self.step)
         self.epoch_rng_state = t["epoch_rng_state"]
         self.rng.bit_generator.state = t["rng_state"]
         self.beta_override = t["beta_override"]
