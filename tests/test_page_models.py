@@ -136,7 +136,7 @@ def test_continue_training_submits_a_resume_job(tree):
     assert not at.exception and not errors(at)
     [job] = manager.submitted
     assert job["resume"] and job["out"] == checkpoints.RUNS_DIR / "tiny-vae-2d"
-    assert job["spec"].train == {"epochs": 45}
+    assert job["spec"].train == {"epochs": 45, "device": "cpu"}
     assert "until epoch 45" in at.success[0].value
 
 

@@ -32,6 +32,7 @@ from vae.evaluation import evaluate_checkpoint
 from vae.jobs import JobError, JobManager
 from vae.processes import pid_alive
 from vae.runner import RunSpec, train_run
+from vae.training import MARK_EVERY_STEPS
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 SUITE = "Faults"
@@ -276,7 +277,9 @@ def test_sigkill_during_saves_leaves_the_previous_version_intact(tmp_path):
 # ---- a loss that turns NaN -------------------------------------------------------------------
 def test_a_loss_turning_nan_mid_run_stops_the_job_and_keeps_validated_weights(
         tmp_path, faulty_workers):
-    spike_at = 150  # 11 steps an epoch: mid-epoch 14, after 13 validated epochs (step 143)
+    spike_at = 150  # 11 steps an epoch: mid-epoch 14, after 13 validated epochs
+    # The state kept for a roll-back: the first epoch end MARK_EVERY_STEPS after the start.
+    kept = math.ceil(MARK_EVERY_STEPS / 11) * 11  # step 110, the end of epoch 10
     faulty_workers(f"lr_spike:{spike_at}")
     manager = JobManager(tmp_path / "runs")
     spec = RunSpec(model=SMALL, train={"epochs": 40})
@@ -287,18 +290,18 @@ def test_a_loss_turning_nan_mid_run_stops_the_job_and_keeps_validated_weights(
         manager.shutdown()
     assert job.status == "failed", job.message
     bad_step = int(re.search(r"non-finite at step (\d+)", job.message).group(1))
-    assert bad_step > spike_at and "learning rate" in job.message and "step 143" in job.message
+    assert bad_step > spike_at and "learning rate" in job.message and f"step {kept}" in job.message
     saved = checkpoints.load(tmp_path / "runs" / "nan-run")
-    assert saved.history["resume"] == {"step": 143, "epoch": 13}
-    assert max(s["step"] for s in saved.history["steps"]) == 143
+    assert saved.history["resume"] == {"step": kept, "epoch": kept // 11}
+    assert max(s["step"] for s in saved.history["steps"]) == kept
     weights = saved.weights()
     assert all(torch.isfinite(w).all() for w in weights.values())
     test_elbo = evaluate_checkpoint(saved.path, iwae_samples=1)["elbo"]
     assert math.isfinite(test_elbo)
 
-    # The same run, stopped by hand at step 143 without any fault: the very same weights.
+    # The same run, stopped by hand at that step without any fault: the very same weights.
     reference = train_run(spec, tmp_path / "reference",
-                          callbacks=(lambda t, r: t.step == 143 and t.stop("reference"),))
+                          callbacks=(lambda t, r: t.step == kept and t.stop("reference"),))
     expected = reference.checkpoint.weights()
     assert all(torch.equal(weights[k], expected[k]) for k in expected)
     # ... and it resumes from there like any saved run.
@@ -308,12 +311,12 @@ def test_a_loss_turning_nan_mid_run_stops_the_job_and_keeps_validated_weights(
         SUITE, "Loss turns NaN mid-run",
         f"A digits job (40 epochs of 11 steps) whose learning rate jumps to 1e3 at step "
         f"{spike_at}, planted in its worker process; then its checkpoint is evaluated, compared "
-        "with the same run stopped by hand at step 143, and resumed.",
+        f"with the same run stopped by hand at step {kept}, and resumed.",
         f"The job ended '{job.status}': \"{job.message}\" The saved weights are identical to "
-        f"the fault-free run's at step 143 and give a finite test ELBO ({test_elbo:.2f} nats); "
+        f"the fault-free run's at step {kept} and give a finite test ELBO ({test_elbo:.2f} nats); "
         f"resumed to 15 epochs: '{resumed.message}'",
         **{"non-finite at step": bad_step, "saved step": saved.history["resume"]["step"],
-           "steps rolled back": bad_step - 1 - 143, "test ELBO of saved weights": round(
+           "steps rolled back": bad_step - 1 - kept, "test ELBO of saved weights": round(
                test_elbo, 2), "weights equal to the fault-free run's": True})
 
 

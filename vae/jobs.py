@@ -428,7 +428,9 @@ class _WorkerControl:
     def __call__(self, trainer, record: dict) -> None:
         self.buffer.append(record)
         now = time.monotonic()
-        if record["kind"] == "epoch" or now - self.last_metrics > METRICS_INTERVAL_S:
+        # Not at every epoch's end: a small model's epochs take milliseconds, and each send
+        # wakes the queue's feeder thread, which takes the GIL from the training.
+        if now - self.last_metrics > METRICS_INTERVAL_S:
             self.flush()
         if record["step"] in trainer.snapshots and record["kind"] == "step":
             self.send("snapshot", {"step": record["step"],

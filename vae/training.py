@@ -18,10 +18,14 @@ from vae.models import VAE
 
 MAX_SNAPSHOTS = 50
 MAX_STEP_RECORDS = 2000
+# What a divergence rolls back to is kept at the first validated epoch end this many steps
+# after the last one kept (a shapes epoch is longer: every one). Keeping every 15-ms epoch of
+# a digits MLP cost 1-2.5 % of its training, in copies and in the cache they evict.
+MARK_EVERY_STEPS = 100
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became non-finite; the trainer went back to its last validated state."""
+    """The loss became non-finite; the trainer went back to the validated state it kept."""
 
 
 @dataclass
@@ -179,6 +183,10 @@ class Trainer:
         self.capacity = Capacity(config.capacity) if config.capacity else None
         self.train_x, self.train_y = self._prepare(train, "train")
         self.val_x, self.val_y = self._prepare(val, "val")
+        # validate()'s one fixed draw of z per example, drawn on the CPU so that a run that
+        # moves between devices keeps its scores
+        self.val_eps = torch.randn(len(self.val_x), model.config.latent_dim,
+                                   generator=torch.Generator().manual_seed(1)).to(self.device)
         if config.refit:  # DESIGN §3: val_* then measure seen data, no longer held out
             self.train_x = torch.cat([self.train_x, self.val_x])
             if self.train_y is not None and self.val_y is not None:
@@ -209,6 +217,7 @@ class Trainer:
         self.stale_epochs = 0
         self._stop_requested = False
         self._good: dict | None = None  # the last validated state, what a divergence rolls back to
+        self._live: dict[str, torch.Tensor] | None = None  # _state_tensors(), once it is fixed
         if resume:
             self._restore(resume)
 
@@ -221,10 +230,10 @@ class Trainer:
         params, cfg = self.parameters, self.config
         optimizer = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
                      "adagrad": torch.optim.Adagrad}[cfg.optimizer]
-        # fused kernels: the optimizer step is a third of a small model's step time on a CPU.
-        # torch has no fused Adagrad for CUDA; its default there is the multi-tensor one.
-        fused = cfg.optimizer != "adagrad" or self.device.type == "cpu"
-        return optimizer(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None)
+        # Fused kernels: the optimizer step is a third of a small model's step time on a CPU.
+        # torch has no fused Adagrad for CUDA: there it keeps its default (multi-tensor).
+        fused = True if cfg.optimizer != "adagrad" or self.device.type == "cpu" else None
+        return optimizer(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
 
     @property
     def eval_model(self) -> VAE:
@@ -284,10 +293,12 @@ class Trainer:
             capacity=self.capacity(self.step) if self.capacity else None)
         self.optimizer.zero_grad(set_to_none=True)
         objective.loss.backward()
-        # The logged terms cost three reads, no reductions. A non-finite gradient needs no
-        # check of its own: the weights it makes give a non-finite loss at the next step, or
-        # a non-finite validation score after the last one, and run() rolls back either way.
-        loss_value, recon, kl = (v.item() for v in objective)
+        # Reading the logged terms: on a CPU three reads cost less than stacking them, on a
+        # GPU each read waits for it, so they come back in one. A non-finite gradient needs
+        # no check of its own: the weights it makes give a non-finite loss at the next step,
+        # or a non-finite validation score after the last one, and run() rolls back.
+        loss_value, recon, kl = ([v.item() for v in objective] if self.device.type == "cpu"
+                                 else torch.stack(objective).tolist())
         if not math.isfinite(loss_value):
             raise TrainingDiverged(f"The loss became non-finite at step {self.step + 1}")
         self.optimizer.step()
@@ -303,10 +314,8 @@ class Trainer:
     def validate(self) -> dict:
         """Beta = 1 terms on the validation split, one fixed draw of z per example."""
         model = self.eval_model.eval()
-        eps = torch.randn(len(self.val_x), self.model.config.latent_dim,
-                          generator=torch.Generator(self.device).manual_seed(1),
-                          device=self.device)
-        terms = elbo_terms(model, self.val_x, self._labels(self.val_y, slice(None)), eps)
+        terms = elbo_terms(model, self.val_x, self._labels(self.val_y, slice(None)),
+                           self.val_eps)
         kl_per_dim = terms["kl_per_dim"].mean(0)
         return {"val_elbo": terms["elbo"].mean().item(), "val_recon": terms["recon"].mean().item(),
                 "val_kl": kl_per_dim.sum().item(), "val_kl_per_dim": kl_per_dim.tolist()}
@@ -338,6 +347,9 @@ class Trainer:
     def _epochs(self) -> bool:
         """Train until the last epoch, early stopping or a stop request (then True)."""
         bs = self.config.batch_size
+        # An epoch's seconds run from the previous epoch's record to its own: everything a
+        # run does per epoch (steps, validation, callbacks, the roll-back copy) is in them.
+        last = time.perf_counter()
         while not self.finished:
             if self.batch_in_epoch == 0:
                 self.epoch_rng_state = self.rng.bit_generator.state
@@ -345,7 +357,6 @@ class Trainer:
                 self.rng.bit_generator.state = self.epoch_rng_state
             order = torch.as_tensor(self.rng.permutation(len(self.train_x)), device=self.device)
             self.model.train()  # once an epoch: validate() left it in eval mode
-            t0 = time.perf_counter()
             for b in range(self.batch_in_epoch, self.steps_per_epoch):
                 record = self.train_step(order[b * bs:(b + 1) * bs])
                 self.batch_in_epoch = b + 1
@@ -357,7 +368,6 @@ class Trainer:
                 if self._stop_requested:
                     self.weights()  # raises if a non-finite gradient ruined the last step
                     return True
-            seconds = time.perf_counter() - t0  # the training steps: what throughput means
             self.epoch += 1
             self.batch_in_epoch = 0
             metrics = self.validate()
@@ -365,18 +375,25 @@ class Trainer:
                 # Finite training losses, yet weights that validate to NaN or infinity.
                 raise TrainingDiverged(f"The validation ELBO became non-finite after step "
                                        f"{self.step}")
+            now = time.perf_counter()
             record = {"kind": "epoch", "epoch": self.epoch, "step": self.step,
-                      "seconds": seconds, **metrics}
+                      "seconds": now - last, **metrics}
+            last = now
             self.history["epochs"].append(record)
             for callback in self.callbacks:
                 callback(self, record)
             if self._early_stop(record["val_elbo"]):
                 break
-            self._mark_good()
+            if self.step - self._good["counters"][0] >= MARK_EVERY_STEPS:
+                self._mark_good()
         return self._stop_requested
 
     def _state_tensors(self) -> dict[str, torch.Tensor]:
-        """The tensors a divergence must restore, sharing storage with the live ones."""
+        """The tensors a divergence must restore, sharing storage with the live ones. Every
+        step updates them in place, so once the optimizer holds state for every parameter
+        (from the first step on) the same dict serves every epoch's mark."""
+        if self._live is not None:
+            return self._live
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         if self.ema_model is not None:
             tensors.update({f"ema.{k}": v for k, v in self.ema_model.state_dict().items()})
@@ -384,14 +401,17 @@ class Trainer:
             for key, value in self.optimizer.state.get(param, {}).items():
                 if torch.is_tensor(value):
                     tensors[f"optimizer.{i}.{key}"] = value
+        if len(self.optimizer.state) == len(self.parameters):
+            self._live = tensors
         return tensors
 
     @torch.no_grad()
     def _mark_good(self) -> None:
         """Remember the state at a validated epoch's end (or the run's start): the weights that
         produce a non-finite loss are already ruined, and often the few steps before them too,
-        so a divergence goes back here. Once an epoch, copied into buffers kept from the last
-        time (a deep copy cost a tenth of a digits epoch)."""
+        so a divergence goes back here. Every MARK_EVERY_STEPS steps or more, at an epoch's
+        end, copied into buffers kept from the last time (a deep copy cost a tenth of a
+        digits epoch)."""
         live = self._state_tensors()
         kept = self._good["tensors"] if self._good else {}
         if list(kept) == list(live) and all(kept[k].shape == v.shape for k, v in live.items()):
@@ -404,9 +424,10 @@ class Trainer:
                        for g in self.optimizer.param_groups],
             "lr_scheduler": self.lr_scheduler.state_dict() if self.lr_scheduler else None,
             "generator": self.generator.get_state(),
-            "rng": copy.deepcopy(self.rng.bit_generator.state),
+            # numpy builds a new state dict on every read and nothing here mutates one
+            "rng": self.rng.bit_generator.state,
             "counters": (self.step, self.epoch, self.batch_in_epoch,
-                         copy.deepcopy(self.epoch_rng_state), self.beta_override),
+                         self.epoch_rng_state, self.beta_override),
             "where": (f"end of epoch {self.epoch}" if self.epoch and not self.batch_in_epoch
                       else "where this run started"),
         }
@@ -422,6 +443,7 @@ class Trainer:
             state = self.optimizer.state.get(param)
             if state and any(f"optimizer.{i}.{key}" not in kept for key in state):
                 del self.optimizer.state[param]
+        self._live = None
         live = self._state_tensors()
         torch._foreach_copy_([live[k] for k in kept], list(kept.values()))
         for group, saved in zip(self.optimizer.param_groups, good["groups"], strict=True):
@@ -464,6 +486,7 @@ class Trainer:
                             for k, v in self.model.state_dict().items()})
         meta["trainer"] = json.dumps({
             "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+            "device": self.device.type,
             "epoch_rng_state": self.epoch_rng_state, "rng_state": self.rng.bit_generator.state,
             "beta_override": self.beta_override,
             "lr_scheduler": self.lr_scheduler.state_dict() if self.lr_scheduler else None,
@@ -486,7 +509,7 @@ class Trainer:
         self.optimizer.load_state_dict(unflatten_optimizer(tensors, meta))
         t = json.loads(meta["trainer"])
         self.step, self.epoch, self.batch_in_epoch = t["step"], t["epoch"], t["batch_in_epoch"]
-        if len(rng_state) == len(self.generator.get_state()):
+        if t.get("device", "cpu") == self.device.type:
             self.generator.set_state(rng_state)
         else:  # another device's kind of generator saved it: exact only on the same device
             self.generator.manual_seed(self.config.seed + self.step)
