@@ -15,29 +15,42 @@ from vae import checkpoints
 from vae.background import write_atomic
 from vae.checkpoints import Checkpoint
 from vae.data import Dataset, Split, load_dataset
-from vae.losses import LOG_2PI, elbo_terms, log_likelihood, model_log_sigma
+from vae.losses import LOG_2PI, kl_divergence, log_likelihood, model_log_sigma
 from vae.models import VAE
 from vae.training import model_inputs
 
 ACTIVE_THRESHOLD = 0.01
+# Images a decoder call gets in evaluation: a conv decoder ran 2x slower per image on batches
+# of 2,560 than of 256 on this machine's CPU (its activations leave the cache).
+DECODE_BATCH = 256
 
 
 def _chunks(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
+def _log_px(model: VAE, x: torch.Tensor, c: torch.Tensor | None,
+            z: torch.Tensor) -> torch.Tensor:
+    """log p(x|z_k) for K codes per example, z of shape (K, B, D)."""
+    k, b, d = z.shape
+    flat_z, example = z.reshape(k * b, d), torch.arange(k * b) % b
+    log_px = []
+    for part in _chunks(k * b, DECODE_BATCH):
+        rows = example[part]
+        logits = model.decode(flat_z[part], None if c is None else c[rows])
+        log_px.append(log_likelihood(x[rows], logits, model.config.likelihood,
+                                     model_log_sigma(model)))
+    return torch.cat(log_px).view(k, b)
+
+
 @torch.no_grad()
-def log_weights(model: VAE, x: torch.Tensor, c: torch.Tensor | None,
-                eps: torch.Tensor) -> torch.Tensor:
-    """log p(x|z_k) + log p(z_k) - log q(z_k|x) for z_k = mu + sigma * eps_k; shape (K, B)."""
-    mu, logvar = model.encode(x, c)
-    k, b, d = eps.shape
+def log_weights(model: VAE, x: torch.Tensor, c: torch.Tensor | None, eps: torch.Tensor,
+                posterior: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """log p(x|z_k) + log p(z_k) - log q(z_k|x) for z_k = mu + sigma * eps_k; shape (K, B).
+    `posterior` is (mu, logvar) where the caller has encoded x already."""
+    mu, logvar = posterior or model.encode(x, c)
     z = model.reparameterize(mu, logvar, eps)  # broadcasts over K
-    flat_z = z.reshape(k * b, d)
-    flat_c = None if c is None else c.repeat(k)
-    logits = model.decode(flat_z, flat_c)
-    log_px = log_likelihood(x.repeat(k, 1, 1, 1), logits, model.config.likelihood,
-                            model_log_sigma(model)).view(k, b)
+    log_px = _log_px(model, x, c, z)
     log_pz = (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(-1)
     log_qz = (-0.5 * eps.pow(2) - 0.5 * logvar - 0.5 * LOG_2PI).sum(-1)
     return log_px + log_pz - log_qz
@@ -67,15 +80,16 @@ def evaluate(model: VAE, x: np.ndarray, y: np.ndarray | None = None, *,
     for part in _chunks(len(xt), batch_size):
         xb, cb = xt[part], None if ct is None else ct[part]
         n = len(xb)
-        passes_recon = [elbo_terms(model, xb, cb, torch.randn(n, d, generator=generator))["recon"]
-                        for _ in range(passes)]
-        terms = elbo_terms(model, xb, cb, torch.zeros(n, d))
-        recon.append(torch.stack(passes_recon).mean(0))
-        kl_dims.append(terms["kl_per_dim"])
-        elbo.append(recon[-1] - terms["kl_per_dim"].sum(1))
-        mus.append(terms["mu"])
+        # Encoded once for every pass and the bound: the encoder costs as much as the decoder.
+        mu, logvar = model.encode(xb, cb)
+        eps = torch.stack([torch.randn(n, d, generator=generator) for _ in range(passes)])
+        recon.append(_log_px(model, xb, cb, model.reparameterize(mu, logvar, eps)).mean(0))
+        kl_dims.append(kl_divergence(mu, logvar))
+        # DESIGN §2 ELBO: E_q[log p(x|z)] - KL(q(z|x) || p(z))
+        elbo.append(recon[-1] - kl_dims[-1].sum(1))
+        mus.append(mu)
         eps = torch.randn(iwae_samples, n, d, generator=generator)
-        log_px.append(iwae_bound(log_weights(model, xb, cb, eps)))
+        log_px.append(iwae_bound(log_weights(model, xb, cb, eps, (mu, logvar))))
     kl_per_dim = torch.cat(kl_dims).mean(0)
     mu = torch.cat(mus).numpy()
     likelihood = model.config.likelihood
@@ -117,6 +131,8 @@ def evaluate_checkpoint(path: str | Path, *, iwae_samples: int = 100,
     cache = cache_file(ckpt.version, "eval", iwae_samples)
     if use_cache and (cached := _read_json(cache)) is not None:
         return cached
+    if model.config.arch == "conv":  # channels-last convolutions run 1.2-1.7x faster on a CPU
+        model = model.to(memory_format=torch.channels_last)
     x, split, _ = checkpoint_data(ckpt)
     result = evaluate(model, x, split.y, iwae_samples=iwae_samples,
                       binarized=ckpt.config["train"].get("binarize", False))
