@@ -81,7 +81,7 @@ else:
                            width="stretch", theme=None)
         plane.download_button("Download the table (CSV)", data=sweep.table_csv(rows),
                               file_name=f"{chosen}-rate-distortion.csv", mime="text/csv",
-                              icon=":material/download:")
+                              icon=":material/download:", on_click="ignore")
     decomposed = [{**r, "kl_decomposition": cached_metrics(m)["kl_decomposition"]}
                   for m in members for r in measured if r["name"] == m.name]
     if decomposed:

@@ -92,10 +92,10 @@ stem = f"{ckpt.name}-{method}-{a}-{b}"
 downloads = st.container(horizontal=True)
 downloads.download_button("Download strip (PNG)", data=lambda: png_bytes(strip, steps, scale),
                           file_name=f"{stem}.png", mime="image/png",
-                          icon=":material/download:")
+                          icon=":material/download:", on_click="ignore")
 downloads.download_button("Download animation (GIF)", data=lambda: gif_bytes(strip, scale),
                           file_name=f"{stem}.gif", mime="image/gif", icon=":material/movie:",
-                          help="The strip played forth and back, looping.")
+                          help="The strip played forth and back, looping.", on_click="ignore")
 
 with st.expander("How long is the code along the path?"):
     figure = go.Figure()

@@ -143,4 +143,5 @@ with right:
         "Download encodings (CSV)", icon=":material/download:",
         data=lambda: projection.encodings_csv(mu, labels_text, maps),
         file_name=f"{ckpt.name}-test-encodings.csv", mime="text/csv",
-        help="One row per test image: index, label, μ and the 2-D map coordinates.")
+        help="One row per test image: index, label, μ and the 2-D map coordinates.",
+        on_click="ignore")

@@ -205,7 +205,7 @@ else:
                            file_name=f"{ckpt.name}.zip", mime="application/zip",
                            icon=":material/download:", key="models_export",
                            help="Weights, config and history in one file; import it on "
-                                "another Latent Lab.")
+                                "another Latent Lab.", on_click="ignore")
 
 st.subheader("Import a model")
 upload = st.file_uploader("A zip exported by Latent Lab", type=["zip"], key="models_upload")

@@ -146,10 +146,10 @@ def _downloads(grids: list[np.ndarray], stem: str) -> None:
     buttons.download_button("Download traversals (PNG)", icon=":material/download:",
                             data=lambda: png_bytes(np.concatenate(grids), AB_STEPS,
                                                    DOWNLOAD_SCALE),
-                            file_name=f"{stem}.png", mime="image/png")
+                            file_name=f"{stem}.png", mime="image/png", on_click="ignore")
     buttons.download_button("Download animation (GIF)", icon=":material/movie:",
                             data=lambda: gif_bytes(frames, DOWNLOAD_SCALE),
-                            file_name=f"{stem}.gif", mime="image/gif")
+                            file_name=f"{stem}.gif", mime="image/gif", on_click="ignore")
 
 
 def sweep_form() -> None:
