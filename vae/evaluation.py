@@ -48,7 +48,7 @@ def log_weights(model: VAE, x: torch.Tensor, c: torch.Tensor | None, eps: torch.
                 posterior: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """log p(x|z_k) + log p(z_k) - log q(z_k|x) for z_k = mu + sigma * eps_k; shape (K, B).
     `posterior` is (mu, logvar) where the caller has encoded x already."""
-    mu, logvar = posterior or model.encode(x, c)
+    mu, logvar = posterior if posterior is not None else model.encode(x, c)
     z = model.reparameterize(mu, logvar, eps)  # broadcasts over K
     log_px = _log_px(model, x, c, z)
     log_pz = (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(-1)
