@@ -79,9 +79,9 @@ else:
     if rows:
         plane.plotly_chart(rate_distortion_plane(rows, member.name, large=render.presentation()),
                            width="stretch", theme=None)
-        plane.download_button("Download the table (CSV)", data=sweep.table_csv(rows),
-                              file_name=f"{chosen}-rate-distortion.csv", mime="text/csv",
-                              icon=":material/download:", on_click="ignore")
+        render.download_button(plane, "Download the table (CSV)", data=sweep.table_csv(rows),
+                               file_name=f"{chosen}-rate-distortion.csv", mime="text/csv",
+                               icon=":material/download:")
     decomposed = [{**r, "kl_decomposition": cached_metrics(m)["kl_decomposition"]}
                   for m in members for r in measured if r["name"] == m.name]
     if decomposed:

@@ -90,12 +90,13 @@ render.show_row(strip, [f"t = {v:.2f}" for v in t], width=width)
 scale = max(1, DOWNLOAD_SIDE // strip.shape[-1])
 stem = f"{ckpt.name}-{method}-{a}-{b}"
 downloads = st.container(horizontal=True)
-downloads.download_button("Download strip (PNG)", data=lambda: png_bytes(strip, steps, scale),
-                          file_name=f"{stem}.png", mime="image/png",
-                          icon=":material/download:", on_click="ignore")
-downloads.download_button("Download animation (GIF)", data=lambda: gif_bytes(strip, scale),
-                          file_name=f"{stem}.gif", mime="image/gif", icon=":material/movie:",
-                          help="The strip played forth and back, looping.", on_click="ignore")
+render.download_button(downloads, "Download strip (PNG)",
+                       data=lambda: png_bytes(strip, steps, scale), file_name=f"{stem}.png",
+                       mime="image/png", icon=":material/download:")
+render.download_button(downloads, "Download animation (GIF)",
+                       data=lambda: gif_bytes(strip, scale), file_name=f"{stem}.gif",
+                       mime="image/gif", icon=":material/movie:",
+                       help="The strip played forth and back, looping.")
 
 with st.expander("How long is the code along the path?"):
     figure = go.Figure()

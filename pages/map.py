@@ -139,9 +139,8 @@ with right:
         st.switch_page("pages/explore.py", query_params=link)
 
     labels_text = [class_names[k] for k in y] if y is not None else None
-    st.download_button(
-        "Download encodings (CSV)", icon=":material/download:",
+    render.download_button(
+        st, "Download encodings (CSV)", icon=":material/download:",
         data=lambda: projection.encodings_csv(mu, labels_text, maps),
         file_name=f"{ckpt.name}-test-encodings.csv", mime="text/csv",
-        help="One row per test image: index, label, μ and the 2-D map coordinates.",
-        on_click="ignore")
+        help="One row per test image: index, label, μ and the 2-D map coordinates.")

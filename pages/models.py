@@ -201,11 +201,11 @@ else:
             if st.button("Continue training", key="models_continue"):
                 continue_training(ckpt, int(epochs))
     with export_tab:
-        st.download_button("Download as zip", data=lambda: zipped(ckpt.path),
-                           file_name=f"{ckpt.name}.zip", mime="application/zip",
-                           icon=":material/download:", key="models_export",
-                           help="Weights, config and history in one file; import it on "
-                                "another Latent Lab.", on_click="ignore")
+        render.download_button(st, "Download as zip", data=lambda: zipped(ckpt.path),
+                               file_name=f"{ckpt.name}.zip", mime="application/zip",
+                               icon=":material/download:", key="models_export",
+                               help="Weights, config and history in one file; import it "
+                                    "on another Latent Lab.")
 
 st.subheader("Import a model")
 upload = st.file_uploader("A zip exported by Latent Lab", type=["zip"], key="models_upload")

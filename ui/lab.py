@@ -143,13 +143,13 @@ def _downloads(grids: list[np.ndarray], stem: str) -> None:
     frames = np.stack([np.concatenate([np.concatenate(list(s[:, t]), axis=-2) for s in steps],
                                       axis=-1) for t in range(AB_STEPS)])
     buttons = st.container(horizontal=True)
-    buttons.download_button("Download traversals (PNG)", icon=":material/download:",
-                            data=lambda: png_bytes(np.concatenate(grids), AB_STEPS,
-                                                   DOWNLOAD_SCALE),
-                            file_name=f"{stem}.png", mime="image/png", on_click="ignore")
-    buttons.download_button("Download animation (GIF)", icon=":material/movie:",
-                            data=lambda: gif_bytes(frames, DOWNLOAD_SCALE),
-                            file_name=f"{stem}.gif", mime="image/gif", on_click="ignore")
+    render.download_button(buttons, "Download traversals (PNG)", icon=":material/download:",
+                           data=lambda: png_bytes(np.concatenate(grids), AB_STEPS,
+                                                  DOWNLOAD_SCALE),
+                           file_name=f"{stem}.png", mime="image/png")
+    render.download_button(buttons, "Download animation (GIF)", icon=":material/movie:",
+                           data=lambda: gif_bytes(frames, DOWNLOAD_SCALE),
+                           file_name=f"{stem}.gif", mime="image/gif")
 
 
 def sweep_form() -> None:

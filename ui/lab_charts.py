@@ -63,7 +63,10 @@ def kl_split_bars(rows: list[dict], selected: str, *, large: bool = False) -> di
              "hovertemplate": f"{title}: %{{y:.2f}} nats<extra></extra>"}
             for key, title, color in PARTS]
     return {"data": data, "layout": figure_layout(
-        "Where the KL goes", large, 380, barmode="stack",
+        "Where the KL goes", large, 420, barmode="stack",
+        # below the bars: three names wrap in a half-width column and ran into the title
+        legend={"orientation": "h", "yanchor": "top", "y": -0.28, "xanchor": "left", "x": 0},
+        margin={"l": 70, "r": 30, "t": 60, "b": 120},
         xaxis={"title": {"text": "model"}, "type": "category"},
         yaxis={"title": {"text": "nats"}, "rangemode": "tozero"})}
 

@@ -88,3 +88,10 @@ def show_row(x: np.ndarray, captions: list[str], *, width: int | None = None) ->
     pictures = [ImageOps.expand(to_pil(grid(image[None], pad=0), scale), border=4,
                                 fill=255 if x.shape[1] == 1 else (255,) * 3) for image in x]
     st.image(pictures, caption=captions, width=pictures[0].width, output_format="PNG")
+
+
+def download_button(where, label: str, data, **kwargs) -> None:
+    """A download button in `where` (st or a container). A click does not rerun the page: a
+    rerun replaces a lazy `data` callable while the click's request for it is in flight,
+    and the button then spins forever."""
+    where.download_button(label, data=data, on_click="ignore", **kwargs)
