@@ -1,28 +1,42 @@
-"""Latent Lab: see what a variational autoencoder learns. `make run` starts it."""
+"""Latent Lab: see what a variational autoencoder learns. `make run` starts it.
+
+`streamlit run app.py` first imports this file to find `app`, the server (ui/entry.py says why
+there is one); then every browser session runs it as its script, as "__main__"."""
 
 import streamlit as st
 
-from ui import entry, render, sidebar
+from ui import entry
 
-# A file, not a :material/...: icon, whose favicon Streamlit would fetch from Google's fonts.
-st.set_page_config(page_title="Latent Lab", page_icon="ui/favicon.png", layout="wide")
 
-PAGES = [
-    st.Page("pages/explore.py", title="Explore", icon=":material/tune:", default=True),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/map.py", title="Map", icon=":material/scatter_plot:"),
-    st.Page("pages/interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
-    st.Page("pages/conditional.py", title="Conditional", icon=":material/category:"),
-    st.Page("pages/disentangle.py", title="Disentangle", icon=":material/grid_view:"),
-    st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
-]
+def main() -> None:
+    """One run of a session: the navigation, the sidebar, then the page the URL names."""
+    from ui import render, sidebar, state  # imported on the first run, not by the server
 
-page = st.navigation(PAGES)
-if render.presentation():
-    st.markdown(render.PRESENTATION_CSS, unsafe_allow_html=True)
-    if st.button("Exit presentation mode"):
-        st.session_state["presentation"] = False
-        st.rerun()
-sidebar.render()
-entry.mark_app_run()
-page.run()
+    # A file, not a :material/...: icon, whose favicon Streamlit would fetch from Google's fonts.
+    st.set_page_config(page_title="Latent Lab", page_icon="ui/favicon.png", layout="wide")
+
+    pages = [
+        st.Page("pages/explore.py", title="Explore", icon=":material/tune:", default=True),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/map.py", title="Map", icon=":material/scatter_plot:"),
+        st.Page("pages/interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
+        st.Page("pages/conditional.py", title="Conditional", icon=":material/category:"),
+        st.Page("pages/disentangle.py", title="Disentangle", icon=":material/grid_view:"),
+        st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
+    ]
+
+    state.server_started()
+    page = st.navigation(pages)
+    if render.presentation():
+        st.markdown(render.PRESENTATION_CSS, unsafe_allow_html=True)
+        if st.button("Exit presentation mode"):
+            st.session_state["presentation"] = False
+            st.rerun()
+    sidebar.render()
+    page.run()
+
+
+if __name__ == "__main__":
+    main()
+else:
+    app = st.App(__file__, lifespan=entry.navigation_only)

@@ -15,7 +15,7 @@ import time
 import torch
 
 from vae import checkpoints
-from vae.evaluation import ELBO_ONLY, checkpoint_data, evaluate_checkpoint
+from vae.derived import ELBO_ONLY, checkpoint_data, evaluate_checkpoint
 from vae.losses import elbo_terms
 
 PASSES = 10

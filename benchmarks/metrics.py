@@ -15,7 +15,7 @@ import torch
 
 from vae import checkpoints, shapes
 from vae import disentanglement as dis
-from vae.evaluation import encode_split, factor_encoder
+from vae.derived import encode_split, factor_encoder
 
 TARGET_S = 10.0
 

@@ -43,3 +43,10 @@ for member in "$BUILD"/shapes-sweep/shapes-sweep-*; do
   rm -rf "checkpoints/${name:?}"
   "$PY" -m vae slim "$member" --out "checkpoints/$name"
 done
+# What the app shows of each model (test figures, encodings, metrics, t-SNE maps), kept in its
+# folder and tracked, so a fresh clone's first visit reads them instead of computing
+# (docs/design.md §5).
+SECONDS=0
+shipped=(checkpoints/*/CURRENT)
+LATENT_LAB_WRITE_SHIPPED_DERIVED=1 "$PY" -m vae derive "${shipped[@]%/CURRENT}"
+echo "== derived data in ${SECONDS} s"

@@ -4,12 +4,10 @@ across every class; class swap of a real test image."""
 import numpy as np
 import streamlit as st
 
-from ui import entry, latent_pad, latent_views, render, state
+from ui import latent_pad, latent_views, render, state
 from ui import latent_sliders as sliders
 from vae.evaluation import latent_health
 from vae.latent import decode, decode_every_class, encode, prior_code
-
-entry.require_app()
 
 CLASS, SWAP_INDEX = "cond_class", "cond_swap"
 EXAMPLE = "digits-cvae"
@@ -38,16 +36,16 @@ if not k:
         st.button(f"Use {EXAMPLE}", on_click=use_example)
     st.stop()
 
-path, version = str(ckpt.path), ckpt.version.name
-metrics = state.test_metrics(path, version)
+path, key = str(ckpt.path), ckpt.key
+metrics = state.test_evaluation(path, key)
 health = latent_health(metrics["kl_per_dim"], metrics["active_dims"])
 d = model.config.latent_dim
 names = [str(n) for n in ckpt.config["data"].get("class_names") or []]
 names += [str(i) for i in range(len(names), k)]
-test_x = state.test_images(path, version)
+test_x = state.test_images(path, key)
 test_y = state.model_dataset(ckpt).test.y
 
-model_key = f"{path}@{version}"
+model_key = f"{path}@{key}"
 sliders.prepare("cz", model_key, d, CLASS)
 # A model picked since may have fewer classes or test images than the one these were for.
 if not 0 <= st.session_state.get(CLASS, 0) < k:

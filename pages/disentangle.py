@@ -3,13 +3,11 @@ costs, and compare any two models side by side."""
 
 import streamlit as st
 
-from ui import entry, lab, render, state
+from ui import lab, render, state
 from ui.lab_charts import kl_split_bars, mi_heatmap, rate_distortion_plane
 from ui.latent_views import traversal_rows
 from vae import sweep
-from vae.evaluation import cached_metrics
-
-entry.require_app()
+from vae.derived import cached_metrics
 
 POLL_S = 1.0
 ROWS = 6  # traversal rows: the dimensions with most KL
@@ -54,7 +52,7 @@ else:
 
     metrics = cached_metrics(member)
     model, _ = state.load(member.path)
-    health = state.test_metrics(str(member.path), member.version.name)
+    health = state.test_evaluation(str(member.path), member.key)
     dims = lab.dims_by_kl(health["kl_per_dim"])
     left, right = st.columns([1, 1], gap="large")
     with left:

@@ -5,7 +5,7 @@ model, the whole decoded plane."""
 import numpy as np
 import streamlit as st
 
-from ui import canvas, entry, latent_pad, latent_views, render, state
+from ui import canvas, latent_pad, latent_views, render, state
 from ui import latent_sliders as sliders
 from vae.evaluation import latent_health
 from vae.latent import (
@@ -20,20 +20,18 @@ from vae.latent import (
     traversal,
 )
 
-entry.require_app()
-
 CLASS, TEST_INDEX, PICTURE, ERROR = "explore_class", "explore_test", "explore_pic", "explore_err"
 CANVAS, UPLOAD = "explore_canvas", "explore_upload"
 MAX_PICTURE_BYTES = 20 * 2**20
 
 model, ckpt = state.current()
-path, version = str(ckpt.path), ckpt.version.name
-metrics = state.test_metrics(path, version)
+path, key = str(ckpt.path), ckpt.key
+metrics = state.test_evaluation(path, key)
 health = latent_health(metrics["kl_per_dim"], metrics["active_dims"])
 d, k = model.config.latent_dim, model.config.num_classes
 class_names = ckpt.config["data"].get("class_names") or []
 digits = ckpt.config["data"]["dataset"] == "digits"
-model_key = f"{path}@{version}"
+model_key = f"{path}@{key}"
 n_test = len(state.model_dataset(ckpt).test)
 
 
@@ -64,7 +62,7 @@ def encode_test(random: bool) -> None:
     y = state.model_dataset(ckpt).test.y
     label = int(y[i]) if k and y is not None else None
     source = f"Test image {i}" + (f", class {class_text(int(y[i]))}" if y is not None else "")
-    show_picture(state.test_images(path, version)[i:i + 1], label, source)
+    show_picture(state.test_images(path, key)[i:i + 1], label, source)
 
 
 def on_drawing() -> None:
@@ -91,7 +89,7 @@ def on_upload() -> None:
                                    "image.")
         return
     x = picture_to_input(pixels, model.config.image_shape, digits=digits,
-                         dark_background=background_is_dark(state.test_images(path, version)))
+                         dark_background=background_is_dark(state.test_images(path, key)))
     show_picture(x, label_now(), "Your upload")
 
 
@@ -190,7 +188,7 @@ def latent_panel() -> None:
             st.header("The whole latent plane")
             st.caption("Each small picture is the decoding of the code at its place on the axes; "
                        "the red cross is where the sliders are.")
-            latent_views.manifold_chart(path, version, z, label)
+            latent_views.manifold_chart(path, key, z, label)
 
 
 latent_panel()

@@ -4,20 +4,18 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui import entry, render, state
+from ui import render, state
 from vae.images import gif_bytes, png_bytes
 from vae.latent import decode, interpolate
-
-entry.require_app()
 
 DOWNLOAD_SIDE = 256  # pixels per image in the PNG and GIF files
 STRIP_PX = 840
 
 model, ckpt = state.current()
-path, version = str(ckpt.path), ckpt.version.name
-enc = state.encodings(path, version)
+path, key = str(ckpt.path), ckpt.key
+enc = state.encodings(path, key)
 mu, y = enc["mu"], enc.get("y")
-images = state.test_images(path, version)
+images = state.test_images(path, key)
 n, d = mu.shape
 class_names = ckpt.config["data"]["class_names"]
 conditional = bool(model.config.num_classes)

@@ -3,18 +3,16 @@
 import numpy as np
 import streamlit as st
 
-from ui import entry, render, state
+from ui import render, state
 from ui.scatter import latent_map
-from vae import projection
+from vae import derived, projection
 from vae.latent import decode, format_code
-
-entry.require_app()
 
 POLL_S = 0.5
 
 model, ckpt = state.current()
-path, version = str(ckpt.path), ckpt.version.name
-enc = state.encodings(path, version)
+path, key = str(ckpt.path), ckpt.key
+enc = state.encodings(path, key)
 mu, y, factors = enc["mu"], enc.get("y"), enc.get("factors")
 n, d = mu.shape
 class_names = ckpt.config["data"]["class_names"]
@@ -46,7 +44,7 @@ colour = controls[1].selectbox("Colour by", colour_options or ["nothing"], key="
                                disabled=not colour_options)
 
 maps: dict[str, np.ndarray] = {}
-tsne_file = projection.cache_file(path, version)
+tsne_file = derived.tsne_file(ckpt)
 tsne_state = None
 if d == 2:
     coords, axes = mu, ("z0", "z1")
@@ -120,7 +118,7 @@ with right:
     index = int(st.number_input("Test image number", 0, n - 1, step=1, key="map_index",
                                 help="Or click a dot on the map."))
     labels = y[index:index + 1] if conditional else None
-    images = state.test_images(path, version)
+    images = state.test_images(path, key)
     recon = decode(model, mu[index:index + 1], labels)
     # One picture for the pair: two images of 320 px each in presentation mode.
     render.show_images(np.concatenate([images[index:index + 1], recon]), columns=2,

@@ -5,13 +5,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import entry, render, state
+from ui import render, state
 from vae import checkpoints
 from vae.checkpoints import CheckpointError
 from vae.jobs import JobError
 from vae.runner import RunSpec
-
-entry.require_app()
 
 NOT_MEASURED = "not measured yet"
 TEACHER_ONLY = ("Renaming and deleting models needs the teacher password: enter it in the "
@@ -120,7 +118,7 @@ if "models_flash" in st.session_state:
 models = state.model_list()
 rows = []
 for c in models:
-    cfg, metrics = c.config, state.measured_test_metrics(c)
+    cfg, metrics = c.config, state.measured_test_evaluation(c)
     rows.append({
         "Name": c.name,
         "Source": "shipped" if c.shipped else "trained here",
@@ -152,7 +150,7 @@ else:
     name = st.selectbox("Model", names, key="models_pick")
     ckpt = models[names.index(name)]
     if rows[names.index(name)]["Test ELBO"] == NOT_MEASURED and st.button("Measure its test ELBO"):
-        state.test_metrics(str(ckpt.path), ckpt.version.name)
+        state.test_evaluation(str(ckpt.path), ckpt.key)
         st.rerun()
 
     # Keyed, so the open tab survives the reruns its own buttons cause.

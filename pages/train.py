@@ -3,10 +3,8 @@ live curves, pictures and KL per dimension, β changed while it runs, and a time
 
 import streamlit as st
 
-from ui import entry, live, render, runs, state
+from ui import live, render, runs, state
 from ui import train_form as form
-
-entry.require_app()
 
 st.title("Train a VAE")
 render.explain(

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import reliability
 import torch
+from tiny_models import FRESH
 
 from benchmarks.harness import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app
 from vae.data import load_dataset
@@ -58,7 +59,7 @@ def serving(browser, tmp: Path, runs: list[Path], model: str):
     script run once with `model` picked (until then Streamlit serves pages/*.py on their own);
     yields its URL."""
     for folder in runs:
-        shutil.copytree(folder, tmp / "runs" / folder.name, ignore=shutil.ignore_patterns(".jobs"))
+        shutil.copytree(folder, tmp / "runs" / folder.name, ignore=FRESH)
     proc, url = start_app(tmp)
     try:
         first = open_page(browser, url, f"?model={model}")

@@ -1,7 +1,7 @@
 """Faults planted inside a job's worker process for the reliability suite.
 
 A worker is spawned, so a test's monkeypatch does not reach it: the test swaps
-`vae.jobs._worker_main` for `worker_main` here (the manager looks it up when it starts a
+`vae.job_worker.worker_main` for `worker_main` here (the manager looks it up when it starts a
 worker) and names the fault in the environment, which the spawned process inherits. The worker
 then plants the fault and runs the real worker code, unchanged.
 
@@ -65,7 +65,7 @@ def plant(fault: str) -> None:
 
 
 def worker_main(*args) -> None:
-    from vae import jobs
+    from vae import job_worker
 
     plant(os.environ.get(FAULT_ENV, ""))
-    jobs._worker_main(*args)
+    job_worker.worker_main(*args)

@@ -472,7 +472,7 @@ BAD_ZIPS = {
     "dot-dot top": ({"../run/config.json": b"{}"}, "leaves its folder"),
     "absolute member": ({"/run/config.json": b"{}"}, "is an absolute path"),
     "drive letter": ({"C:/run/config.json": b"{}"}, "is an absolute path"),
-    "backslash": ({"run\\..\\config.json": b"{}"}, "contains a backslash"),
+    "backslash": ({"run\\..\\config.json": b"{}"}, "leaves its folder with '..'"),
     "symlink member": ({_symlink_member(): b"/etc/passwd"}, "symbolic link"),
     "unknown member": ({"run/evil.py": b"print()"}, "is not a checkpoint file"),
     "nested member": ({"run/sub/config.json": b"{}"}, "is not a checkpoint file"),

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from vae import checkpoints
-from vae.evaluation import evaluate_checkpoint
+from vae.derived import evaluate_checkpoint
 from vae.jobs import JobManager
 from vae.runner import RunSpec, train_run
 

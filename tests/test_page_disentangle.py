@@ -6,7 +6,7 @@ from conftest import TINY_SWEEP as SWEEP
 from tiny_models import app_on, image_urls, use_tree
 
 from vae import checkpoints
-from vae.evaluation import disentanglement_metrics, evaluate_checkpoint
+from vae.derived import disentanglement_metrics, evaluate_checkpoint
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 from tiny_models import app_on, image_urls, use_tree
 
 from vae import checkpoints
-from vae.evaluation import encode_split
+from vae.derived import encode_split
 
 
 @pytest.fixture

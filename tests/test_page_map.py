@@ -9,7 +9,7 @@ from bad_input import untrained
 from tiny_models import app_on, image_urls, page_alone, use_tree
 
 from vae import checkpoints, projection
-from vae.evaluation import encode_split
+from vae.derived import encode_split, tsne_file
 
 
 @pytest.fixture
@@ -47,8 +47,7 @@ def test_pca_at_once_then_tsne_when_it_is_ready(tree):
         assert axis_titles(at)[0].startswith("PC 1")
     # Whoever finishes first, worker or this test, the page draws the cached map.
     path = checkpoints.RUNS_DIR / "tiny-vae-4d"
-    ckpt = checkpoints.load(path)
-    file = projection.cache_file(path, ckpt.version.name)
+    file = tsne_file(checkpoints.load(path))
     tsne = projection.cached_tsne(encode_split(path)["mu"], file)
     at.run()
     assert not at.exception and not at.get("progress")

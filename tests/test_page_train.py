@@ -13,8 +13,8 @@ import streamlit as st
 from bad_input import idx_bytes, npz_bytes
 from streamlit.testing.v1 import AppTest
 
-from ui import entry, state, uploads
-from vae import checkpoints
+from ui import state
+from vae import checkpoints, uploads
 from vae.data import load_dataset
 from vae.runner import RunSpec
 
@@ -35,7 +35,6 @@ def runs(tmp_path, monkeypatch):
 
 def open_page(script: str = SCRIPT, **session) -> AppTest:
     at = AppTest.from_file(script, default_timeout=60)
-    at.session_state[entry.FLAG] = True  # the page alone, not handed to app.py
     for key, value in session.items():
         at.session_state[key] = value
     at.run()

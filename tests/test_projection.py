@@ -10,7 +10,7 @@ from PIL import Image
 from sklearn.manifold import trustworthiness
 
 from vae import checkpoints, projection
-from vae.evaluation import encode_split
+from vae.derived import encode_split
 from vae.images import gif_bytes, png_bytes
 
 
@@ -81,7 +81,7 @@ def test_neighbour_accuracy_of_separate_and_mixed_classes():
 
 def test_tsne_result_is_cached_and_reused(tmp_path, monkeypatch):
     x = codes(120)
-    file = projection.cache_file("/some/model", "v000001", root=tmp_path)
+    file = tmp_path / "tsne.npy"
     first = projection.cached_tsne(x, file, threads=1)
     assert file.exists() and first.shape == (120, 2)
 
@@ -94,15 +94,9 @@ def test_tsne_result_is_cached_and_reused(tmp_path, monkeypatch):
     assert projection.load_cached(file, 119) is None
 
 
-def test_cache_files_differ_per_checkpoint_version(tmp_path):
-    one = projection.cache_file("/m", "v000001", root=tmp_path)
-    two = projection.cache_file("/m", "v000002", root=tmp_path)
-    assert one != two and one.parent == tmp_path / "projection"
-
-
 def test_background_tsne_completes_and_a_second_request_is_instant(tmp_path):
     x = codes(300)
-    file = projection.cache_file("/m", "v000001", root=tmp_path)
+    file = tmp_path / "tsne.npy"
     workers = projection.TsneWorkers()
     try:
         assert workers.request(x, file).state == "running"
@@ -125,7 +119,7 @@ def test_background_tsne_completes_and_a_second_request_is_instant(tmp_path):
 def test_a_failing_tsne_is_reported_not_retried(tmp_path):
     x = codes(50)
     x[3, 0] = np.nan
-    file = projection.cache_file("/m", "v000001", root=tmp_path)
+    file = tmp_path / "tsne.npy"
     workers = projection.TsneWorkers()
     try:
         workers.request(x, file)

@@ -42,7 +42,7 @@ from bad_input import (
 from streamlit.testing.v1 import AppTest
 from tiny_models import REPO, FakeJobManager
 
-from ui import entry, state
+from ui import state
 from vae import checkpoints
 
 SUITE = "Bad input: checkpoints and zips"
@@ -309,7 +309,6 @@ def cli(tree):
 def page(tree):
     """The Models page, 'existing' in the runs folder picked."""
     at = AppTest.from_file(str(REPO / "pages" / "models.py"), default_timeout=120)
-    at.session_state[entry.FLAG] = True
     at.session_state["model_name"] = "existing"
     at.run()
     assert not at.exception, [e.value for e in at.exception]

@@ -26,9 +26,9 @@ from conftest import open_page, page_errors, wait_idle
 from streamlit.testing.v1 import AppTest
 
 from benchmarks.harness import REPO, start_app, stop_app
-from ui import entry, state
-from vae import checkpoints, jobs
-from vae.evaluation import evaluate_checkpoint
+from ui import state
+from vae import checkpoints, job_worker
+from vae.derived import evaluate_checkpoint
 from vae.jobs import JobError, JobManager
 from vae.processes import pid_alive
 from vae.runner import RunSpec, train_run
@@ -91,7 +91,6 @@ def command_line(pid: int) -> str:
 def train_page() -> AppTest:
     """The Train page in AppTest, on the server-wide job manager (ui.state)."""
     at = AppTest.from_file("../pages/train.py", default_timeout=60)
-    at.session_state[entry.FLAG] = True  # the page alone, not handed to app.py
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -101,7 +100,7 @@ def train_page() -> AppTest:
 def faulty_workers(monkeypatch):
     """Workers started from here on run tests/fault_injection.py first; returns a setter for
     the fault they plant."""
-    monkeypatch.setattr(jobs, "_worker_main", fault_injection.worker_main)
+    monkeypatch.setattr(job_worker, "worker_main", fault_injection.worker_main)
 
     def plant(fault: str) -> None:
         monkeypatch.setenv(fault_injection.FAULT_ENV, fault)

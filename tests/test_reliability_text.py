@@ -24,10 +24,10 @@ from bad_input import assert_sentence, code, npz_bytes, run_cli, unescape, untra
 from streamlit.testing.v1 import AppTest
 from tiny_models import REPO, FakeJobManager, app_on, page_alone
 
-from ui import entry, latent_pad, state
+from ui import latent_pad, state
 from ui.render import escape
 from vae import checkpoints
-from vae.evaluation import disentanglement_metrics
+from vae.derived import disentanglement_metrics
 
 SUITE = "Bad input: user text"
 pytestmark = pytest.mark.reliability
@@ -188,7 +188,6 @@ def test_a_checkpoint_name_in_the_disentanglement_lab(tree):
 def upload_to_train(name: str, data: bytes) -> AppTest:
     """The Train page with a file of that name uploaded as the training data."""
     at = AppTest.from_file(str(REPO / "pages" / "train.py"), default_timeout=120)
-    at.session_state[entry.FLAG] = True
     at.run()
     at.radio(key="train_form_dataset").set_value("upload").run()
     return at.file_uploader(key="train_form_upload").set_value(
@@ -263,7 +262,6 @@ def test_a_job_name_on_the_train_page(tree, monkeypatch):
     state.job_manager.clear()
     try:
         at = AppTest.from_file(str(REPO / "pages" / "train.py"), default_timeout=120)
-        at.session_state[entry.FLAG] = True
         at.run()
         at.text_input(key="train_form_name").input(RENAMED)
         at.number_input(key="train_form_epochs").set_value(1)

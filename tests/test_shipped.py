@@ -6,9 +6,20 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import mutual_info_score
 
-from vae import checkpoints, sweep
+from vae import checkpoints, projection, sweep
+from vae.derived import (
+    ELBO_ONLY,
+    cached_evaluation,
+    cached_metrics,
+    disentanglement_metrics,
+    encode_split,
+    encodings_file,
+    evaluate_checkpoint,
+    evaluation_file,
+    metrics_file,
+    tsne_file,
+)
 from vae.disentanglement import compute_mig
-from vae.evaluation import disentanglement_metrics, encode_split, evaluate_checkpoint
 from vae.latent import sample_prior
 
 SWEEP = [f"shapes-sweep-{member}" for member in ("b1", "b2", "b4", "b8", "tc12")]
@@ -23,11 +34,40 @@ def shipped(name):
 def test_each_shipped_model_loads_small_and_slim(name):
     model, ckpt = checkpoints.load_model(shipped(name))
     assert ckpt.shipped
-    size = sum(f.stat().st_size for f in ckpt.path.rglob("*") if f.is_file())
+    size = sum(f.stat().st_size for f in ckpt.version.rglob("*") if f.is_file())
     assert size < 2 * 2**20, f"{name} is {size / 2**20:.2f} MB"
+    derived = sum(f.stat().st_size for f in (ckpt.path / checkpoints.DERIVED).glob("*"))
+    assert derived < 2**20, f"{name}'s derived data is {derived / 2**20:.2f} MB"
     assert ckpt.optimizer() is None and ckpt.snapshots() is None
     assert model.config.latent_dim == int(name.split("-")[-1].removesuffix("d")) \
         if name[-1] == "d" else True
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_each_shipped_model_carries_what_the_app_shows_of_it(name, monkeypatch):
+    # A fresh clone reads these instead of computing for minutes; a model or a definition
+    # changed without `make checkpoints` fails here, where the app would recompute.
+    ckpt = checkpoints.load(shipped(name))
+    monkeypatch.setattr(checkpoints, "CACHE_DIR", ckpt.path / "no-cache-here")
+    files = [evaluation_file(ckpt, ELBO_ONLY), encodings_file(ckpt), tsne_file(ckpt),
+             metrics_file(ckpt)]
+    assert all(file.parent == ckpt.path / checkpoints.DERIVED for file in files), files
+    assert cached_evaluation(ckpt, iwae_samples=ELBO_ONLY)["n_examples"] > 0
+    assert cached_metrics(ckpt)["mig"] is not None
+    codes = encode_split(ckpt.path)
+    assert projection.load_cached(tsne_file(ckpt), len(codes["mu"])) is not None
+
+
+def test_shipped_figures_are_what_the_code_computes_now():
+    ckpt = checkpoints.load(shipped("digits-vae-20d"))
+    fresh = evaluate_checkpoint(ckpt.path, iwae_samples=ELBO_ONLY, use_cache=False)
+    stored = cached_evaluation(ckpt, iwae_samples=ELBO_ONLY)
+    for key in ("elbo", "recon", "kl", "kl_per_dim", "active_dims"):
+        assert stored[key] == pytest.approx(fresh[key], rel=1e-5), key
+    stored = encode_split(ckpt.path)
+    computed = encode_split(ckpt.path, use_cache=False)
+    assert stored.keys() == computed.keys()
+    assert all(np.allclose(stored[k], computed[k], atol=1e-6) for k in stored)
 
 
 def test_digits_vae_20d_reaches_the_elbo_target():

@@ -6,9 +6,10 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from vae import checkpoints
+from vae.checkpoints import split_snapshots
 from vae.evaluation import evaluate
 from vae.models import VAE, ModelConfig
-from vae.runner import RunSpec, split_snapshots, train_run
+from vae.runner import RunSpec, train_run
 from vae.training import TrainConfig, Trainer, TrainingDiverged, model_inputs
 
 
@@ -118,7 +119,7 @@ def test_early_stopping_stops_and_restores_the_best_validation_weights(digits):
     history = trainer.run()
     assert trainer.epoch < 400
     assert "early stopping" in history["stopped"]
-    assert trainer.validate()["val_elbo"] == pytest.approx(
+    assert trainer.validation_terms()["val_elbo"] == pytest.approx(
         max(e["val_elbo"] for e in history["epochs"]), abs=1e-3)  # history keeps 6 digits
 
 
@@ -207,7 +208,7 @@ def test_ema_weights_differ_from_raw_and_validate_at_least_as_well(digits):
         averaged.model.state_dict().values(), averaged.weights().values(), strict=True))
     assert ema_elbo >= raw_elbo
     assert averaged.history["epochs"][-1]["val_elbo"] == pytest.approx(
-        averaged.validate()["val_elbo"], abs=1e-3)  # history keeps 6 digits
+        averaged.validation_terms()["val_elbo"], abs=1e-3)  # history keeps 6 digits
 
 
 def test_weight_decay_shrinks_the_weights(digits):

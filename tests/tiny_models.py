@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui import entry
 from vae import checkpoints
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = "tiny-shipped"
+# Copies leave out job records and what other tests derived, so each test starts as new.
+FRESH = shutil.ignore_patterns(".jobs", checkpoints.DERIVED)
 
 
 @dataclass
@@ -42,8 +43,8 @@ def use_tree(runs: Path, tmp_path: Path,
     from ui import state
 
     tree = tmp_path / "tree"
-    shutil.copytree(runs, tree / "runs", ignore=shutil.ignore_patterns(".jobs"))
-    shutil.copytree(runs / "tiny-vae-4d", tree / "shipped" / SHIPPED)
+    shutil.copytree(runs, tree / "runs", ignore=FRESH)
+    shutil.copytree(runs / "tiny-vae-4d", tree / "shipped" / SHIPPED, ignore=FRESH)
     monkeypatch.setattr(checkpoints, "SHIPPED_DIR", tree / "shipped")
     monkeypatch.setattr(checkpoints, "RUNS_DIR", tree / "runs")
     monkeypatch.setattr(checkpoints, "CACHE_DIR", tree / "cache")
@@ -66,7 +67,6 @@ def app_on(page: str, model: str, **session) -> AppTest:
 def page_alone(page: str, model: str, **session) -> AppTest:
     """One page script without the app around it (no sidebar), run once."""
     at = AppTest.from_file(str(REPO / page), default_timeout=120)
-    at.session_state[entry.FLAG] = True  # the page alone, not handed to app.py
     at.session_state["model_name"] = model
     for key, value in session.items():
         at.session_state[key] = value

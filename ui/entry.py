@@ -1,27 +1,26 @@
-"""Pages run inside app.py's navigation; this makes sure they do on a fresh server too.
+"""Why app.py declares its server: so that no visitor ever meets the `pages/` folder served alone.
 
-Streamlit serves the `pages/` folder on its own until app.py has run once: a first visitor who
-opens a deep link (a shared Explore position, say) would get the bare page, without the
-sidebar or the layout. Such a run hands over to app.py, which routes to the same page.
+With a folder named `pages/` beside the entry script, Streamlit serves each file in it as a page
+of its own, listed in the sidebar by file name ("app", "conditional", ...), until some script
+calls st.navigation. The switch is one process-wide flag, `PagesManager.uses_pages_directory`:
+set when the first browser session opens, cleared by the first st.navigation call. So on a
+fresh server the first visitor saw that list for a second or two, and a deep link (a shared
+Explore position, say) ran its page bare, without the app around it. No setting turns the folder
+off (`client.showSidebarNavigation = false` hides st.navigation's own sidebar too) and the folder
+keeps its name, so `streamlit run app.py` serves app.py as an `st.App` whose start-up clears the
+flag before the first connection: from the first run on, app.py's st.navigation picks the page.
 """
 
-from pathlib import Path
+from __future__ import annotations
 
-import streamlit as st
+import contextlib
+from collections.abc import AsyncIterator
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
-FLAG = "_run_by_app"
-
-
-def mark_app_run() -> None:
-    """Called by app.py just before it runs the page."""
-    st.session_state[FLAG] = True
+from streamlit.runtime.pages_manager import PagesManager
 
 
-def require_app() -> None:
-    """First line of every page: run through app.py, or hand over to it and stop."""
-    if st.session_state.get(FLAG):
-        return
-    code = compile(APP.read_text(), str(APP), "exec")
-    exec(code, {"__name__": "__main__", "__file__": str(APP)})
-    st.stop()
+@contextlib.asynccontextmanager
+async def navigation_only(_app) -> AsyncIterator[None]:
+    """st.App's lifespan: what the first st.navigation call would set, set before any session."""
+    PagesManager.uses_pages_directory = False
+    yield

@@ -9,14 +9,12 @@ import streamlit as st
 from ui import render, state
 from ui.latent_views import traversal_images, traversal_rows
 from vae import checkpoints, sweep
-from vae.evaluation import cached_metrics
+from vae.derived import cached_metrics
+from vae.disentanglement import METRICS
 from vae.images import gif_bytes, png_bytes
 from vae.jobs import JobError
 from vae.runner import RunSpec
 
-SCORES = (("mig", "MIG"), ("sap", "SAP"), ("factor_vae", "FactorVAE"),
-          ("dci_disentanglement", "DCI disentanglement"), ("dci_completeness", "DCI completeness"),
-          ("dci_informativeness", "DCI informativeness"))
 AB_STEPS = 7
 DOWNLOAD_SCALE = 4
 SWEEP_RECIPES = {  # dataset -> (preset, training defaults): the same budget for every member
@@ -54,7 +52,8 @@ def plain_reading(metrics: dict, dims: list[int]) -> list[str]:
 
 def score_table(metrics: dict) -> list[dict]:
     return [{"metric": title, "score": "n/a: " + metrics.get(f"{key}_reason", "undefined")
-             if metrics.get(key) is None else f"{metrics[key]:.3f}"} for key, title in SCORES]
+             if metrics.get(key) is None else f"{metrics[key]:.3f}"}
+            for key, title in METRICS.items()]
 
 
 def metrics_progress(members: list[checkpoints.Checkpoint], done: int) -> None:
@@ -76,13 +75,13 @@ def metrics_progress(members: list[checkpoints.Checkpoint], done: int) -> None:
 
 def input_code(ckpt: checkpoints.Checkpoint, *, key: str) -> np.ndarray:
     """A test image picked by number, shown small, and the mean of its code."""
-    path, version = str(ckpt.path), ckpt.version.name
-    mu = state.encodings(path, version)["mu"]
+    path, key = str(ckpt.path), ckpt.key
+    mu = state.encodings(path, key)["mu"]
     pick, show = st.columns([3, 1], vertical_alignment="bottom")
     index = int(pick.number_input("Input: test image number", 0, len(mu) - 1, 0, key=key,
                                   help="The traversals start from this image's code."))
     with show:
-        render.show_images(state.test_images(path, version)[index:index + 1],
+        render.show_images(state.test_images(path, key)[index:index + 1],
                            width=render.image_width(64), frame=True)
     return mu[index]
 
@@ -101,7 +100,7 @@ def ab_comparison(models: list[checkpoints.Checkpoint]) -> None:
     b = by_name[second.selectbox("Model B (same dataset as A, for a shared input)", partners,
                                  index=partners.index(default_b), key="ab_b")]
     index_col, rows_col, range_col, match_col = st.columns(4)
-    mu_a = state.encodings(str(a.path), a.version.name)["mu"]
+    mu_a = state.encodings(str(a.path), a.key)["mu"]
     index = int(index_col.number_input("Input: test image number", 0, len(mu_a) - 1, 0,
                                        key="ab_input"))
     rows = int(rows_col.slider("Dimensions per model", 1, 8, 4, key="ab_rows"))
@@ -112,17 +111,17 @@ def ab_comparison(models: list[checkpoints.Checkpoint]) -> None:
         "ranking by KL compares what each model uses most.") == "number"
     values = np.linspace(-extent, extent, AB_STEPS, dtype=np.float32)
     with index_col:
-        render.show_images(state.test_images(str(a.path), a.version.name)[index:index + 1],
+        render.show_images(state.test_images(str(a.path), a.key)[index:index + 1],
                            width=render.image_width(64), frame=True)
 
     def top_dims(ckpt: checkpoints.Checkpoint) -> list[int]:
-        return dims_by_kl(state.test_metrics(str(ckpt.path), ckpt.version.name)["kl_per_dim"])
+        return dims_by_kl(state.test_evaluation(str(ckpt.path), ckpt.key)["kl_per_dim"])
 
     grids = []
     for column, ckpt, tag in zip(st.columns(2), (a, b), "AB", strict=True):
         model, _ = state.load(ckpt.path)
         state.request_metrics(ckpt)  # for the row labels; they appear once computed
-        z = state.encodings(str(ckpt.path), ckpt.version.name)["mu"][index]
+        z = state.encodings(str(ckpt.path), ckpt.key)["mu"][index]
         dims = [j for j in top_dims(a if same else ckpt) if j < len(z)][:rows]
         metrics = cached_metrics(ckpt)
         with column:

@@ -43,16 +43,16 @@ def toggle() -> bool:
                           "you let go.")
 
 
-def model_key(path: str, version: str | None = None) -> str:
+def model_key(path: str, weights_key: str | None = None) -> str:
     """The pad's name for a checkpoint's version (its current one by default): opaque to the
-    browser, and new whenever the checkpoint is saved again (also when a name is reused)."""
-    version = state.version_of(path) if version is None else version
-    return hashlib.sha1(f"{path}@{version}".encode()).hexdigest()[:16]
+    browser, and new whenever the weights change (also when a name is reused)."""
+    weights_key = state.key_of(path) if weights_key is None else weights_key
+    return hashlib.sha1(f"{path}@{weights_key}".encode()).hexdigest()[:16]
 
 
 def unavailable(path: str) -> str | None:
     """Why this model cannot be decoded in the page (a sentence), or None when it can."""
-    payload = state.decoder_payload(path, state.version_of(path))
+    payload = state.decoder_payload(path, state.key_of(path))
     reason = payload if isinstance(payload, str) else st.session_state.get(FAILED, {}).get(
         model_key(path))
     if reason is None:
@@ -69,8 +69,8 @@ def latent_pad(key: str, prefix: str, path: str, kl_per_dim: list[float], order:
     d = len(order)
     shown, rest = sliders.shown_and_rest(order, unused)
     sent = st.session_state.setdefault(SENT, set())
-    version = state.version_of(path)
-    model = model_key(path, version)
+    weights_key = state.key_of(path)
+    model = model_key(path, weights_key)
     data = {
         "model": model,
         # Rounded past float32's noise, so the page can tell its own code coming back.
@@ -93,8 +93,8 @@ def latent_pad(key: str, prefix: str, path: str, kl_per_dim: list[float], order:
     }
     data["layout_key"] = f"{data['pad_size']}-{data['present']}-{len(shown)}"
     if model not in sent:
-        data["decoder"] = state.decoder_payload(path, version)
-        data["codes"] = float_payload(_codes(path, version))
+        data["decoder"] = state.decoder_payload(path, weights_key)
+        data["codes"] = float_payload(_codes(path, weights_key))
         sent.add(model)
     _component(key=key, data=data, height="content",
                on_code_change=lambda: _on_code(key, prefix, d, class_key, len(class_names or [])),
@@ -102,8 +102,8 @@ def latent_pad(key: str, prefix: str, path: str, kl_per_dim: list[float], order:
                on_error_change=lambda: _on_error(key, model))
 
 
-def _codes(path: str, version: str) -> np.ndarray:
-    mu = state.encodings(path, version)["mu"]
+def _codes(path: str, weights_key: str) -> np.ndarray:
+    mu = state.encodings(path, weights_key)["mu"]
     if len(mu) > MAX_CODES:
         mu = mu[np.sort(np.random.default_rng(0).choice(len(mu), MAX_CODES, replace=False))]
     return mu

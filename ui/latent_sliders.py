@@ -42,12 +42,6 @@ def store_code(prefix: str, z: list[float]) -> None:
     st.session_state[f"{prefix}_last"] = [float(v) for v in z]
 
 
-def send_to_explore(z: np.ndarray | list[float], label: int | None = None) -> None:
-    """Open the Explore page with its sliders at z (and a CVAE's class at label)."""
-    set_code("z", z, label)
-    st.switch_page("pages/explore.py")
-
-
 def prepare(prefix: str, model_key: str, latent_dim: int, class_key: str | None = None) -> None:
     """Before the sliders are drawn: zero them for a newly picked model, keep the position
     when the user comes back from another page, then apply a pending code."""

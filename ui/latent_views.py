@@ -66,7 +66,7 @@ def labelled_strip(images: np.ndarray, labels: list[str]) -> None:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _manifold_url(path: str, version: str, label: int | None, size: int) -> tuple[str, int]:
+def _manifold_url(path: str, key: str, label: int | None, size: int) -> tuple[str, int]:
     """The decoded plane as a PNG data URL, enlarged with nearest pixels to a whole multiple of
     its size close to `size` (returned), so the chart shows it unresampled and crisp."""
     model, _ = state.load(path)
@@ -78,12 +78,12 @@ def _manifold_url(path: str, version: str, label: int | None, size: int) -> tupl
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(), image.width
 
 
-def manifold_chart(path: str, version: str, z: np.ndarray, label: int | None = None) -> None:
+def manifold_chart(path: str, key: str, z: np.ndarray, label: int | None = None) -> None:
     """A 2-D model's decoded plane (Kingma & Welling, fig. 4) on labelled axes, with a cross
     where the sliders are."""
     half = MANIFOLD_EXTENT / (MANIFOLD_SIDE - 1)  # the images are centred on the grid codes
     edge = MANIFOLD_EXTENT + half
-    url, size = _manifold_url(path, version, label, render.image_width(480))
+    url, size = _manifold_url(path, key, label, render.image_width(480))
 
     font = 22 if render.presentation() else 15
 

@@ -16,12 +16,12 @@ import torch
 
 from ui import state
 from vae import checkpoints
+from vae.checkpoints import split_snapshots
 from vae.evaluation import active_units
 from vae.jobs import Job
 from vae.latent import decode, encode, sample_prior
 from vae.models import VAE, ModelConfig
 from vae.projection import pca
-from vae.runner import split_snapshots
 from vae.training import model_inputs
 
 SHOWN_INPUTS = 8
@@ -43,7 +43,7 @@ class Run:
     beta_changes: list[dict] = field(default_factory=list)
     weights: Mapping | None = None
     weights_key: str = ""  # identifies `weights` for caching
-    checkpoint: str | None = None  # "path:version" once the run is read from disk
+    checkpoint: str | None = None  # "path:key" once the run is read from disk
 
     @property
     def saved(self) -> bool:
@@ -68,7 +68,7 @@ def run_of(job: Job) -> Run:
         return Run(job, job.config, list(job.steps), list(job.epochs), list(job.beta_changes),
                    weights, f"{job.id}:{job.step}:{id(weights)}")
     history = ckpt.history
-    key = f"{ckpt.path}:{ckpt.version.name}"
+    key = f"{ckpt.path}:{ckpt.key}"
     return Run(job, ckpt.config, history["steps"], history["epochs"], history["beta_changes"],
                None, key, key)
 
@@ -78,14 +78,6 @@ def model_from_weights(config: dict, weights: Mapping) -> VAE:
     model = VAE(ModelConfig.from_dict(config["model"]))
     model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in weights.items()})
     return model.eval()
-
-
-def run_model(run: Run) -> VAE | None:
-    if run.saved:
-        return state.load(run.job.out)[0]
-    if run.config is None or run.weights is None:
-        return None
-    return model_from_weights(run.config, run.weights)
 
 
 @st.cache_resource(max_entries=8)

@@ -7,6 +7,7 @@ import streamlit as st
 from ui import state
 from ui.render import escape
 from vae.evaluation import latent_health
+from vae.models import kind_label
 
 
 def model_picker() -> None:
@@ -26,10 +27,10 @@ def model_picker() -> None:
 def model_summary() -> None:
     model, ckpt = state.current()
     cfg = ckpt.config
-    metrics = state.test_metrics(str(ckpt.path), ckpt.version.name)
+    metrics = state.test_evaluation(str(ckpt.path), ckpt.key)
     health = latent_health(metrics["kl_per_dim"], metrics["active_dims"])
     box = st.sidebar.container(border=True)
-    kind = "CVAE" if model.config.num_classes else "VAE"
+    kind = kind_label(model.config.num_classes)
     box.markdown(f"**{kind}** · {model.config.arch.upper()} · z = {model.config.latent_dim} · "
                  f"β = {cfg['train']['beta']:g}")
     box.text(f"Data: {cfg['data']['dataset']}")

@@ -1,7 +1,8 @@
 """Server-wide and per-session state: the job manager, loaded models, data and derived arrays.
 
-Heavy objects live in st.cache_resource (one per server), keyed by a checkpoint's resolved
-version folder so that a retrained or renamed model is never served stale.
+Heavy objects live in st.cache_resource (one per server), keyed by a checkpoint version's key
+(a hash of its weights, docs/design.md §5), so that a retrained model is never served another's
+data under a reused name.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from vae.background import Progress, Workers
 from vae.data import Dataset, load_dataset
 from vae.decoder_payload import Unsupported
 from vae.decoder_payload import decoder_payload as _decoder_payload
-from vae.evaluation import (
+from vae.derived import (
     ELBO_ONLY,
     cached_evaluation,
     checkpoint_data,
@@ -32,6 +33,12 @@ from vae.projection import TsneWorkers
 
 DEFAULT_MODEL = "digits-vae-20d"
 TEACHER_PASSWORD_ENV = "LATENT_LAB_TEACHER_PASSWORD"
+
+
+@st.cache_resource
+def server_started() -> None:
+    """Once per server, before anything derived is read."""
+    checkpoints.remove_legacy_caches()
 
 
 @st.cache_resource
@@ -82,19 +89,17 @@ def request_metrics(ckpt: checkpoints.Checkpoint) -> Progress:
 
 
 @st.cache_resource(max_entries=16)
-def _load(path: str, version: str) -> tuple[VAE, checkpoints.Checkpoint]:
+def _load(path: str, key: str) -> tuple[VAE, checkpoints.Checkpoint]:
     return checkpoints.load_model(path)
 
 
-def version_of(path: str | Path) -> str:
-    """The checkpoint's current version and when it was switched to: changes whenever it is
-    saved again, also when a deleted model's name is reused by a new one."""
-    pointer = Path(path) / "CURRENT"
-    return f"{pointer.read_text().strip()}@{pointer.stat().st_mtime_ns}"
+def key_of(path: str | Path) -> str:
+    """The key of the checkpoint's current version (docs/design.md §5)."""
+    return checkpoints.current_key(path)
 
 
 def load(path: str | Path) -> tuple[VAE, checkpoints.Checkpoint]:
-    return _load(str(path), version_of(path))
+    return _load(str(path), key_of(path))
 
 
 @st.cache_resource(max_entries=8)
@@ -112,23 +117,23 @@ TEST_IWAE_SAMPLES = ELBO_ONLY
 
 
 @st.cache_data(max_entries=32, show_spinner="Evaluating the model on its test split…")
-def test_metrics(path: str, version: str) -> dict:
+def test_evaluation(path: str, key: str) -> dict:
     return evaluate_checkpoint(path, iwae_samples=TEST_IWAE_SAMPLES)
 
 
-def measured_test_metrics(ckpt: checkpoints.Checkpoint) -> dict | None:
-    """test_metrics where they were measured already (they are kept on disk), else None:
+def measured_test_evaluation(ckpt: checkpoints.Checkpoint) -> dict | None:
+    """test_evaluation where they were measured already (they are kept on disk), else None:
     listing many models must not evaluate each."""
     return cached_evaluation(ckpt, iwae_samples=TEST_IWAE_SAMPLES)
 
 
 @st.cache_data(max_entries=16, show_spinner="Encoding the test split…")
-def encodings(path: str, version: str, split: str = "test") -> dict[str, np.ndarray]:
+def encodings(path: str, key: str, split: str = "test") -> dict[str, np.ndarray]:
     return encode_split(path, split)
 
 
 @st.cache_resource(max_entries=16)
-def decoder_payload(path: str, version: str) -> dict | str:
+def decoder_payload(path: str, key: str) -> dict | str:
     """The model's decoder for the page's latent pad, or why the page cannot run it."""
     try:
         return _decoder_payload(load(path)[0])
@@ -137,7 +142,7 @@ def decoder_payload(path: str, version: str) -> dict | str:
 
 
 @st.cache_data(max_entries=16)
-def test_images(path: str, version: str) -> np.ndarray:
+def test_images(path: str, key: str) -> np.ndarray:
     """The test split as the model sees it (binarized where it was trained so)."""
     model, ckpt = load(path)
     return checkpoint_data(ckpt, "test")[0]

@@ -11,7 +11,9 @@ from typing import Any
 
 import streamlit as st
 
-from ui import render, uploads
+from ui import render
+from vae import uploads
+from vae.models import CONV_SIDES, conv_accepts, parse_hidden
 from vae.presets import PRESETS
 from vae.runner import RunSpec
 
@@ -104,17 +106,6 @@ class FormResult:
     error_shown: bool = False  # already on the page (a refused upload): Start need not repeat it
 
 
-def _hidden(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(part) for part in text.replace(";", ",").split(",") if part.strip())
-    except ValueError:
-        sizes = ()
-    if not sizes or not all(0 < s <= 4096 for s in sizes):
-        raise ValueError(f"Hidden layers {text!r} is not a list of sizes; write numbers "
-                         "between 1 and 4096 separated by commas, such as 512, 256.")
-    return sizes
-
-
 def schedule_spec(values: dict) -> str:
     kind = values["schedule"]
     if kind == "linear":
@@ -133,11 +124,12 @@ def run_spec(values: dict, data: DataInfo, preset: str | None) -> RunSpec:
     c, h, w = data.image_shape
     if image_size:
         h = w = image_size
-    if values["arch"] == "conv" and not (min(h, w) >= 28 and max(h, w) <= 64):
-        raise ValueError(f"The conv architecture needs images of 28 to 64 pixels a side and "
-                         f"these are {h}×{w}; set Image size to 32 or choose MLP.")
+    if values["arch"] == "conv" and not conv_accepts(h, w):
+        raise ValueError(f"The conv architecture needs images of {CONV_SIDES[0]} to "
+                         f"{CONV_SIDES[1]} pixels a side and these are {h}×{w}; set Image size "
+                         "to 32 or choose MLP.")
     model = {"arch": values["arch"], "latent_dim": int(values["latent_dim"]),
-             "hidden": list(_hidden(str(values["hidden"])))}
+             "hidden": list(parse_hidden(str(values["hidden"])))}
     train = {"beta": float(values["beta"]), "beta_schedule": schedule_spec(values),
              "free_bits": float(values["free_bits"]), "epochs": int(values["epochs"]),
              "lr": float(values["lr"]), "seed": int(values["seed"]),
@@ -201,7 +193,8 @@ def form() -> FormResult:
         st.radio("Dataset", list(DATASETS), **keep("dataset"), format_func=DATASETS.get)
         st.selectbox("Image size (pixels a side)", IMAGE_SIZES, **keep("image_size"),
                      format_func=lambda s: "as the data is" if s == 0 else f"{s}×{s}",
-                     help="Resize every image; the conv architecture needs 28 to 64.")
+                     help=f"Resize every image; the conv architecture needs {CONV_SIDES[0]} "
+                          f"to {CONV_SIDES[1]}.")
         data, data_error, data_error_shown = _dataset_choice()
     with model_col:
         st.markdown("**Model**")

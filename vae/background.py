@@ -8,27 +8,17 @@ import json
 import multiprocessing as mp
 import os
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vae.files import write_atomic
 from vae.processes import exit_with_parent, start_process
 
 # target(*args, file=..., report=...) computes and writes `file` (with write_atomic);
 # report(fraction) may be called as it goes.
 Target = Callable[..., None]
 Ready = Callable[[Path], bool]
-
-
-def write_atomic(file: Path, data: bytes) -> None:
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(f".{file.name}.tmp-{uuid.uuid4().hex}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, file)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def progress_file(file: Path) -> Path:

@@ -12,11 +12,12 @@ temporary leftovers it finds, which would include a concurrent writer's work in 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import platform
 import re
 import shutil
-import stat
 import struct
 import unicodedata
 import uuid
@@ -26,12 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+import safetensors
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load as deserialize
 from safetensors.torch import save as serialize
 
+from vae.files import replacing, write_atomic
 from vae.models import VAE, ConfigError, ModelConfig
+from vae.zips import unsafe_member
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 # Tests and throwaway servers point these elsewhere, so they never touch a user's models.
@@ -55,6 +60,13 @@ CONFIG_KEYS = {"format": int, "model": dict, "data": dict, "train": dict, "versi
 # The run's recipe, needed only to resume: shipped and hand-made checkpoints may leave it out.
 OPTIONAL_CONFIG_KEYS = {"spec": dict}
 
+# Derived data (figures, metrics, encodings, maps) of every version, named by content key.
+DERIVED = "derived"
+# Set by `make checkpoints`: shipped models then get their derived data as tracked files.
+WRITE_SHIPPED_ENV = "LATENT_LAB_WRITE_SHIPPED_DERIVED"
+# Caches of earlier releases, keyed by path and mtime: removed by remove_legacy_caches.
+_LEGACY_CACHES = ("eval", "metrics", "projection")
+
 _POINTER = "CURRENT"
 _TMP = ".tmp-"
 _VERSION = re.compile(r"v\d{6,}")
@@ -77,6 +89,9 @@ class Checkpoint:
     version: Path  # the complete version folder CURRENT pointed at when this was loaded
     config: dict = field(repr=False)  # histories run to megabytes: keep reprs and logs short
     history: dict = field(repr=False)
+    # The version's identity: a hash of its weights' bytes, the same after a copy, a clone or
+    # a rename, and new whenever the weights change (docs/design.md §5).
+    key: str
 
     @property
     def name(self) -> str:
@@ -90,6 +105,20 @@ class Checkpoint:
     def resumable(self) -> bool:
         """Whether it holds what continuing its training needs: optimizer state and the recipe."""
         return "spec" in self.config and (self.version / OPTIMIZER).is_file()
+
+    def derived_file(self, kind: str, code_version: int, params: str = "",
+                     suffix: str = ".json") -> Path:
+        """Where data of `kind` derived from this version lives; `code_version` is the deriving
+        code's, so changing a definition orphans its old results and keeps the others.
+
+        A file inside the checkpoint's folder goes with it (rename, delete). Shipped models
+        carry theirs in git; what the app derives for them goes to CACHE_DIR instead.
+        """
+        name = f"{kind}-c{code_version}-{self.key}{f'-{params}' if params else ''}{suffix}"
+        inside = self.path / DERIVED / name
+        if self.shipped and not inside.exists() and not os.environ.get(WRITE_SHIPPED_ENV):
+            return CACHE_DIR / DERIVED / name
+        return inside
 
     def weights(self) -> dict[str, torch.Tensor]:
         return _read_tensors(self.version / MODEL, _where(self.path))[0]
@@ -124,7 +153,7 @@ def save(
              HISTORY: _dump_json(history, where, HISTORY)}
     stored_config, stored_history = json.loads(files[CONFIG]), json.loads(files[HISTORY])
     files[MODEL] = _serialize(weights, None, where, "weights")
-    _validate(where, stored_config, stored_history, _shapes(weights))
+    _check_contents(where, stored_config, stored_history, _shapes(weights))
     if optimizer is not None:
         files[OPTIMIZER] = _serialize(*optimizer, where, "optimizer state")
     if snapshots is not None:
@@ -134,7 +163,6 @@ def save(
     _check_layout(folder, where)
     previous = _pointer(folder)
     staging = folder / f"{_TMP}{uuid.uuid4().hex}"
-    pointer_tmp = folder / f"{_POINTER}{_TMP}{uuid.uuid4().hex}"
     version = staging
     staging.mkdir()
     try:
@@ -147,18 +175,20 @@ def save(
         # Synced before the pointer moves, so a power cut cannot persist CURRENT without its
         # target.
         _fsync_dir(folder)
-        _write_synced(pointer_tmp, f"{version.name}\n".encode())
-        os.replace(pointer_tmp, folder / _POINTER)
+        write_atomic(folder / _POINTER, f"{version.name}\n".encode(), durable=True)
     except OSError:
         # A failed write (a full disk): the files of a version never made current would hold
         # the very space a retry needs. The previous version is untouched.
-        pointer_tmp.unlink(missing_ok=True)
         shutil.rmtree(version, ignore_errors=True)
         raise
     _fsync_dir(folder)
     # The previous version stays: a reader that resolved CURRENT just before may still read it.
     _collect_garbage(folder, keep={version.name, previous})
-    return Checkpoint(folder, version, stored_config, stored_history)
+    checkpoint = Checkpoint(folder, version, stored_config, stored_history,
+                            _remember_key(version / MODEL, files[MODEL]))
+    kept = {checkpoint.key} | ({_weights_key(folder / previous / MODEL)} if previous else set())
+    _prune_derived(folder, kept)
+    return checkpoint
 
 
 def load(path: str | Path) -> Checkpoint:
@@ -172,8 +202,12 @@ def load(path: str | Path) -> Checkpoint:
     for name in OPTIONAL_FILES:
         if (version / name).exists():
             _header_shapes(version / name, where)
-    _validate(where, config, history, _header_shapes(version / MODEL, where))
-    return Checkpoint(folder, version, config, history)
+    _check_contents(where, config, history, _header_shapes(version / MODEL, where))
+    try:
+        key = _weights_key(version / MODEL)
+    except OSError as err:
+        raise _unreadable(err, where, MODEL) from None
+    return Checkpoint(folder, version, config, history, key)
 
 
 def load_model(path: str | Path) -> tuple[VAE, Checkpoint]:
@@ -183,6 +217,19 @@ def load_model(path: str | Path) -> tuple[VAE, Checkpoint]:
     model.load_state_dict(checkpoint.weights())
     model.eval()
     return model, checkpoint
+
+
+def current_key(path: str | Path) -> str:
+    """The key of the checkpoint's current version, without parsing it: a few stat calls once
+    its weights have been hashed."""
+    return _weights_key(_current_version(_folder(path)) / MODEL)
+
+
+def remove_legacy_caches() -> None:
+    """Remove the caches of earlier releases, which named a version by path and mtime and so
+    could serve one model's map to another of the same name."""
+    for kind in _LEGACY_CACHES:
+        shutil.rmtree(CACHE_DIR / kind, ignore_errors=True)
 
 
 def is_checkpoint(path: str | Path) -> bool:
@@ -277,18 +324,13 @@ def export_zip(path: str | Path, out: str | Path) -> Path:
     out = Path(out)
     if out.is_dir():
         out = out / f"{checkpoint.name}.zip"
-    partial = out.with_name(f"{out.name}{_TMP}{uuid.uuid4().hex}")
-    try:
-        with zipfile.ZipFile(partial, "w") as archive:
-            for name in REQUIRED_FILES + OPTIONAL_FILES:
-                file = checkpoint.version / name
-                if file.exists():
-                    # Float weights barely compress; storing them keeps a big export quick.
-                    method = zipfile.ZIP_DEFLATED if name.endswith(".json") else zipfile.ZIP_STORED
-                    archive.write(file, f"{checkpoint.name}/{name}", compress_type=method)
-        os.replace(partial, out)
-    finally:
-        partial.unlink(missing_ok=True)
+    with replacing(out) as partial, zipfile.ZipFile(partial, "w") as archive:
+        for name in REQUIRED_FILES + OPTIONAL_FILES:
+            file = checkpoint.version / name
+            if file.exists():
+                # Float weights barely compress; storing them keeps a big export quick.
+                method = zipfile.ZIP_DEFLATED if name.endswith(".json") else zipfile.ZIP_STORED
+                archive.write(file, f"{checkpoint.name}/{name}", compress_type=method)
     return out
 
 
@@ -309,7 +351,7 @@ def import_zip(
                for name, data in files.items() if name.endswith(".safetensors")}
     weights = tensors[MODEL][0]
     snapshots = tensors[SNAPSHOTS][0] if SNAPSHOTS in tensors else None
-    _validate(where, config, history, _shapes(weights))
+    _check_contents(where, config, history, _shapes(weights))
     if name is None:
         # The name comes from the zip, not from the user: say so, and what to change there
         # (the app's import has no name box; resolve_name's advice would point nowhere).
@@ -324,6 +366,81 @@ def import_zip(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # give the claimed name back
         raise
+
+
+# --- what the files hold (docs/design.md §5) ------------------------------------------------
+
+
+def make_config(*, model: dict, data: dict, train: dict, spec: dict | None = None) -> dict:
+    """The content of config.json: model, data and training config, the seed, the library
+    versions of this run, and the recipe (`spec`) that resuming needs."""
+    config = {
+        "format": FORMAT,
+        "model": model,
+        "data": data,
+        "train": train,
+        "seed": train["seed"],
+        "versions": {"torch": torch.__version__, "numpy": np.__version__,
+                     "safetensors": safetensors.__version__, "python": platform.python_version()},
+    }
+    return config if spec is None else {**config, "spec": spec}
+
+
+def resume_record(history: dict, step: int, epoch: int) -> dict:
+    """The history as saved: rounded, with where training stopped, for resuming."""
+    return rounded_history({**history, "resume": {"step": step, "epoch": epoch}})
+
+
+def rounded_history(history: dict) -> dict:
+    """The history with six significant digits, as it is saved: far below the noise of any
+    logged term, and it keeps the history of a 1,000-epoch run (it ships with the model) a few
+    hundred kB. Rounded here, once a save, not once a step: that costs 1 % of a small step."""
+    def r(v):
+        return float(f"{v:.6g}") if isinstance(v, float) else v
+
+    def rounded(record: dict) -> dict:
+        return {k: [r(x) for x in v] if isinstance(v, list) else r(v) for k, v in record.items()}
+
+    return {**history, "steps": [rounded(s) for s in history["steps"]],
+            "epochs": [rounded(e) for e in history["epochs"]]}
+
+
+def flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict, dict[str, str]]:
+    """Optimizer state as flat tensors + JSON metadata, the form safetensors can hold."""
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, slots in state["state"].items():
+        for key, value in slots.items():
+            if torch.is_tensor(value):
+                tensors[f"state.{index}.{key}"] = value.detach().clone().contiguous()
+            else:
+                scalars[f"{index}.{key}"] = value
+    meta = {"param_groups": json.dumps(state["param_groups"]), "scalars": json.dumps(scalars)}
+    return tensors, meta
+
+
+def unflatten_optimizer(tensors: dict, meta: dict[str, str]) -> dict:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        _, index, key = name.split(".", 2)
+        state.setdefault(int(index), {})[key] = value
+    for name, value in json.loads(meta.get("scalars", "{}")).items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    return {"state": state, "param_groups": json.loads(meta["param_groups"])}
+
+
+def snapshot_tensors(snapshots: dict[int, dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    return {f"step{step:08d}.{name}": t for step, weights in snapshots.items()
+            for name, t in weights.items()}
+
+
+def split_snapshots(tensors: dict[str, torch.Tensor]) -> dict[int, dict[str, torch.Tensor]]:
+    out: dict[int, dict[str, torch.Tensor]] = {}
+    for key, t in tensors.items():
+        step, name = key.split(".", 1)
+        out.setdefault(int(step.removeprefix("step")), {})[name] = t
+    return dict(sorted(out.items()))
 
 
 # --- validation shared by save, load and import ---------------------------------------------
@@ -341,7 +458,7 @@ def _folder(path: str | Path) -> Path:
     return Path(os.path.abspath(path))
 
 
-def _validate(where: str, config: Any, history: Any, weight_shapes: dict[str, tuple]) -> None:
+def _check_contents(where: str, config: Any, history: Any, weight_shapes: dict[str, tuple]) -> None:
     if not isinstance(config, dict):
         raise _fail(where, f"{CONFIG} is not a JSON object", _RETRY)
     known = CONFIG_KEYS | OPTIONAL_CONFIG_KEYS
@@ -494,12 +611,14 @@ def _last_version(folder: Path) -> int:
 
 
 def _is_layout_entry(name: str) -> bool:
-    return name == _POINTER or name.startswith((_TMP, _POINTER + _TMP)) or bool(
-        _VERSION.fullmatch(name))
+    # A pointer's temporary file is write_atomic's; earlier code named it CURRENT.tmp-.
+    temporary = (_TMP, f".{_POINTER}.tmp-", _POINTER + _TMP)
+    return name == _POINTER or name.startswith(temporary) or bool(_VERSION.fullmatch(name))
 
 
 def _check_layout(folder: Path, where: str) -> None:
-    strangers = sorted(e.name for e in folder.iterdir() if not _is_layout_entry(e.name))
+    strangers = sorted(e.name for e in folder.iterdir()
+                       if not _is_layout_entry(e.name) and e.name != DERIVED)
     if strangers:
         raise _fail(where, f"the folder holds files that are not part of a checkpoint "
                     f"({', '.join(strangers[:3])})", "choose a new or empty folder")
@@ -514,6 +633,32 @@ def _collect_garbage(folder: Path, keep: set[str | None]) -> None:
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
+
+
+def _prune_derived(folder: Path, keep: set[str]) -> None:
+    # Derived data of versions no longer kept can never be asked for again.
+    for file in (folder / DERIVED).glob("*"):
+        if not any(key in file.name for key in keep):
+            file.unlink(missing_ok=True)
+
+
+# Hashing is the identity; the stat signature only spares re-reading unchanged weights.
+_KEYS: dict[tuple, str] = {}
+
+
+def _signature(file: Path) -> tuple:
+    st = file.stat()
+    return (str(file.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _remember_key(file: Path, data: bytes) -> str:
+    key = _KEYS[_signature(file)] = hashlib.sha256(data).hexdigest()[:20]
+    return key
+
+
+def _weights_key(file: Path) -> str:
+    signature = _signature(file)
+    return _KEYS.get(signature) or _remember_key(file, file.read_bytes())
 
 
 def _write_synced(file: Path, data: bytes) -> None:
@@ -652,18 +797,10 @@ def _check_members(infos: list[zipfile.ZipInfo], where: str,
 
 
 def _member_problem(info: zipfile.ZipInfo) -> str | None:
-    name = info.filename
-    if stat.S_IFMT(info.external_attr >> 16) not in (0, stat.S_IFREG, stat.S_IFDIR):
-        return "is a symbolic link or special file"
-    if "\\" in name:
-        return "contains a backslash"
-    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
-        return "is an absolute path"
-    if ".." in name.split("/"):
-        return "leaves its folder with '..'"
-    if info.flag_bits & 0x1:
-        return "is encrypted"
-    if not _MEMBER.fullmatch(name):
+    problem = unsafe_member(info)
+    if problem:
+        return problem
+    if not _MEMBER.fullmatch(info.filename):
         return (f"is not a checkpoint file ({', '.join(REQUIRED_FILES + OPTIONAL_FILES)} inside "
                 "one top folder)")
     return None

@@ -18,7 +18,7 @@ import numpy as np
 
 from vae import checkpoints
 from vae.data import DataError
-from vae.models import ConfigError
+from vae.models import ConfigError, kind_label, parse_hidden
 from vae.presets import PRESETS
 
 if TYPE_CHECKING:  # torch is imported only by the commands that need it
@@ -38,12 +38,9 @@ TRAIN_FLAGS = {"beta": "beta", "beta_schedule": "beta_schedule", "free_bits": "f
 
 def _hidden(text: str) -> list[int]:
     try:
-        sizes = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError("--hidden takes sizes like 512,256") from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError("--hidden takes positive sizes like 512,256")
-    return sizes
+        return list(parse_hidden(text))
+    except ValueError as err:  # argparse prints an ArgumentTypeError's sentence as it is
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _add_train_flags(parser: argparse.ArgumentParser) -> None:
@@ -128,6 +125,10 @@ def _parser() -> argparse.ArgumentParser:
     metrics = sub.add_parser("metrics", help="disentanglement metrics and the KL decomposition")
     metrics.add_argument("checkpoint", type=Path)
     metrics.add_argument("--json", action="store_true")
+
+    derive = sub.add_parser("derive", help="compute and keep what the app shows of checkpoints "
+                            "(test figures, encodings, metrics, t-SNE map)")
+    derive.add_argument("checkpoints", type=Path, nargs="+")
 
     sub.add_parser("list", help="list the checkpoints")
     rename = sub.add_parser("rename", help="rename a checkpoint (shipped ones are protected)")
@@ -275,7 +276,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from vae.evaluation import evaluate_checkpoint
+    from vae.derived import evaluate_checkpoint
 
     result = evaluate_checkpoint(args.checkpoint, iwae_samples=args.iwae_samples)
     if args.json:
@@ -290,7 +291,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from vae.evaluation import encode_split
+    from vae.derived import encode_split
 
     np.savez_compressed(args.out, **encode_split(args.checkpoint))
     print(f"Wrote the test split's encodings to {args.out}.")
@@ -314,15 +315,15 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    from vae.evaluation import disentanglement_metrics
+    from vae.derived import disentanglement_metrics
+    from vae.disentanglement import METRICS
 
     result = disentanglement_metrics(args.checkpoint)
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"{args.checkpoint}: factors {', '.join(result['factor_names'])}")
-    for key in ("mig", "sap", "factor_vae", "dci_disentanglement", "dci_completeness",
-                "dci_informativeness"):
+    for key in METRICS:
         value = result[key]
         shown = f"n/a ({result[key + '_reason']})" if value is None else f"{value:.3f}"
         print(f"  {key:20s} {shown}")
@@ -332,8 +333,18 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_derive(args: argparse.Namespace) -> int:
+    from vae.derived import derive_all
+
+    for path in args.checkpoints:
+        files = derive_all(path)
+        print(f"{path}: {len(files)} derived files, {sum(f.stat().st_size for f in files):,} "
+              "bytes.")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    from vae.evaluation import evaluate_checkpoint
+    from vae.derived import evaluate_checkpoint
 
     rows = [("name", "dataset", "model", "z", "beta", "test ELBO")]
     for ckpt in checkpoints.list_checkpoints():
@@ -343,7 +354,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         except (DataError, ValueError, OSError):
             elbo = "n/a (data missing)"
         rows.append((ckpt.name + ("" if ckpt.shipped else " (run)"), cfg["data"]["dataset"],
-                     ("cvae" if cfg["model"]["num_classes"] else "vae") + "/"
+                     kind_label(cfg["model"]["num_classes"]).lower() + "/"
                      + cfg["model"]["arch"], str(cfg["model"]["latent_dim"]),
                      f"{cfg['train']['beta']:g}", elbo))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -10,29 +10,35 @@ Images are kept compact: uint8 stays uint8 until `Split.images` converts the bat
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
 import io
 import itertools
 import math
-import re
-import stat
-import tokenize
 import warnings
-import zipfile
-import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from vae import shapes
+from vae import file_readers, shapes
+from vae.file_readers import (
+    MNIST_NAMES,
+    DataError,
+    Entry,
+    check_upload_size,
+    folder_entries,
+    idx_pair,
+    mnist_file,
+    read_file,
+    read_idx,
+    read_npz,
+    size_text,
+    zip_entries,
+)
 
-# Limits (DESIGN §3). Read at call time, so tests can monkeypatch them.
-MAX_UPLOAD_BYTES = 200 * 2**20
-MAX_DECOMPRESSED_BYTES = 2**30
+# Limits (DESIGN §3), besides the file sizes of vae.file_readers. Read at call time, so tests
+# can monkeypatch them.
 MAX_CLASSES = 100
 MIN_SIDE = 8
 MAX_SIDE = 128
@@ -40,14 +46,6 @@ MAX_SIDE = 128
 MIN_IMAGES = 10
 
 SEED = 0
-
-
-class DataError(ValueError):
-    """One sentence naming the file/problem and what to do."""
-
-    def __init__(self, message: str) -> None:
-        # File names may hold newlines or tabs; the message must stay one line.
-        super().__init__(" ".join(message.split()))
 
 
 @dataclass
@@ -112,12 +110,12 @@ def load_dataset(spec: str, *, image_size: int | None = None, rgb: bool = False)
         if kind == "mnist":
             return _mnist_dir(spec, path, image_size)
         if kind == "npz":
-            x, y = _npz(_read_file(path), str(path))
+            x, y = read_npz(read_file(path), str(path))
             return _from_arrays(spec, x, y, str(path), image_size)
         if path.is_dir():
-            return _from_images(spec, _folder_entries(path), str(path), image_size, rgb)
+            return _from_images(spec, folder_entries(path), str(path), image_size, rgb)
         return _from_images(
-            spec, _zip_entries(_read_file(path), str(path)), str(path), image_size, rgb
+            spec, zip_entries(read_file(path), str(path)), str(path), image_size, rgb
         )
     raise DataError(
         f"{spec!r} is not a dataset spec; use digits, shapes, mnist:DIR, npz:FILE, "
@@ -134,27 +132,27 @@ def load_upload(
     if not files:
         raise DataError("No file was uploaded; choose an .npz, a .zip of images or IDX files.")
     for name, data in files.items():
-        _check_upload_size(name, len(data))
+        check_upload_size(name, len(data))
         if not data:
             raise DataError(f"{name}: the file is empty; upload the file again.")
     total = sum(len(data) for data in files.values())
     names = " + ".join(files)
-    if total > MAX_UPLOAD_BYTES:
+    if total > file_readers.MAX_UPLOAD_BYTES:
         raise DataError(
-            f"{names}: together {_mb(total)} exceed the upload limit of {_mb(MAX_UPLOAD_BYTES)}; "
-            "upload a smaller dataset."
+            f"{names}: together {size_text(total)} exceed the upload limit of "
+            f"{size_text(file_readers.MAX_UPLOAD_BYTES)}; upload a smaller dataset."
         )
     spec = f"upload:{names}"
     if len(files) == 1:
         ((name, data),) = files.items()
         suffix = name.lower().rsplit(".", 1)[-1]
         if suffix == "npz":
-            x, y = _npz(data, name)
+            x, y = read_npz(data, name)
             return _from_arrays(spec, x, y, name, image_size)
         if suffix == "zip":
-            return _from_images(spec, _zip_entries(data, name), name, image_size, rgb)
+            return _from_images(spec, zip_entries(data, name), name, image_size, rgb)
     if len(files) <= 2:
-        x, y = _idx_pair(files)
+        x, y = idx_pair(files)
         return _from_arrays(spec, x, y, names, image_size)
     raise DataError(
         f"{names}: {len(files)} files were uploaded; upload one .npz, one .zip of images, "
@@ -209,83 +207,15 @@ def _shapes(spec: str) -> Dataset:
     )
 
 
-# --------------------------------------------------------------------------- file access
-
-
-def _mb(n: int) -> str:
-    # Rounded up: a size just over a limit must not print as the limit itself.
-    return f"{math.ceil(n / 2**20 * 10) / 10:.1f} MB" if n >= 2**20 else f"{n:,} bytes"
-
-
-def _check_upload_size(name: str, size: int) -> None:
-    if size > MAX_UPLOAD_BYTES:
-        raise DataError(
-            f"{name}: the file is {_mb(size)}, more than the limit of {_mb(MAX_UPLOAD_BYTES)}; "
-            "use a smaller dataset."
-        )
-
-
-def _read_file(path: Path) -> bytes:
-    if not path.exists():
-        raise DataError(f"{path}: no such file or folder; check the path.")
-    if not path.is_file():
-        raise DataError(f"{path}: this is not a regular file; give the path of a file.")
-    size = path.stat().st_size
-    if size == 0:
-        raise DataError(f"{path}: the file is empty; supply the complete file.")
-    _check_upload_size(str(path), size)  # before reading, so a huge file is never loaded
-    return path.read_bytes()
-
-
-def _reader(data: bytes, name: str) -> Callable[[int], bytes]:
-    """read(n): the next n bytes of the file, inflated if it is gzipped. A gzip is inflated
-    only as far as the caller reads, so a gzip bomb costs what the caller's bound allows."""
-    if data[:2] != b"\x1f\x8b":
-        stream = io.BytesIO(data)
-        return stream.read
-    gz = gzip.GzipFile(fileobj=io.BytesIO(data))
-
-    def read(n: int) -> bytes:
-        try:
-            return gz.read(n)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DataError(f"{name}: the gzip data is damaged; download the file again.") from e
-
-    return read
-
-
-# --------------------------------------------------------------------------- IDX (MNIST)
-
-_MNIST_NAMES = {
-    ("train", "images"): "train-images-idx3-ubyte",
-    ("train", "labels"): "train-labels-idx1-ubyte",
-    ("test", "images"): "t10k-images-idx3-ubyte",
-    ("test", "labels"): "t10k-labels-idx1-ubyte",
-}
-
-
-def _mnist_file(folder: Path, canonical: str) -> Path:
-    stem, _, idx = canonical.rpartition("-idx")
-    # "train-images.idx3-ubyte" is how many mirrors and extractors name the same file.
-    for name in (canonical, f"{stem}.idx{idx}"):
-        for candidate in (folder / name, folder / f"{name}.gz"):
-            if candidate.is_file():
-                return candidate
-    raise DataError(
-        f"{folder}: {canonical} (or .gz) is missing; put the four MNIST or Fashion-MNIST "
-        "IDX files in that folder."
-    )
-
-
 def _mnist_dir(spec: str, folder: Path, image_size: int | None) -> Dataset:
     if not folder.is_dir():
         raise DataError(f"{folder}: no such folder; give the folder holding the MNIST IDX files.")
     parts = {}
     for part in ("train", "test"):
-        images = _mnist_file(folder, _MNIST_NAMES[part, "images"])
-        labels = _mnist_file(folder, _MNIST_NAMES[part, "labels"])
-        x = _to_nchw(_idx(_read_file(images), str(images), ndim=3), str(images))
-        y = _idx(_read_file(labels), str(labels), ndim=1)
+        images = mnist_file(folder, MNIST_NAMES[part, "images"])
+        labels = mnist_file(folder, MNIST_NAMES[part, "labels"])
+        x = _to_nchw(read_idx(read_file(images), str(images), ndim=3), str(images))
+        y = read_idx(read_file(labels), str(labels), ndim=1)
         _check_label_count(str(labels), y, len(x))
         _check_sides(str(images), x.shape, resizable=image_size is not None)
         parts[part] = x, y
@@ -307,123 +237,6 @@ def _mnist_dir(spec: str, folder: Path, image_size: int | None) -> Dataset:
         class_names=[str(c) for c in classes],
     )
     return _resized(dataset, image_size)
-
-
-def _idx(data: bytes, name: str, ndim: int | None = None) -> np.ndarray:
-    """Parse an unsigned-byte IDX file (gzipped or not) as a uint8 array.
-
-    The header says how much data follows, so no more than that (plus one byte, to tell a
-    longer file) is ever inflated: a gzip bomb is refused without expanding it.
-    """
-    read = _reader(data, name)
-    magic = read(4)
-    if len(magic) < 4 or magic[:3] != b"\x00\x00\x08" or not 1 <= magic[3] <= 4:
-        raise DataError(
-            f"{name}: not an IDX file of unsigned bytes (wrong magic number); use MNIST-style "
-            "IDX files, or an .npz or a .zip of images instead."
-        )
-    dims = magic[3]
-    if ndim is not None and dims != ndim:
-        raise DataError(
-            f"{name}: holds {dims}-D data where {ndim}-D {'images' if ndim == 3 else 'labels'} "
-            "were expected; check which file is which."
-        )
-    sizes = read(4 * dims)
-    if len(sizes) < 4 * dims:
-        raise DataError(f"{name}: the IDX header is truncated; download the file again.")
-    shape = tuple(int(d) for d in np.frombuffer(sizes, ">u4"))
-    expected = math.prod(shape)
-    if expected > MAX_DECOMPRESSED_BYTES:
-        raise DataError(
-            f"{name}: its header describes {_mb(expected)} of data, more than the limit of "
-            f"{_mb(MAX_DECOMPRESSED_BYTES)}; use a smaller dataset."
-        )
-    body = read(expected + 1)  # reading past the end also makes gzip check its CRC
-    if len(body) < expected:
-        raise DataError(
-            f"{name}: the header describes {expected:,} bytes of data but the file holds "
-            f"{len(body):,}; the file is truncated, so download it again."
-        )
-    if len(body) > expected:
-        raise DataError(
-            f"{name}: the file holds more data than the {expected:,} bytes its header "
-            "describes; it is damaged or not one IDX file, so download it again."
-        )
-    # A copy, because arrays over the bytes object would be read-only.
-    return np.frombuffer(body, np.uint8).reshape(shape).copy()
-
-
-def _idx_pair(files: dict[str, bytes]) -> tuple[np.ndarray, np.ndarray | None]:
-    """Tell an uploaded IDX images file from its labels file by their dimensions."""
-    arrays = {name: _idx(data, name) for name, data in files.items()}
-    images = [name for name, a in arrays.items() if a.ndim == 3]
-    labels = [name for name, a in arrays.items() if a.ndim == 1]
-    if len(images) != 1 or len(labels) != len(files) - 1:
-        raise DataError(
-            f"{' + '.join(files)}: expected one IDX images file (3-D) and at most one IDX "
-            "labels file (1-D); upload a matching pair."
-        )
-    return arrays[images[0]], arrays[labels[0]] if labels else None
-
-
-# --------------------------------------------------------------------------- npz
-
-# What zipfile raises for damaged archives besides BadZipFile: ValueError (a negative seek where
-# an offset is damaged), NotImplementedError (a version or compression it lacks), EOFError.
-_UNREADABLE_ZIP = (zipfile.BadZipFile, ValueError, NotImplementedError, EOFError, OSError)
-
-
-def _npz(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except _UNREADABLE_ZIP as e:
-        raise DataError(
-            f"{name}: not an .npz archive; save the arrays with numpy.savez and upload again."
-        ) from e
-    with archive:
-        members = {info.filename: info for info in archive.infolist()}
-    for info in members.values():
-        if info.flag_bits & 0x1:  # zipfile would ask for a password (a RuntimeError)
-            raise DataError(
-                f"{name}: member {info.filename!r} is encrypted; save the arrays with "
-                "numpy.savez, without a password."
-            )
-    # Declared sizes bound what zipfile will inflate, so checking them stops a zip bomb.
-    if sum(info.file_size for info in members.values()) > MAX_DECOMPRESSED_BYTES:
-        raise DataError(
-            f"{name}: its arrays decompress to more than the limit of "
-            f"{_mb(MAX_DECOMPRESSED_BYTES)}; use a smaller dataset."
-        )
-    keys = sorted(m.removesuffix(".npy") for m in members)
-    if "x" not in keys:
-        found = ", ".join(keys) or "nothing"
-        raise DataError(
-            f"{name}: has no array named 'x' (found {found}); save the images under that name "
-            "with numpy.savez(file, x=images, y=labels)."
-        )
-    try:
-        # allow_pickle=False: a user's file must never run code (DESIGN §3).
-        npz = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise DataError(
-            f"{name}: not an .npz archive; save the arrays with numpy.savez and upload again."
-        ) from e
-    with npz:
-        return _npz_array(npz, "x", name), _npz_array(npz, "y", name) if "y" in keys else None
-
-
-def _npz_array(npz: np.lib.npyio.NpzFile, key: str, name: str) -> np.ndarray:
-    try:
-        array = npz[key]
-        if not isinstance(array, np.ndarray):  # NpzFile hands back a non-.npy member as bytes
-            raise ValueError(f"member {key!r} is not an .npy array")
-    # numpy parses a damaged .npy header with Python's tokenizer: its errors come through too.
-    except (*_UNREADABLE_ZIP, MemoryError, zlib.error, SyntaxError, tokenize.TokenError) as e:
-        what = "is an object array, which is refused" if "allow_pickle" in str(e) else "is damaged"
-        raise DataError(
-            f"{name}: array {key!r} {what}; save plain numeric arrays with numpy.savez."
-        ) from e
-    return array
 
 
 # --------------------------------------------------------------------------- arrays
@@ -532,10 +345,10 @@ def _check_sides(name: str, shape: tuple[int, ...], resizable: bool) -> None:
 
 
 def _check_memory(name: str, n: int, c: int, h: int, w: int) -> None:
-    if n * c * h * w > MAX_DECOMPRESSED_BYTES:
+    if n * c * h * w > file_readers.MAX_DECOMPRESSED_BYTES:
         raise DataError(
             f"{name}: {n} images of {c}x{h}x{w} need more than the limit of "
-            f"{_mb(MAX_DECOMPRESSED_BYTES)}; use fewer or smaller images."
+            f"{size_text(file_readers.MAX_DECOMPRESSED_BYTES)}; use fewer or smaller images."
         )
 
 
@@ -557,108 +370,6 @@ def _from_arrays(
     if image_size is not None:
         x = _resize(x, image_size)
     return _split(spec, x, y, class_names)
-
-
-# --------------------------------------------------------------------------- image files
-
-# An entry is (name for messages, label folder or None, a function returning the bytes).
-_Entry = tuple[str, str | None, Callable[[], bytes]]
-
-
-def _is_hidden(parts: tuple[str, ...]) -> bool:
-    # Operating-system litter (.DS_Store, __MACOSX/, Thumbs.db) is skipped, not an error.
-    return any(p.startswith(".") or p == "__MACOSX" for p in parts) or parts[-1] == "Thumbs.db"
-
-
-def _labelled(name: str, rel: list[tuple[str, ...]]) -> list[str | None]:
-    """Labels from the first folder level: all files in class folders, or all at the top."""
-    nested = [len(p) > 1 for p in rel]
-    if any(nested) and not all(nested):
-        raise DataError(
-            f"{name}: some images sit in class folders and some at the top level; "
-            "put every image in a class folder, or none."
-        )
-    return [p[0] if len(p) > 1 else None for p in rel]
-
-
-def _folder_entries(folder: Path) -> list[_Entry]:
-    files = sorted(
-        p for p in folder.rglob("*") if p.is_file() and not _is_hidden(p.relative_to(folder).parts)
-    )
-    rel = [p.relative_to(folder).parts for p in files]
-    total = sum(p.stat().st_size for p in files)
-    if total > MAX_DECOMPRESSED_BYTES:
-        raise DataError(
-            f"{folder}: its files total {_mb(total)}, more than the limit of "
-            f"{_mb(MAX_DECOMPRESSED_BYTES)}; use fewer or smaller images."
-        )
-    return [
-        (str(p), label, p.read_bytes)
-        for p, label in zip(files, _labelled(str(folder), rel), strict=True)
-    ]
-
-
-def _zip_entries(data: bytes, name: str) -> list[_Entry]:
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except _UNREADABLE_ZIP as e:
-        raise DataError(
-            f"{name}: not a zip archive this app can read; give a folder of images or a .zip "
-            "of one."
-        ) from e
-    infos = []
-    for info in archive.infolist():
-        member = info.filename.replace("\\", "/")
-        if member.startswith("/") or re.match(r"[A-Za-z]:", member) or ".." in member.split("/"):
-            raise DataError(
-                f"{name}: member {info.filename!r} points outside the archive; "
-                "remove it and zip the folder again."
-            )
-        if stat.S_ISLNK(info.external_attr >> 16):
-            raise DataError(
-                f"{name}: member {info.filename!r} is a symbolic link; "
-                "replace it with the file itself."
-            )
-        if info.flag_bits & 0x1:
-            raise DataError(
-                f"{name}: member {info.filename!r} is encrypted; zip it without a password."
-            )
-        if info.file_size > MAX_DECOMPRESSED_BYTES:
-            raise DataError(
-                f"{name}: member {info.filename!r} decompresses to {_mb(info.file_size)}, more "
-                f"than the limit of {_mb(MAX_DECOMPRESSED_BYTES)}; use smaller images."
-            )
-        parts = PurePosixPath(member).parts
-        if parts and not info.is_dir() and not _is_hidden(parts):  # a member may be nameless
-            infos.append((parts, info))
-    total = sum(info.file_size for _, info in infos)
-    if total > MAX_DECOMPRESSED_BYTES:
-        raise DataError(
-            f"{name}: its files decompress to {_mb(total)}, more than the limit of "
-            f"{_mb(MAX_DECOMPRESSED_BYTES)}; use fewer or smaller images."
-        )
-    # By path alone: a zip may hold one name twice, and ZipInfo objects do not compare.
-    infos.sort(key=lambda entry: entry[0])
-    rel = [parts for parts, _ in infos]
-    # A zip of a folder usually wraps everything in that folder's name: look inside it.
-    if rel and all(len(p) > 1 for p in rel) and len({p[0] for p in rel}) == 1:
-        rel = [p[1:] for p in rel]
-
-    def reader(info: zipfile.ZipInfo) -> Callable[[], bytes]:
-        def read() -> bytes:
-            try:
-                return archive.read(info)
-            except (*_UNREADABLE_ZIP, zlib.error) as e:
-                raise DataError(
-                    f"{name}: member {info.filename!r} is damaged; zip the folder again."
-                ) from e
-
-        return read
-
-    return [
-        (f"{name}:{info.filename}", label, reader(info))
-        for (_, info), label in zip(infos, _labelled(name, rel), strict=True)
-    ]
 
 
 def _decode(entry_name: str, data: bytes, rgb: bool) -> Image.Image:
@@ -686,7 +397,7 @@ def _decode(entry_name: str, data: bytes, rgb: bool) -> Image.Image:
 
 
 def _from_images(
-    spec: str, entries: list[_Entry], name: str, image_size: int | None, rgb: bool
+    spec: str, entries: list[Entry], name: str, image_size: int | None, rgb: bool
 ) -> Dataset:
     _check_count(name, len(entries))
     decoded = (_decode(entry_name, read(), rgb) for entry_name, _, read in entries)

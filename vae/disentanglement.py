@@ -12,11 +12,20 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.metrics import mutual_info_score
-from sklearn.model_selection import train_test_split
 
+from vae.losses import gaussian_log_density
+
+# scikit-learn is imported inside the metrics that use it: it takes a second, and METRICS is
+# read at every app start.
+
+# The definitions' version: bump it when a metric changes, so cached scores are recomputed.
+VERSION = 1
 DEFAULT_BINS = 20
+# The headline scores, in the order the CLI, the sweep table and the app show them: the key in
+# a metrics result -> its name for people.
+METRICS = {"mig": "MIG", "sap": "SAP", "factor_vae": "FactorVAE",
+           "dci_disentanglement": "DCI disentanglement", "dci_completeness": "DCI completeness",
+           "dci_informativeness": "DCI informativeness"}
 
 
 def discretize(codes: np.ndarray, bins: int = DEFAULT_BINS) -> np.ndarray:
@@ -41,6 +50,8 @@ def mutual_info_matrix(codes: np.ndarray, factors: np.ndarray,
                        bins: int = DEFAULT_BINS) -> np.ndarray:
     """I(z_j; v_k) / H(v_k), shape (d, k): how much of each factor each dimension carries.
     Codes get at least as many bins as the factor with the most values has."""
+    from sklearn.metrics import mutual_info_score
+
     bins = max(bins, max(len(np.unique(factors[:, k])) for k in range(factors.shape[1])))
     discrete = discretize(codes, bins)
     matrix = np.zeros((codes.shape[1], factors.shape[1]))
@@ -99,6 +110,9 @@ def compute_dci(codes: np.ndarray, factors: np.ndarray, *, seed: int = 0,
     """DCI (Eastwood & Williams 2018) with a random forest per factor: disentanglement (each
     dimension serves one factor), completeness (each factor lives in one dimension),
     informativeness (test accuracy of predicting the factor from all dimensions)."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import train_test_split
+
     d, k = codes.shape[1], factors.shape[1]
     importance = np.zeros((d, k))
     accuracy = []
@@ -190,19 +204,17 @@ def kl_decomposition(mu: np.ndarray, logvar: np.ndarray, *, samples: int = 1,
     mu, logvar = np.asarray(mu, np.float64), np.asarray(logvar, np.float64)
     n, d = mu.shape
     points = np.sort(rng.permutation(n)[:max_points])
-    log_2pi = math.log(2 * math.pi)
     totals = np.zeros(4)  # E[log q(z|x)], E[log q(z)], E[sum_j log q(z_j)], E[log p(z)]
     for _ in range(samples):
         z = mu[points] + np.exp(0.5 * logvar[points]) * rng.standard_normal((len(points), d))
         for start in range(0, len(points), chunk):
             zc, own_index = z[start:start + chunk], points[start:start + chunk]
             # log q(z_i,j | x_m) for every sample i in the chunk and every example m: (c, n, d)
-            log_q = -0.5 * (log_2pi + logvar[None] + (zc[:, None] - mu[None]) ** 2
-                            / np.exp(logvar[None]))
+            log_q = gaussian_log_density(zc[:, None], mu[None], logvar[None])
             own = log_q[np.arange(len(zc)), own_index].sum(1)
             joint = _logmeanexp(log_q.sum(2), axis=1)
             marginals = _logmeanexp(log_q, axis=1).sum(1)
-            prior = (-0.5 * (log_2pi + zc ** 2)).sum(1)
+            prior = gaussian_log_density(zc).sum(1)
             totals += [own.sum(), joint.sum(), marginals.sum(), prior.sum()]
     e_cond, e_joint, e_marg, e_prior = totals / (len(points) * samples)
     return {"mutual_information": float(e_cond - e_joint),

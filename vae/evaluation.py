@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from vae import checkpoints
-from vae.background import write_atomic
-from vae.checkpoints import Checkpoint
-from vae.data import Dataset, Split, load_dataset
 from vae.losses import LOG_2PI, kl_divergence, log_likelihood, model_log_sigma
 from vae.models import VAE
-from vae.training import model_inputs
 
+# The definitions' version: bump it when what evaluate returns changes, so cached figures are
+# recomputed.
+EVALUATION_VERSION = 1
 ACTIVE_THRESHOLD = 0.01
 # Images a decoder call gets in evaluation: a conv decoder ran 2x slower per image on batches
 # of 2,560 than of 256 on this machine's CPU (its activations leave the cache).
@@ -112,72 +106,6 @@ def evaluate(model: VAE, x: np.ndarray, y: np.ndarray | None = None, *,
     }
 
 
-def checkpoint_data(ckpt: Checkpoint, split: str = "test") -> tuple[np.ndarray, Split, Dataset]:
-    """The split a checkpoint was trained for, as its model sees it (binarized or not)."""
-    cfg = ckpt.config
-    data = load_dataset(cfg["data"]["dataset"], image_size=cfg["data"].get("image_size"),
-                        rgb=cfg["data"].get("rgb", False))
-    part = getattr(data, split)
-    return model_inputs(part, split, cfg["train"].get("binarize", False)), part, data
-
-
-ELBO_ONLY = 1  # K = 1: the ELBO terms alone, no importance-sampled bound
-
-
-def evaluate_checkpoint(path: str | Path, *, iwae_samples: int = 100,
-                        use_cache: bool = True) -> dict:
-    """`evaluate` on a checkpoint's test split, cached per checkpoint version."""
-    model, ckpt = checkpoints.load_model(path)
-    cache = cache_file(ckpt.version, "eval", iwae_samples)
-    if use_cache and (cached := _read_json(cache)) is not None:
-        return cached
-    if model.config.arch == "conv":  # channels-last convolutions run 1.2-1.7x faster on a CPU
-        model = model.to(memory_format=torch.channels_last)
-    x, split, _ = checkpoint_data(ckpt)
-    result = evaluate(model, x, split.y, iwae_samples=iwae_samples,
-                      binarized=ckpt.config["train"].get("binarize", False))
-    if use_cache:
-        write_atomic(cache, json.dumps(result).encode())
-    return result
-
-
-def cache_file(version: Path, kind: str, key: object = "") -> Path:
-    """Where derived data of a checkpoint version is cached: CACHE_DIR/kind/HASH.json."""
-    # A deleted and retrained model can reuse a version folder's name: key on its weights too.
-    weights = (version / checkpoints.MODEL).stat()
-    digest = hashlib.sha1(f"{version.resolve()}:{weights.st_mtime_ns}:{weights.st_size}:"
-                          f"{key}".encode()).hexdigest()[:16]
-    return checkpoints.CACHE_DIR / kind / f"{digest}.json"
-
-
-def _read_json(file: Path) -> dict | None:
-    try:
-        return json.loads(file.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def cached_evaluation(ckpt: Checkpoint, *, iwae_samples: int = 100) -> dict | None:
-    """What `evaluate_checkpoint` would return if it is cached already; never computes (a big
-    model's evaluation takes minutes)."""
-    return _read_json(cache_file(ckpt.version, "eval", iwae_samples))
-
-
-@torch.no_grad()
-def encode_split(path: str | Path, split: str = "test") -> dict[str, np.ndarray]:
-    """mu, logvar, y and (where the data has them) factors of a split."""
-    model, ckpt = checkpoints.load_model(path)
-    x, part, _ = checkpoint_data(ckpt, split)
-    c = torch.as_tensor(part.y) if model.config.num_classes else None
-    mu, logvar = model.encode(torch.as_tensor(x), c)
-    out = {"mu": mu.numpy(), "logvar": logvar.numpy()}
-    if part.y is not None:
-        out["y"] = part.y
-    if part.factors is not None:
-        out["factors"] = part.factors
-    return out
-
-
 def latent_health(kl_per_dim: list[float], active_dims: list[int]) -> dict:
     """Per-dimension usage and the collapse alarm of DESIGN §2: the alarm fires only when the
     posterior carries almost nothing (total KL < 0.5 nats or at most one active dimension);
@@ -191,75 +119,3 @@ def latent_health(kl_per_dim: list[float], active_dims: list[int]) -> dict:
         "order": sorted(range(len(kl_per_dim)), key=lambda j: -kl_per_dim[j]),
         "collapse": kl < 0.5 or len(active) <= 1,
     }
-
-
-def disentanglement_metrics(path: str | Path, *, seed: int = 0, use_cache: bool = True) -> dict:
-    """Every metric of vae.disentanglement on a checkpoint's test encodings (posterior means),
-    cached per checkpoint version. Data with labels but no factors has the label as its one
-    factor."""
-    from vae import disentanglement as dis
-    from vae import shapes
-
-    model, ckpt = checkpoints.load_model(path)
-    cache = metrics_file(ckpt, seed=seed)
-    if use_cache and (cached := _read_json(cache)) is not None:
-        return cached
-    codes = encode_split(path)
-    mu, logvar = codes["mu"], codes["logvar"]
-    data = ckpt.config["data"]
-    if "factors" in codes:
-        factors, names = codes["factors"], list(data["factor_names"])
-    elif "y" in codes:
-        factors, names = codes["y"][:, None], ["label"]
-    else:
-        raise ValueError(f"{ckpt.name}: its data has neither factors nor labels, so there is "
-                         "nothing to measure disentanglement against.")
-    result = {"factor_names": names, **dis.compute_mig(mu, factors), **dis.compute_sap(mu, factors),
-              **dis.compute_dci(mu, factors, seed=seed),
-              "kl_decomposition": dis.kl_decomposition(mu, logvar, seed=seed)}
-    if data["dataset"] == "shapes" and not model.config.num_classes:
-        result.update(dis.compute_factor_vae(factor_encoder(model), shapes.fixed_factors,
-                                             shapes.sample_factors, len(names), seed=seed))
-    else:
-        result.update(factor_vae=None, factor_vae_reason=(
-            "undefined for a single factor" if len(names) < 2 else
-            "needs a generator that can hold one factor fixed (the shapes dataset has one)"))
-    result["roles"] = dis.dimension_roles(result["mi_matrix"])
-    text = json.dumps(result)
-    if use_cache:
-        write_atomic(cache, text.encode())
-    return json.loads(text)  # as a cached result reads (JSON keys are strings)
-
-
-def factor_encoder(model: VAE) -> Callable[[np.ndarray], np.ndarray]:
-    """Shapes factor rows -> posterior means: the encode function of the FactorVAE metric.
-    A conv model is switched to channels-last memory in place."""
-    from vae import shapes
-
-    if model.config.arch == "conv":  # channels-last convolutions encode 1.5x faster on a CPU
-        model = model.to(memory_format=torch.channels_last)
-
-    @torch.no_grad()
-    def encode(factors: np.ndarray) -> np.ndarray:
-        x = torch.as_tensor(shapes.render(factors), dtype=torch.float32) / 255
-        return model.encode(x.contiguous(memory_format=torch.channels_last))[0].numpy()
-
-    return encode
-
-
-def cached_metrics(ckpt: Checkpoint, *, seed: int = 0) -> dict | None:
-    """What `disentanglement_metrics` would return if it is cached already; never computes."""
-    return _read_json(metrics_file(ckpt, seed=seed))
-
-
-def metrics_file(ckpt: Checkpoint, *, seed: int = 0) -> Path:
-    return cache_file(ckpt.version, "metrics", seed)
-
-
-def metrics_target(path: str, *, file: Path, report) -> None:
-    """A background worker's job (vae.background), one thread: cache the test ELBO terms
-    (a sweep's rate and distortion), then the metrics, whose file marks the job done."""
-    torch.set_num_threads(1)
-    evaluate_checkpoint(path, iwae_samples=ELBO_ONLY)
-    report(0.3)
-    disentanglement_metrics(path)

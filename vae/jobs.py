@@ -1,4 +1,5 @@
 """Trainings in worker processes (DESIGN §1): commands in, metrics and weight snapshots out.
+This is the manager, in the server or the CLI; vae.job_worker is the inside of a worker.
 
 A worker is a spawned process, so a training step never holds the server's GIL, a stop is a
 real stop, and a crash stays in the worker. It exits by itself within a second of its parent's
@@ -15,8 +16,6 @@ import json
 import multiprocessing as mp
 import os
 import queue
-import select
-import signal
 import threading
 import time
 import uuid
@@ -24,14 +23,13 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from vae import checkpoints
-from vae.processes import exit_with_parent, pid_alive, start_process
-from vae.runner import RunSpec, SaveFailed, write_error
+from vae import checkpoints, job_worker
+from vae.files import write_atomic
+from vae.processes import pid_alive, start_process
+from vae.runner import RunSpec, write_error
 
 ACTIVE = ("queued", "running", "paused")
 MAX_KEPT_STEPS = 4000
-WEIGHTS_INTERVAL_S = 0.5
-METRICS_INTERVAL_S = 0.1
 
 
 class JobError(RuntimeError):
@@ -173,7 +171,7 @@ class JobManager:
         except OSError as err:
             with self._lock:
                 unsaved["saving"] = False
-                job.message = _unsaved_message(write_error(Path(job.out), err))
+                job.message = job_worker.unsaved_message(write_error(Path(job.out), err))
                 self._write(job)
             raise JobError(job.message) from None
         with self._lock:
@@ -235,7 +233,7 @@ class JobManager:
                 continue
             parent_end, child_end = self._ctx.Pipe()
             proc = self._ctx.Process(
-                target=_worker_main, name=f"vae-job-{job.id}", daemon=True,
+                target=job_worker.worker_main, name=f"vae-job-{job.id}", daemon=True,
                 args=(job.id, job.spec, job.out, job.resume, self.threads, child_end,
                       self._events, os.getpid()))
             start_process(proc)
@@ -315,10 +313,7 @@ class JobManager:
                              f"{proc.exitcode}); its last saved checkpoint is kept.")
 
     def _write(self, job: Job) -> None:
-        path = self.records_dir / f"{job.id}.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(job.record()))
-        os.replace(tmp, path)
+        write_atomic(self.records_dir / f"{job.id}.json", json.dumps(job.record()).encode())
 
     @staticmethod
     def _interrupted(job: Job) -> str:
@@ -357,19 +352,6 @@ class JobManager:
                 self._jobs[job.id] = job
 
 
-def _unsaved_message(error: str) -> str:
-    return (f"{error} The trained run is kept in memory: free some space or fix the "
-            "permissions, then save it again.")
-
-
-def _numpy_files(files: dict) -> dict:
-    """save()'s arguments with numpy arrays for tensors (they cross the event queue)."""
-    tensors, meta = files["optimizer"]
-    return {**files, "weights": _numpy_weights(files["weights"]),
-            "optimizer": (_numpy_weights(tensors), meta),
-            "snapshots": files["snapshots"] and _numpy_weights(files["snapshots"])}
-
-
 def _torch_files(files: dict) -> dict:
     import torch
 
@@ -379,115 +361,3 @@ def _torch_files(files: dict) -> dict:
     return {**files, "weights": tensors(files["weights"]),
             "optimizer": (tensors(files["optimizer"][0]), files["optimizer"][1]),
             "snapshots": files["snapshots"] and tensors(files["snapshots"])}
-
-
-# ---- the worker process -------------------------------------------------------------------
-def _numpy_weights(weights: dict) -> dict:
-    return {k: v.numpy() for k, v in weights.items()}
-
-
-class _WorkerControl:
-    """The trainer callback inside a worker: applies commands, paces, reports."""
-
-    def __init__(self, job_id: str, conn: Connection, events):
-        self.job_id, self.conn, self.events = job_id, conn, events
-        self.buffer: list[dict] = []
-        self.last_metrics = self.last_weights = 0.0
-        self.paused = False
-        self.pace = 0.0
-        self.pace_origin = (0.0, 0)
-        # Checked every step: Connection.poll builds a selector each call (~12 µs), a poll
-        # object made once answers in about 1 µs.
-        self.poller = select.poll()
-        self.poller.register(conn.fileno(), select.POLLIN)
-
-    def send(self, kind: str, payload) -> None:
-        self.events.put((kind, self.job_id, payload))
-
-    def apply(self, trainer, command: tuple) -> None:
-        kind = command[0]
-        if kind == "stop":
-            trainer.stop("stopped by the user")
-            self.paused = False
-        elif kind == "pause":
-            self.paused = True
-        elif kind == "resume":
-            self.paused = False
-            self.pace_origin = (time.monotonic(), trainer.step)
-        elif kind == "beta":
-            trainer.set_beta(command[1])
-            self.send("beta", trainer.history["beta_changes"][-1])
-        elif kind == "pace":
-            self.pace = command[1]
-            self.pace_origin = (time.monotonic(), trainer.step)
-
-    def poll(self, trainer, timeout: float = 0.0) -> None:
-        if self.poller.poll(timeout * 1000):  # milliseconds
-            self.apply(trainer, self.conn.recv())
-
-    def __call__(self, trainer, record: dict) -> None:
-        self.buffer.append(record)
-        now = time.monotonic()
-        # Not at every epoch's end: a small model's epochs take milliseconds, and each send
-        # wakes the queue's feeder thread, which takes the GIL from the training.
-        if now - self.last_metrics > METRICS_INTERVAL_S:
-            self.flush()
-        if record["step"] in trainer.snapshots and record["kind"] == "step":
-            self.send("snapshot", {"step": record["step"],
-                                   "weights": _numpy_weights(trainer.snapshots[record["step"]])})
-        if now - self.last_weights > WEIGHTS_INTERVAL_S:
-            self.send("weights", _numpy_weights(trainer.weights()))
-            self.last_weights = now
-        self.poll(trainer)
-        while self.paused and not trainer.finished:
-            self.flush()
-            self.poll(trainer, 0.1)
-        if self.pace and record["kind"] == "step":
-            t0, s0 = self.pace_origin
-            while not trainer.finished and (delay := t0 + (trainer.step - s0) / self.pace
-                                            - time.monotonic()) > 0:
-                self.poll(trainer, min(delay, 0.05))
-
-    def flush(self) -> None:
-        if self.buffer:
-            self.send("metrics", self.buffer)
-            self.buffer = []
-        self.last_metrics = time.monotonic()
-
-
-def _worker_main(job_id: str, spec: dict, out: str, resume: bool, threads: int,
-                 conn: Connection, events, parent_pid: int) -> None:
-    exit_with_parent(parent_pid)
-    # Ctrl-C in a terminal reaches the whole process group: the parent decides, by a stop
-    # command that lets this worker finish its step and save.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import torch
-
-    from vae.runner import prepare, train_run
-
-    torch.set_num_threads(threads)
-    control = _WorkerControl(job_id, conn, events)
-    try:
-        run_spec = RunSpec.from_dict(spec)
-        trainer, config, _ = prepare(run_spec, Path(out), resume)
-        trainer.config.threads = threads
-        control.send("started", {"total_steps": trainer.total_steps, "step": trainer.step,
-                                 "config": config})
-        result = train_run(run_spec, out, callbacks=(control,), trainer=trainer, config=config)
-        control.flush()
-        control.send("weights", _numpy_weights(trainer.weights()))
-        control.send("done", {"status": result.status, "message": result.message})
-    except SaveFailed as err:  # trained, not written: the manager keeps it for save_again
-        control.flush()
-        control.send("weights", _numpy_weights(err.files["weights"]))
-        control.send("done", {"status": "unsaved", "message": _unsaved_message(str(err)),
-                              "unsaved": {"files": _numpy_files(err.files),
-                                          "status": err.status, "message": err.result}})
-    except Exception as err:  # noqa: BLE001 - any failure must reach the user as a sentence
-        control.flush()
-        message = str(err) if isinstance(err, ValueError | OSError) else (
-            f"Training failed: {type(err).__name__}: {err}")
-        control.send("done", {"status": "failed", "message": message})
-    finally:
-        events.close()
-        events.join_thread()

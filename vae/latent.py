@@ -76,13 +76,6 @@ def interpolate(a: np.ndarray, b: np.ndarray, steps: int, method: str = "lerp") 
     return out.astype(np.float32)
 
 
-def nearest(images: np.ndarray, query: np.ndarray, k: int = 1) -> np.ndarray:
-    """Indices of the k images closest to `query` in pixel space (Euclidean)."""
-    flat = images.reshape(len(images), -1)
-    distances = ((flat - query.reshape(1, -1)) ** 2).sum(1)
-    return np.argsort(distances)[:k]
-
-
 @torch.no_grad()
 def encode(model: VAE, x: np.ndarray, labels: np.ndarray | None = None,
            ) -> tuple[np.ndarray, np.ndarray]:
@@ -219,9 +212,10 @@ def decode_every_class(model: VAE, z: np.ndarray) -> np.ndarray:
 
 def nearest_in(flat: np.ndarray, squared_norms: np.ndarray, query: np.ndarray,
                k: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """`nearest` for a large set flattened to (n, D) with its squared norms precomputed (one
-    matrix-vector product per query): the k indices, closest first, and their root-mean-square
-    pixel differences from the query (0 = identical, 1 = opposite everywhere)."""
+    """The k images of a large set flattened to (n, D), with its squared norms precomputed,
+    closest to `query` in pixel space (Euclidean; one matrix-vector product per query): their
+    indices, closest first, and their root-mean-square pixel differences from the query
+    (0 = identical, 1 = opposite everywhere)."""
     q = np.asarray(query, flat.dtype).reshape(-1)
     squared = squared_norms - 2 * (flat @ q) + q @ q
     top = np.argsort(squared) if k >= len(squared) else np.argpartition(squared, k)[:k]

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from vae.models import VAE
 
 LOG_2PI = math.log(2 * math.pi)
+Array = TypeVar("Array", torch.Tensor, np.ndarray)
+
+
+def gaussian_log_density(x: Array, mu: Array | float = 0.0,
+                         logvar: Array | float = 0.0) -> Array:
+    """log N(x; mu, exp(logvar)) per element, in nats; the defaults give the prior N(0, 1).
+    Torch tensors or numpy arrays alike (the disentanglement metrics work on numpy arrays);
+    mu and logvar broadcast against x."""
+    var = logvar.exp() if isinstance(logvar, torch.Tensor) else np.exp(logvar)
+    return -0.5 * (LOG_2PI + logvar + (x - mu) ** 2 / var)
 
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -29,8 +40,7 @@ def log_likelihood(
         per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")
     else:
         log_sigma = torch.as_tensor(log_sigma, dtype=x.dtype)
-        z = (x - torch.sigmoid(logits)) / log_sigma.exp()
-        per_pixel = -0.5 * z.pow(2) - log_sigma - 0.5 * LOG_2PI
+        per_pixel = gaussian_log_density(x, torch.sigmoid(logits), 2 * log_sigma)
     return per_pixel.flatten(1).sum(1)
 
 
@@ -58,7 +68,7 @@ def total_correlation(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
     q(z_i) ~ sum_m q(z_i | x_m) / (N M) over the batch, z_i ~ q(z|x_i); batch mean."""
     m = len(z)
     # log q(z_i,j | x_m, j) for every sample i, example m and dimension j: (M, M, D)
-    log_q = -0.5 * (LOG_2PI + logvar[None] + (z[:, None] - mu[None]).pow(2) / logvar[None].exp())
+    log_q = gaussian_log_density(z[:, None], mu[None], logvar[None])
     log_nm = math.log(dataset_size * m)
     log_qz = torch.logsumexp(log_q.sum(2), dim=1) - log_nm
     log_prod_qzj = (torch.logsumexp(log_q, dim=1) - log_nm).sum(1)

@@ -11,10 +11,35 @@ from torch import nn
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}
 LIKELIHOODS = ("bernoulli", "gaussian")
+MAX_HIDDEN = 4096  # units a hidden layer may have, as the CLI and the Train form take them
+CONV_SIDES = (28, 64)  # the fewest and the most pixels a side the conv architecture takes
 
 
 class ConfigError(ValueError):
     """A config that cannot describe a model; the message says which field and why."""
+
+
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """Units per hidden layer from '512,256' (spaces and ';' allowed), each 1 to MAX_HIDDEN;
+    anything else is a ValueError whose message says what to write."""
+    try:
+        sizes = tuple(int(part) for part in text.replace(";", ",").split(",") if part.strip())
+    except ValueError:
+        sizes = ()
+    if not sizes or not all(0 < s <= MAX_HIDDEN for s in sizes):
+        raise ValueError(f"Hidden layers {text!r} is not a list of sizes; write numbers "
+                         f"between 1 and {MAX_HIDDEN} separated by commas, such as 512, 256.")
+    return sizes
+
+
+def conv_accepts(height: int, width: int) -> bool:
+    """Whether the conv architecture takes images of height x width pixels (CONV_SIDES)."""
+    return min(height, width) >= CONV_SIDES[0] and max(height, width) <= CONV_SIDES[1]
+
+
+def kind_label(num_classes: int) -> str:
+    """A model's name for people: 'CVAE' when it is class-conditional (num_classes > 0)."""
+    return "CVAE" if num_classes else "VAE"
 
 
 @dataclass
@@ -39,10 +64,6 @@ class ModelConfig:
         self.validate()
 
     @property
-    def kind(self) -> str:
-        return "cvae" if self.num_classes else "vae"
-
-    @property
     def num_pixels(self) -> int:
         return math.prod(self.image_shape)
 
@@ -59,8 +80,9 @@ class ModelConfig:
             (0 <= self.num_classes <= 100, "num_classes must be between 0 and 100"),
         ]
         if self.arch == "conv":
-            checks.append((min(h, w) >= 28 and max(h, w) <= 64,
-                           "the conv architecture needs images of 28 to 64 pixels a side"))
+            lo, hi = CONV_SIDES
+            checks.append((conv_accepts(h, w),
+                           f"the conv architecture needs images of {lo} to {hi} pixels a side"))
             checks.append((len(self.conv_channels) > 0, "conv_channels must not be empty"))
         for ok, message in checks:
             if not ok:
@@ -198,10 +220,3 @@ class VAE(nn.Module):
     def decode_mean(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """The mean of p(x|z[,c]), in [0, 1]."""
         return torch.sigmoid(self.decode(z, c))
-
-    def forward(
-        self, x: torch.Tensor, c: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encode(x, c)
-        z = self.reparameterize(mu, logvar)
-        return self.decode(z, c), mu, logvar, z

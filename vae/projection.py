@@ -1,4 +1,5 @@
-"""2-D maps of latent codes: PCA at once, t-SNE off the server and cached per checkpoint version.
+"""2-D maps of latent codes: PCA at once, t-SNE off the server and cached per checkpoint version
+(vae.derived names the file).
 
 t-SNE takes seconds (DESIGN §7), so it runs in a spawned process (DESIGN §1) that writes its
 result to a cache file atomically; a second request for the same checkpoint version reads the
@@ -8,14 +9,14 @@ file. The worker reports progress in a small JSON file next to the result.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from vae.background import Progress, Workers, write_atomic
+from vae.background import Progress, Workers
+from vae.files import write_atomic
 
 # openTSNE with FFT-interpolated repulsion and 375 iterations, where scikit-learn's default runs
 # 1,000 Barnes-Hut ones: several times faster at the same trustworthiness and 10-NN label
@@ -25,6 +26,8 @@ from vae.background import Progress, Workers, write_atomic
 # to ~100 units at 10,000 points: cells of 2 units keep it cheap, and finer ones in the last
 # iterations let each point settle among its neighbours. 20 cells a side at least (openTSNE's
 # smallest grid; its default is 50) suffice while exaggeration keeps the map within ~10 units.
+# Bump when the map's algorithm or settings change, so cached maps are recomputed.
+TSNE_VERSION = 1
 _PHASES = ((125, {"exaggeration": 12, "ints_in_interval": 2.0}),
            (200, {"ints_in_interval": 2.0}),
            (50, {"ints_in_interval": 1.5}))
@@ -98,17 +101,6 @@ def neighbour_accuracy(coords: np.ndarray, labels: np.ndarray, k: int = 10) -> f
     votes = np.zeros((len(classes), classes.max() + 1), np.int64)
     np.add.at(votes, (np.arange(len(classes))[:, None], classes[neighbours]), 1)
     return float((votes.argmax(1) == classes).mean())
-
-
-def cache_file(path: str | Path, version: str, split: str = "test", method: str = "tsne",
-               seed: int = 0, root: Path | None = None) -> Path:
-    """Where a projection of a checkpoint version's codes is cached (CACHE_DIR/projection)."""
-    # Imported here: t-SNE workers import this module and need no torch.
-    from vae import checkpoints
-
-    key = hashlib.sha1(str((Path(path) / version).resolve()).encode()).hexdigest()[:16]
-    root = checkpoints.CACHE_DIR if root is None else Path(root)
-    return root / "projection" / f"{key}-{split}-{method}-seed{seed}.npy"
 
 
 def load_cached(file: Path, n: int) -> np.ndarray | None:

@@ -6,22 +6,18 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import safetensors
 import torch
 
 from vae import checkpoints
 from vae.data import Dataset, load_dataset
 from vae.models import VAE, ModelConfig
 from vae.presets import PRESETS
-from vae.training import Callback, TrainConfig, Trainer, TrainingDiverged, rounded_history
+from vae.training import Callback, TrainConfig, Trainer, TrainingDiverged
 
-FORMAT = 1
 # How often a run saves what it has at an epoch's end; a throwaway server may ask for less.
 SAVE_INTERVAL_S = float(os.environ.get("LATENT_LAB_SAVE_INTERVAL_S") or 30.0)
 
@@ -74,42 +70,21 @@ def is_complete(ckpt: checkpoints.Checkpoint) -> bool:
 
 def checkpoint_config(spec: RunSpec, data: Dataset, model: ModelConfig,
                       train: TrainConfig) -> dict:
-    """The content of config.json (DESIGN §4)."""
-    return {
-        "format": FORMAT,
-        "model": model.to_dict(),
-        "data": {"dataset": data.name, "image_size": spec.image_size, "rgb": spec.rgb,
-                 "class_names": list(data.class_names),
-                 "factor_names": data.factor_names, "factor_sizes": data.factor_sizes},
-        "train": train.to_dict(),
-        "spec": spec.to_dict(),
-        "seed": train.seed,
-        "versions": {"torch": torch.__version__, "numpy": np.__version__,
-                     "safetensors": safetensors.__version__, "python": platform.python_version()},
-    }
-
-
-def snapshot_tensors(snapshots: dict[int, dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    return {f"step{step:08d}.{name}": t for step, weights in snapshots.items()
-            for name, t in weights.items()}
-
-
-def split_snapshots(tensors: dict[str, torch.Tensor]) -> dict[int, dict[str, torch.Tensor]]:
-    out: dict[int, dict[str, torch.Tensor]] = {}
-    for key, t in tensors.items():
-        step, name = key.split(".", 1)
-        out.setdefault(int(step.removeprefix("step")), {})[name] = t
-    return dict(sorted(out.items()))
+    """config.json for a run of `spec` on `data` (checkpoints.make_config)."""
+    return checkpoints.make_config(
+        model=model.to_dict(), train=train.to_dict(), spec=spec.to_dict(),
+        data={"dataset": data.name, "image_size": spec.image_size, "rgb": spec.rgb,
+              "class_names": list(data.class_names), "factor_names": data.factor_names,
+              "factor_sizes": data.factor_sizes})
 
 
 def save_files(config: dict, trainer: Trainer) -> dict:
     """checkpoints.save's keyword arguments for the trainer as it is now."""
     state = trainer.state()
-    trainer.history["resume"] = {"step": trainer.step, "epoch": trainer.epoch}
     return {"config": config, "weights": trainer.weights(),
-            "history": rounded_history(trainer.history),
+            "history": checkpoints.resume_record(trainer.history, trainer.step, trainer.epoch),
             "optimizer": (state["tensors"], state["meta"]),
-            "snapshots": snapshot_tensors(trainer.snapshots) or None}
+            "snapshots": checkpoints.snapshot_tensors(trainer.snapshots) or None}
 
 
 def save_trainer(out: Path, config: dict, trainer: Trainer) -> checkpoints.Checkpoint:
@@ -166,7 +141,7 @@ def prepare(spec: RunSpec, out: Path, resume: bool) -> tuple[Trainer, dict, Data
         train_config = TrainConfig.from_dict({**previous.config["train"], **changes})
         state = {"weights": previous.weights(), "optimizer": optimizer,
                  "history": previous.history,
-                 "snapshots": split_snapshots(previous.snapshots() or {})}
+                 "snapshots": checkpoints.split_snapshots(previous.snapshots() or {})}
     data = load_dataset(spec.dataset, image_size=spec.image_size, rgb=spec.rgb)
     if state is None:
         model_config, train_config = spec.model_config(data), spec.train_config()

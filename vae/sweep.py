@@ -11,7 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from vae import checkpoints
-from vae.evaluation import ELBO_ONLY, cached_evaluation, cached_metrics, evaluate_checkpoint
+from vae.derived import ELBO_ONLY, cached_evaluation, cached_metrics, evaluate_checkpoint
+from vae.disentanglement import METRICS
 from vae.jobs import Job, JobManager
 from vae.runner import RunSpec, is_complete
 
@@ -82,10 +83,6 @@ def find_sweeps(found: list[checkpoints.Checkpoint]) -> dict[str, list[checkpoin
             for name, group in sorted(sweeps.items())}
 
 
-METRIC_KEYS = ("mig", "sap", "factor_vae", "dci_disentanglement", "dci_completeness",
-               "dci_informativeness")
-
-
 def rate_distortion(found: list[checkpoints.Checkpoint], *, compute: bool = True) -> list[dict]:
     """One row per model: beta, rate = KL and distortion = -recon (the beta = 1 terms of
     DESIGN §2, test split, nats), the ELBO, and the disentanglement metrics where computed.
@@ -102,7 +99,7 @@ def rate_distortion(found: list[checkpoints.Checkpoint], *, compute: bool = True
                      "objective": train.get("objective", "betavae"),
                      "rate": result["kl"], "distortion": -result["recon"],
                      "elbo": result["elbo"], "active_units": result["active_units"],
-                     **{key: metrics.get(key) for key in METRIC_KEYS}})
+                     **{key: metrics.get(key) for key in METRICS}})
     return rows
 
 

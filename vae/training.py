@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 import torch
 
+from vae import checkpoints
 from vae.data import Split
 from vae.losses import BetaSchedule, Capacity, elbo_terms, total_correlation, training_objective
 from vae.models import VAE
@@ -118,31 +119,6 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict, dict[str, str]]:
-    """Optimizer state as flat tensors + JSON metadata, the form safetensors can hold."""
-    state = optimizer.state_dict()
-    tensors, scalars = {}, {}
-    for index, slots in state["state"].items():
-        for key, value in slots.items():
-            if torch.is_tensor(value):
-                tensors[f"state.{index}.{key}"] = value.detach().clone().contiguous()
-            else:
-                scalars[f"{index}.{key}"] = value
-    meta = {"param_groups": json.dumps(state["param_groups"]), "scalars": json.dumps(scalars)}
-    return tensors, meta
-
-
-def unflatten_optimizer(tensors: dict, meta: dict[str, str]) -> dict:
-    state: dict[int, dict] = {}
-    for name, value in tensors.items():
-        _, index, key = name.split(".", 2)
-        state.setdefault(int(index), {})[key] = value
-    for name, value in json.loads(meta.get("scalars", "{}")).items():
-        index, key = name.split(".", 1)
-        state.setdefault(int(index), {})[key] = value
-    return {"state": state, "param_groups": json.loads(meta["param_groups"])}
-
-
 def snapshot_steps(total_steps: int, count: int = MAX_SNAPSHOTS) -> set[int]:
     """Log-spaced steps: early training changes fastest, so the timeline samples it densest."""
     return {int(s) for s in np.unique(np.round(np.geomspace(1, max(total_steps, 1), count)))}
@@ -151,18 +127,21 @@ def snapshot_steps(total_steps: int, count: int = MAX_SNAPSHOTS) -> set[int]:
 Callback = Callable[["Trainer", dict], None]
 
 
-def rounded_history(history: dict) -> dict:
-    """The history with six significant digits, as it is saved: far below the noise of any
-    logged term, and it keeps the history of a 1,000-epoch run (it ships with the model) a few
-    hundred kB. Rounded here, once a save, not once a step: that costs 1 % of a small step."""
-    def r(v):
-        return float(f"{v:.6g}") if isinstance(v, float) else v
+@dataclass
+class GoodState:
+    """The trainer at a validated epoch's end: what a divergence rolls back to."""
 
-    def rounded(record: dict) -> dict:
-        return {k: [r(x) for x in v] if isinstance(v, list) else r(v) for k, v in record.items()}
-
-    return {**history, "steps": [rounded(s) for s in history["steps"]],
-            "epochs": [rounded(e) for e in history["epochs"]]}
+    tensors: dict[str, torch.Tensor]  # weights and optimizer state (Trainer._state_tensors)
+    groups: list[dict]  # the optimizer's param groups without their params
+    lr_scheduler: dict | None
+    generator: torch.Tensor
+    rng: dict
+    step: int
+    epoch: int
+    batch_in_epoch: int
+    epoch_rng_state: dict | None
+    beta_override: float | None
+    where: str  # for the message: "end of epoch 12"
 
 
 class Trainer:
@@ -183,7 +162,7 @@ class Trainer:
         self.capacity = Capacity(config.capacity) if config.capacity else None
         self.train_x, self.train_y = self._prepare(train, "train")
         self.val_x, self.val_y = self._prepare(val, "val")
-        # validate()'s one fixed draw of z per example, drawn on the CPU so that a run that
+        # validation_terms()'s one fixed draw of z per example, drawn on the CPU so that a run that
         # moves between devices keeps its scores
         self.val_eps = torch.randn(len(self.val_x), model.config.latent_dim,
                                    generator=torch.Generator().manual_seed(1)).to(self.device)
@@ -216,7 +195,7 @@ class Trainer:
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.stale_epochs = 0
         self._stop_requested = False
-        self._good: dict | None = None  # the last validated state, what a divergence rolls back to
+        self._good: GoodState | None = None  # what a divergence rolls back to
         self._live: dict[str, torch.Tensor] | None = None  # _state_tensors(), once it is fixed
         if resume:
             self._restore(resume)
@@ -311,7 +290,7 @@ class Trainer:
                 "recon": recon, "kl": kl, "elbo": recon - kl, "beta": beta}
 
     @torch.no_grad()
-    def validate(self) -> dict:
+    def validation_terms(self) -> dict:
         """Beta = 1 terms on the validation split, one fixed draw of z per example."""
         model = self.eval_model.eval()
         terms = elbo_terms(model, self.val_x, self._labels(self.val_y, slice(None)),
@@ -356,7 +335,7 @@ class Trainer:
             else:  # resumed mid-epoch: redraw this epoch's order, then skip what was done
                 self.rng.bit_generator.state = self.epoch_rng_state
             order = torch.as_tensor(self.rng.permutation(len(self.train_x)), device=self.device)
-            self.model.train()  # once an epoch: validate() left it in eval mode
+            self.model.train()  # once an epoch: validation_terms() left it in eval mode
             for b in range(self.batch_in_epoch, self.steps_per_epoch):
                 record = self.train_step(order[b * bs:(b + 1) * bs])
                 self.batch_in_epoch = b + 1
@@ -370,7 +349,7 @@ class Trainer:
                     return True
             self.epoch += 1
             self.batch_in_epoch = 0
-            metrics = self.validate()
+            metrics = self.validation_terms()
             if not all(map(math.isfinite, [metrics["val_elbo"], *metrics["val_kl_per_dim"]])):
                 # Finite training losses, yet weights that validate to NaN or infinity.
                 raise TrainingDiverged(f"The validation ELBO became non-finite after step "
@@ -384,7 +363,7 @@ class Trainer:
                 callback(self, record)
             if self._early_stop(record["val_elbo"]):
                 break
-            if self.step - self._good["counters"][0] >= MARK_EVERY_STEPS:
+            if self.step - self._good.step >= MARK_EVERY_STEPS:
                 self._mark_good()
         return self._stop_requested
 
@@ -413,24 +392,24 @@ class Trainer:
         end, copied into buffers kept from the last time (a deep copy cost a tenth of a
         digits epoch)."""
         live = self._state_tensors()
-        kept = self._good["tensors"] if self._good else {}
+        kept = self._good.tensors if self._good else {}
         if list(kept) == list(live) and all(kept[k].shape == v.shape for k, v in live.items()):
-            torch._foreach_copy_(list(kept.values()), list(live.values()))
+            for k, v in live.items():
+                kept[k].copy_(v)
         else:
             kept = {k: v.detach().clone() for k, v in live.items()}
-        self._good = {
-            "tensors": kept,
-            "groups": [{k: v for k, v in g.items() if k != "params"}
-                       for g in self.optimizer.param_groups],
-            "lr_scheduler": self.lr_scheduler.state_dict() if self.lr_scheduler else None,
-            "generator": self.generator.get_state(),
+        self._good = GoodState(
+            tensors=kept,
+            groups=[{k: v for k, v in g.items() if k != "params"}
+                    for g in self.optimizer.param_groups],
+            lr_scheduler=self.lr_scheduler.state_dict() if self.lr_scheduler else None,
+            generator=self.generator.get_state(),
             # numpy builds a new state dict on every read and nothing here mutates one
-            "rng": self.rng.bit_generator.state,
-            "counters": (self.step, self.epoch, self.batch_in_epoch,
-                         self.epoch_rng_state, self.beta_override),
-            "where": (f"end of epoch {self.epoch}" if self.epoch and not self.batch_in_epoch
-                      else "where this run started"),
-        }
+            rng=self.rng.bit_generator.state,
+            step=self.step, epoch=self.epoch, batch_in_epoch=self.batch_in_epoch,
+            epoch_rng_state=self.epoch_rng_state, beta_override=self.beta_override,
+            where=(f"end of epoch {self.epoch}" if self.epoch and not self.batch_in_epoch
+                   else "where this run started"))
 
     @torch.no_grad()
     def _roll_back(self, what: str) -> TrainingDiverged:
@@ -438,28 +417,29 @@ class Trainer:
         the run saved now resumes from there exactly) and say so in one message."""
         good = self._good
         bad_lr = self.optimizer.param_groups[0]["lr"]
-        kept = good["tensors"]
+        kept = good.tensors
         for i, param in enumerate(self.parameters):  # state the optimizer made since: gone
             state = self.optimizer.state.get(param)
             if state and any(f"optimizer.{i}.{key}" not in kept for key in state):
                 del self.optimizer.state[param]
         self._live = None
         live = self._state_tensors()
-        torch._foreach_copy_([live[k] for k in kept], list(kept.values()))
-        for group, saved in zip(self.optimizer.param_groups, good["groups"], strict=True):
+        for k, v in kept.items():
+            live[k].copy_(v)
+        for group, saved in zip(self.optimizer.param_groups, good.groups, strict=True):
             group.update(saved)
         if self.lr_scheduler:
-            self.lr_scheduler.load_state_dict(good["lr_scheduler"])
-        self.generator.set_state(good["generator"])
-        self.rng.bit_generator.state = good["rng"]
-        (self.step, self.epoch, self.batch_in_epoch, self.epoch_rng_state,
-         self.beta_override) = good["counters"]
+            self.lr_scheduler.load_state_dict(good.lr_scheduler)
+        self.generator.set_state(good.generator)
+        self.rng.bit_generator.state = good.rng
+        self.step, self.epoch, self.batch_in_epoch = good.step, good.epoch, good.batch_in_epoch
+        self.epoch_rng_state, self.beta_override = good.epoch_rng_state, good.beta_override
         history = self.history
         history["steps"] = [r for r in history["steps"] if r["step"] <= self.step]
         history["epochs"] = [r for r in history["epochs"] if r["epoch"] <= self.epoch]
         history["beta_changes"] = [c for c in history["beta_changes"] if c["step"] <= self.step]
         self.snapshots = {s: w for s, w in self.snapshots.items() if s <= self.step}
-        kept = f"the weights of step {self.step} ({good['where']}) were kept"
+        kept = f"the weights of step {self.step} ({good.where}) were kept"
         return TrainingDiverged(
             f"{what}; {kept}. Likely cause: a learning rate too high for this model (now "
             f"{bad_lr:g}) or data with extreme values; lower the learning rate and retry.")
@@ -479,7 +459,7 @@ class Trainer:
 
     def state(self) -> dict:
         """What resuming needs besides the weights (DESIGN §4): JSON part + tensors."""
-        tensors, meta = flatten_optimizer(self.optimizer)
+        tensors, meta = checkpoints.flatten_optimizer(self.optimizer)
         tensors["rng.torch"] = self.generator.get_state()
         if self.ema_model is not None:  # the checkpoint's weights are the EMA: keep the raw ones
             tensors.update({f"raw.{k}": v.detach().cpu().clone()
@@ -506,7 +486,7 @@ class Trainer:
         # A run saved without an EMA has no raw copy: its weights are the raw ones.
         self.model.load_state_dict(raw or resume["weights"])
         rng_state = tensors.pop("rng.torch")
-        self.optimizer.load_state_dict(unflatten_optimizer(tensors, meta))
+        self.optimizer.load_state_dict(checkpoints.unflatten_optimizer(tensors, meta))
         t = json.loads(meta["trainer"])
         self.step, self.epoch, self.batch_in_epoch = t["step"], t["epoch"], t["batch_in_epoch"]
         if t.get("device", "cpu") == self.device.type:

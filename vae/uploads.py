@@ -8,9 +8,7 @@ images:PATH.zip). Identical uploads share one folder.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ import numpy as np
 
 from vae import checkpoints
 from vae.data import DataError, Dataset, load_upload
+from vae.files import write_atomic
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -68,17 +67,10 @@ def _safe(name: str, suffix: str) -> str:
 
 
 def _write_once(path: Path, write) -> None:
-    """Write through a temporary name and os.replace, so a half-written file is never seen."""
+    """Write it whole or not at all (a half-written file is never seen), and only once."""
     if path.exists():
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, write)
 
 
 def _all_arrays(data: Dataset) -> tuple[np.ndarray, np.ndarray | None]:
