@@ -1,5 +1,5 @@
 """Shared by benchmarks and browser tests: a Streamlit server on a free port, and Chromium
-launched with the flags of DESIGN §7."""
+launched with the flags of docs/design.md §6."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ from vae.losses import elbo_terms, training_objective
 from vae.models import VAE, ModelConfig
 from vae.runner import RunSpec
 
-MODEL = {"hidden": [400], "latent_dim": 20}  # the pytorch/examples shape, DESIGN §7
+MODEL = {"hidden": [400], "latent_dim": 20}  # the pytorch/examples shape, docs/design.md §6
 
 
 def bare_loop(epochs: int, batch_size: int, threads: int) -> list[float]:

@@ -30,7 +30,7 @@ def _one_thread():
     torch.set_num_threads(1)
 
 
-# ---- the app in a real server, driven by headless Chromium (DESIGN §7) -------------------
+# ---- the app in a real server, driven by headless Chromium (docs/design.md §6) -------------------
 # start_app / stop_app are shared with the benchmarks; tests import them from here.
 @pytest.fixture(scope="session")
 def browser():

@@ -29,7 +29,7 @@ def test_iwae_does_not_decrease_with_k_within_tolerance(trained, digits):
     g = torch.Generator().manual_seed(1)
     bounds = [iwae_bound(log_weights(trained, x, None, torch.randn(k, len(x), 6, generator=g)))
               .mean().item() for k in (1, 10, 100, 1000)]
-    # Monotone only in expectation (DESIGN §2): allow a 0.05-nat wobble on 360 images.
+    # Monotone only in expectation (docs/design.md §3): allow a 0.05-nat wobble on 360 images.
     assert all(b >= a - 0.05 for a, b in zip(bounds, bounds[1:], strict=False))
     assert bounds[-1] > bounds[0] + 0.2
 

@@ -17,7 +17,7 @@ def explore(tiny_models, tmp_path, monkeypatch):
     def open_page(name: str, **query: str) -> AppTest:
         at = AppTest.from_file(SCRIPT, default_timeout=60)
         at.session_state["model_name"] = name
-        # AppTest cannot drive the in-page latent pad (DESIGN §7): these tests take the
+        # AppTest cannot drive the in-page latent pad (docs/design.md §6): these tests take the
         # server path, its fallback; the pad itself is tested in Chromium.
         at.session_state[latent_pad.PREFERENCE] = False
         at.query_params.update(query)

@@ -242,7 +242,7 @@ def test_class_labels(tree, page):
     model = "labels-vae" if page == "map" else "labels-cvae"
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
     at.session_state["model_name"] = model
-    # AppTest cannot drive the in-page latent pad (DESIGN §7): the server path shows the
+    # AppTest cannot drive the in-page latent pad (docs/design.md §6): the server path shows the
     # class names with Streamlit's own elements; the pad's script sets them as textContent.
     at.session_state[latent_pad.PREFERENCE] = False
     at.run()

@@ -1,5 +1,5 @@
-"""A drawing canvas (a Streamlit v2 custom component, DESIGN §7): draw with the mouse, finger
-or pen on a grid of binary pixels; each finished stroke sends the whole drawing back.
+"""A drawing canvas (a Streamlit v2 custom component, docs/design.md §6): draw with the mouse,
+a finger or a pen on a grid of binary pixels; each finished stroke sends the whole drawing back.
 
 Everything it needs ships here (canvas.js, canvas.css): nothing is fetched at run time.
 """

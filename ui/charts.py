@@ -52,8 +52,9 @@ def _grouped(changes: list[dict], gap: float) -> list[dict]:
 
 def training_curves(steps: list[dict], epochs: list[dict], beta_changes: list[dict], *,
                     total_steps: int = 0, large: bool = False) -> dict:
-    """Reconstruction term, KL and ELBO per step (β = 1 terms, DESIGN §2) and validation ELBO
-    per epoch above; β below, with a dotted line across both where β was set by hand."""
+    """Reconstruction term, KL and ELBO per step (β = 1 terms, docs/design.md §3) and
+    validation ELBO per epoch above; β below, with a dotted line across both where β was set
+    by hand."""
     points = _thin(steps)
     x = [r["step"] for r in points]
     width = 3 if large else 2
@@ -93,7 +94,7 @@ def training_curves(steps: list[dict], epochs: list[dict], beta_changes: list[di
 
 
 def kl_bars(kl_per_dim: list[float], active: set[int], *, large: bool = False) -> dict:
-    """KL per latent dimension (DESIGN §2), dimensions in use coloured, unused ones grey."""
+    """KL per latent dimension (docs/design.md §3), dimensions in use coloured, unused ones grey."""
     data = []
     for name, used in (("in use", True), ("unused", False)):
         dims = [j for j in range(len(kl_per_dim)) if (j in active) == used]

@@ -1,5 +1,5 @@
-"""The latent pad (a Streamlit v2 custom component, DESIGN §7): latent sliders, a 2-D pad over
-the test codes and the decoded picture, decoded in the page on every pointer move.
+"""The latent pad (a Streamlit v2 custom component, docs/design.md §6): latent sliders, a 2-D
+pad over the test codes and the decoded picture, decoded in the page on every pointer move.
 
 A native slider sends its value only on release, and each value costs a server round trip;
 the pad decodes in the browser from the model's weights (vae/decoder_payload.py), which cross

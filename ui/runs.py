@@ -158,7 +158,7 @@ def _saved_snapshots(key: str, path: str) -> dict[int, dict[str, torch.Tensor]]:
 
 
 def snapshots(run: Run) -> dict[int, Mapping]:
-    """{step: weights} of the run's timeline (DESIGN §4: up to 50, log-spaced in steps)."""
+    """{step: weights} of the run's timeline (docs/design.md §5: up to 50, log-spaced in steps)."""
     if run.saved:
         return _saved_snapshots(run.checkpoint, run.job.out)
     return dict(run.job.snapshots)

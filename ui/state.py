@@ -43,7 +43,7 @@ def server_started() -> None:
 
 @st.cache_resource
 def job_manager() -> JobManager:
-    # DESIGN §1: one running job while the app serves; the worker gets one torch thread.
+    # docs/design.md §2: one running job while the app serves; the worker gets one torch thread.
     return JobManager(max_running=1, max_queued=8, threads=1)
 
 
@@ -72,7 +72,7 @@ def model_list() -> list[checkpoints.Checkpoint]:
 
 @st.cache_resource
 def tsne_workers() -> TsneWorkers:
-    # DESIGN §1: t-SNE runs off the server, in a spawned process, one map at a time.
+    # docs/design.md §2: t-SNE runs off the server, in a spawned process, one map at a time.
     return TsneWorkers(max_running=1)
 
 

@@ -208,7 +208,7 @@ def form() -> FormResult:
     with beta_col:
         st.markdown("**β and the KL term**")
         st.number_input("β (final value)", 0.0, 100.0, step=0.5, **keep("beta"),
-                        help="Training minimizes −reconstruction + β·KL (DESIGN §2).")
+                        help="Training minimizes −reconstruction + β·KL (docs/design.md §3).")
         st.selectbox("β schedule", list(SCHEDULES), **keep("schedule"),
                      format_func=SCHEDULES.get)
         schedule = value("schedule")

@@ -1,6 +1,7 @@
-"""Cached computations off the server (DESIGN §1): t-SNE maps and disentanglement metrics take
-seconds, so each runs in a spawned process that writes its result file atomically, and reports
-progress in a small JSON file beside it. A file computed once is read by every later request."""
+"""Cached computations off the server (docs/design.md §2): t-SNE maps and disentanglement
+metrics take seconds, so each runs in a spawned process that writes its result file
+atomically, and reports progress in a small JSON file beside it. A file computed once is read
+by every later request."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checkpoints on disk: save, load, list, rename, delete, zip export and import (DESIGN §4).
+"""Checkpoints on disk: save, load, list, rename, delete, zip export and import (docs/design.md §5).
 
 A checkpoint folder NAME/ holds complete version folders v000001/, v000002/, ... and a pointer
 file CURRENT naming the live one. A save writes the new version under a hidden temporary name,

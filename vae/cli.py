@@ -1,6 +1,6 @@
 """`python -m vae ...`: train, evaluate, encode, sample and manage checkpoints.
 
-CHECKPOINT and --out are filesystem paths the user chose (DESIGN §4). Errors a user can fix
+CHECKPOINT and --out are filesystem paths the user chose (docs/design.md §5). Errors a user can fix
 print one sentence and exit with status 2; no traceback.
 """
 

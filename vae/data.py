@@ -37,8 +37,8 @@ from vae.file_readers import (
     zip_entries,
 )
 
-# Limits (DESIGN §3), besides the file sizes of vae.file_readers. Read at call time, so tests
-# can monkeypatch them.
+# Limits (docs/design.md §4), besides the file sizes of vae.file_readers. Read at call time,
+# so tests can monkeypatch them.
 MAX_CLASSES = 100
 MIN_SIDE = 8
 MAX_SIDE = 128
@@ -163,7 +163,7 @@ def load_upload(
 # --------------------------------------------------------------------------- built-ins
 
 
-# DESIGN §3's digits splits (1,293 / 144 / 360), in the order scikit-learn's stratified
+# docs/design.md §4's digits splits (1,293 / 144 / 360), in the order scikit-learn's stratified
 # train_test_split with seed 0 returns them (tests/test_data.py recomputes and compares):
 # stored, because importing scikit-learn costs a second at every app start and job start.
 DIGITS_SPLIT = Path(__file__).with_name("digits_split.npz")

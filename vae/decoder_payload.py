@@ -1,7 +1,7 @@
 """A model's decoder as a compact, JSON-able payload that a browser can run on its own.
 
 The page's latent pad (ui/latent_pad.js) decodes on every pointer move from this payload, so
-the image follows the hand without a server round trip (DESIGN §7). The payload is a list of
+the image follows the hand without a server round trip (docs/design.md §6). The payload is a list of
 layers (linear, activation, transposed convolution) over one float32 buffer, base64-encoded;
 the mean of p(x|z[,c]) is the sigmoid of the last layer, as in `VAE.decode_mean`.
 """

@@ -1,4 +1,4 @@
-"""Test-set ELBO, per-dimension KL, active units and the IWAE bound (DESIGN §2)."""
+"""Test-set ELBO, per-dimension KL, active units and the IWAE bound (docs/design.md §3)."""
 
 from __future__ import annotations
 
@@ -51,12 +51,13 @@ def log_weights(model: VAE, x: torch.Tensor, c: torch.Tensor | None, eps: torch.
 
 
 def iwae_bound(log_w: torch.Tensor) -> torch.Tensor:
-    """Importance-weighted bound per example: log (1/K) sum_k w_k (DESIGN §2; K = 1 is the ELBO)."""
+    """Importance-weighted bound per example: log (1/K) sum_k w_k (docs/design.md §3; K = 1
+    is the ELBO)."""
     return torch.logsumexp(log_w, 0) - math.log(log_w.shape[0])
 
 
 def active_units(mu: np.ndarray, threshold: float = ACTIVE_THRESHOLD) -> np.ndarray:
-    """Indices of dimensions with Cov_x(E_q[z_j|x]) > threshold (DESIGN §2, Burda et al.)."""
+    """Dimensions with Cov_x(E_q[z_j|x]) > threshold (docs/design.md §3, Burda et al.)."""
     return np.flatnonzero(mu.var(0) > threshold)
 
 
@@ -79,7 +80,7 @@ def evaluate(model: VAE, x: np.ndarray, y: np.ndarray | None = None, *,
         eps = torch.stack([torch.randn(n, d, generator=generator) for _ in range(passes)])
         recon.append(_log_px(model, xb, cb, model.reparameterize(mu, logvar, eps)).mean(0))
         kl_dims.append(kl_divergence(mu, logvar))
-        # DESIGN §2 ELBO: E_q[log p(x|z)] - KL(q(z|x) || p(z))
+        # docs/design.md §3 ELBO: E_q[log p(x|z)] - KL(q(z|x) || p(z))
         elbo.append(recon[-1] - kl_dims[-1].sum(1))
         mus.append(mu)
         eps = torch.randn(iwae_samples, n, d, generator=generator)
@@ -99,7 +100,7 @@ def evaluate(model: VAE, x: np.ndarray, y: np.ndarray | None = None, *,
         "passes": passes,
         "likelihood": likelihood,
         "binarized": binarized,
-        # Bernoulli on grey levels is not a density: name the unit honestly (DESIGN §2).
+        # Bernoulli on grey levels is not a density: name the unit honestly (docs/design.md §3).
         "units": "BCE + KL nats per example" if likelihood == "bernoulli" and not binarized
         else "nats per example",
         "n_examples": len(xt),
@@ -107,8 +108,8 @@ def evaluate(model: VAE, x: np.ndarray, y: np.ndarray | None = None, *,
 
 
 def latent_health(kl_per_dim: list[float], active_dims: list[int]) -> dict:
-    """Per-dimension usage and the collapse alarm of DESIGN §2: the alarm fires only when the
-    posterior carries almost nothing (total KL < 0.5 nats or at most one active dimension);
+    """Per-dimension usage and the collapse alarm of docs/design.md §3: the alarm fires only
+    when the posterior carries almost nothing (total KL < 0.5 nats or at most one active dimension);
     unused dimensions alone are normal."""
     kl = float(sum(kl_per_dim))
     active = set(active_dims)

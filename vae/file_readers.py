@@ -19,7 +19,7 @@ import numpy as np
 
 from vae.zips import unsafe_member
 
-# Limits (DESIGN §3). Read at call time, so tests can monkeypatch them.
+# Limits (docs/design.md §4). Read at call time, so tests can monkeypatch them.
 MAX_UPLOAD_BYTES = 200 * 2**20
 MAX_DECOMPRESSED_BYTES = 2**30
 
@@ -193,7 +193,7 @@ def read_npz(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray | None]:
             "with numpy.savez(file, x=images, y=labels)."
         )
     try:
-        # allow_pickle=False: a user's file must never run code (DESIGN §3).
+        # allow_pickle=False: a user's file must never run code (docs/design.md §4).
         npz = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError) as e:
         raise DataError(

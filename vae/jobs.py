@@ -1,4 +1,4 @@
-"""Trainings in worker processes (DESIGN §1): commands in, metrics and weight snapshots out.
+"""Trainings in worker processes (docs/design.md §2): commands in, metrics and weight snapshots out.
 This is the manager, in the server or the CLI; vae.job_worker is the inside of a worker.
 
 A worker is a spawned process, so a training step never holds the server's GIL, a stop is a

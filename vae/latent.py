@@ -91,7 +91,7 @@ MAX_CODE_CHARS = 2000
 
 
 def prior_code(latent_dim: int, seed: int | None = None) -> np.ndarray:
-    """One code z ~ N(0, I), the prior of DESIGN §2, shaped (latent_dim,)."""
+    """One code z ~ N(0, I), the prior of docs/design.md §3, shaped (latent_dim,)."""
     return np.random.default_rng(seed).standard_normal(latent_dim).astype(np.float32)
 
 
@@ -202,7 +202,7 @@ def picture_to_input(pixels: np.ndarray, image_shape: tuple[int, int, int], *,
 
 def decode_every_class(model: VAE, z: np.ndarray) -> np.ndarray:
     """A CVAE's decoding of one code under every class, in label order: one style, all classes
-    (DESIGN §2: p(x|z,c) with the same z). Shape (num_classes, C, H, W)."""
+    (docs/design.md §3: p(x|z,c) with the same z). Shape (num_classes, C, H, W)."""
     k = model.config.num_classes
     if not k:
         raise ValueError("Only a conditional VAE (CVAE) decodes under a class.")

@@ -1,4 +1,4 @@
-"""Likelihoods, analytic KL, beta schedules, free bits and the ELBO (DESIGN §2)."""
+"""Likelihoods, analytic KL, beta schedules, free bits and the ELBO (docs/design.md §3)."""
 
 from __future__ import annotations
 
@@ -27,16 +27,16 @@ def gaussian_log_density(x: Array, mu: Array | float = 0.0,
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(q(z|x) || N(0, I)) per example and dimension, shape (batch, latent_dim)."""
-    # DESIGN §2 analytic KL: -1/2 sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2)
+    # docs/design.md §3 analytic KL: -1/2 sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2)
     return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
 
 
 def log_likelihood(
     x: torch.Tensor, logits: torch.Tensor, likelihood: str, log_sigma: torch.Tensor | float = 0.0
 ) -> torch.Tensor:
-    """log p(x|z) per example in nats, summed over pixels (DESIGN §2 likelihoods)."""
+    """log p(x|z) per example in nats, summed over pixels (docs/design.md §3 likelihoods)."""
     if likelihood == "bernoulli":
-        # On grey-level x this is the "BCE" objective, not a normalized density (DESIGN §2).
+        # On grey-level x this is the "BCE" objective, not a normalized density (docs/design.md §3).
         per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")
     else:
         log_sigma = torch.as_tensor(log_sigma, dtype=x.dtype)
@@ -57,7 +57,7 @@ def elbo_terms(
     z = model.reparameterize(mu, logvar, eps)
     recon = log_likelihood(x, model.decode(z, c), model.config.likelihood, model_log_sigma(model))
     kl_per_dim = kl_divergence(mu, logvar)
-    # DESIGN §2 ELBO: E_q[log p(x|z)] - KL(q(z|x) || p(z))
+    # docs/design.md §3 ELBO: E_q[log p(x|z)] - KL(q(z|x) || p(z))
     return {"recon": recon, "kl_per_dim": kl_per_dim, "elbo": recon - kl_per_dim.sum(1),
             "mu": mu, "logvar": logvar, "z": z}
 
@@ -87,13 +87,13 @@ def training_objective(
     recon: torch.Tensor, kl_per_dim: torch.Tensor, beta: float, free_bits: float = 0.0, *,
     tc: torch.Tensor | None = None, capacity: tuple[float, float] | None = None,
 ) -> Objective:
-    """The minimized objective, mean over the batch (DESIGN §2 β-VAE): -recon + beta * KL.
+    """The minimized objective, mean over the batch (docs/design.md §3 β-VAE): -recon + beta * KL.
     With `tc` (β-TCVAE) the KL counts once and beta weights only its total-correlation part;
     with `capacity = (C, gamma)` (Burgess et al. 2018) the KL term is gamma * |KL - C|.
     The terms come back too: the trainer logs them with no reductions of its own."""
     recon_mean, kl_dims = recon.mean(), kl_per_dim.mean(0)
     kl = kl_dims.sum()
-    # DESIGN §2 free bits: sum_j max(kappa, KL_j), KL_j averaged over the batch
+    # docs/design.md §3 free bits: sum_j max(kappa, KL_j), KL_j averaged over the batch
     fitted = kl_dims.clamp(min=free_bits).sum() if free_bits > 0 else kl
     if capacity is not None:
         target, gamma = capacity
@@ -158,7 +158,7 @@ class BetaSchedule:
         a = [float(v) for v in args]
         if kind == "linear":  # linear warm-up over STEPS
             return self.beta * min(1.0, step / a[0])
-        if kind == "sigmoid":  # DESIGN §2 annealing: beta_final * sigmoid((t - t0) / rate)
+        if kind == "sigmoid":  # docs/design.md §3 annealing: beta_final * sigmoid((t - t0) / rate)
             return self.beta / (1 + math.exp(-(step - a[0]) / a[1]))
         if kind == "cyclical":  # rise linearly over half a period, hold for the other half
             return self.beta * min(1.0, 2 * (step % a[0]) / a[0])

@@ -198,7 +198,7 @@ class VAE(nn.Module):
     def reparameterize(
         mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor | None = None
     ) -> torch.Tensor:
-        # DESIGN §2 reparameterization: z = mu + sigma * eps, eps ~ N(0, I)
+        # docs/design.md §3 reparameterization: z = mu + sigma * eps, eps ~ N(0, I)
         if eps is None:
             eps = torch.randn_like(mu)
         return mu + torch.exp(0.5 * logvar) * eps

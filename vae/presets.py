@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 PRESETS: dict[str, dict] = {
-    # Kingma & Welling 2014 (DESIGN §2): MLP with tanh, 500 hidden units, minibatch 100,
+    # Kingma & Welling 2014 (docs/design.md §3): MLP with tanh, 500 hidden units, minibatch 100,
     # one z per example, Adagrad.
     "paper": {
         "description": "The original paper's setup: tanh MLP 500, batch 100, Adagrad.",
@@ -13,7 +13,7 @@ PRESETS: dict[str, dict] = {
     # The recipe behind the shipped digits-vae-20d (README: how it was chosen on validation).
     # Validation plateaus by 800 epochs (1000 is no better); lr 5e-4 or 2e-3, batch 128,
     # 256-128 or 512-256-128, ELU, weight decay, EMA and KL warm-up were all no better there.
-    # The refit then adds the 144 validation images (DESIGN §3): ~95 s on one CPU thread.
+    # The refit then adds the 144 validation images (docs/design.md §4): ~95 s on one CPU thread.
     "digits-best": {
         "description": "Best digits ELBO found on validation: 512-256 MLP, batch 32, cosine "
                        "decay, refit on train + validation.",

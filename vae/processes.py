@@ -1,4 +1,4 @@
-"""Worker processes that live only as long as their parent (DESIGN §1): jobs and t-SNE."""
+"""Worker processes that live only as long as their parent (docs/design.md §2): jobs and t-SNE."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """2-D maps of latent codes: PCA at once, t-SNE off the server and cached per checkpoint version
 (vae.derived names the file).
 
-t-SNE takes seconds (DESIGN §7), so it runs in a spawned process (DESIGN §1) that writes its
-result to a cache file atomically; a second request for the same checkpoint version reads the
-file. The worker reports progress in a small JSON file next to the result.
+t-SNE takes seconds (docs/design.md §6), so it runs in a spawned process (docs/design.md §2)
+that writes its result to a cache file atomically; a second request for the same checkpoint
+version reads the file. The worker reports progress in a small JSON file next to the result.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def cached_tsne(codes: np.ndarray, file: Path, seed: int = 0, progress=None,
 
 
 def _tsne_target(codes: np.ndarray, seed: int, *, file: Path, report) -> None:
-    # One thread: the server's other core stays free for the pages (DESIGN §1).
+    # One thread: the server's other core stays free for the pages (docs/design.md §2).
     cached_tsne(codes, file, seed, report, threads=1)
 
 

@@ -1,6 +1,6 @@
 """Beta sweeps: one training per beta with the same data, seed and budget. Each member is a
 normal checkpoint whose spec carries the sweep's name, so the sweep is found again by that
-tag; members queue as jobs (DESIGN §1), and a sweep run again resumes what is unfinished."""
+tag; members queue as jobs (docs/design.md §2), and a sweep run again resumes what is unfinished."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def find_sweeps(found: list[checkpoints.Checkpoint]) -> dict[str, list[checkpoin
 
 def rate_distortion(found: list[checkpoints.Checkpoint], *, compute: bool = True) -> list[dict]:
     """One row per model: beta, rate = KL and distortion = -recon (the beta = 1 terms of
-    DESIGN §2, test split, nats), the ELBO, and the disentanglement metrics where computed.
+    docs/design.md §3, test split, nats), the ELBO, and the disentanglement metrics where computed.
     With compute=False, models not evaluated yet are left out instead of evaluated."""
     rows = []
     for ckpt in found:

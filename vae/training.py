@@ -50,7 +50,7 @@ class TrainConfig:
     free_bits: float = 0.0
     binarize: bool = False
     early_stopping: int = 0
-    # Train on train + validation: the final refit with chosen settings (DESIGN §3).
+    # Train on train + validation: the final refit with chosen settings (docs/design.md §4).
     refit: bool = False
     seed: int = 0
     threads: int = 0
@@ -102,7 +102,7 @@ BINARIZE_SEEDS = {"train": 0, "val": 1, "test": 2}
 
 def model_inputs(split: Split, which: str, binarized: bool) -> np.ndarray:
     """A split's images as the model sees them: float32 in [0, 1], or a fixed Bernoulli draw
-    of them with --binarize, so that log p(x) is a true log-likelihood (DESIGN §2)."""
+    of them with --binarize, so that log p(x) is a true log-likelihood (docs/design.md §3)."""
     x = split.images()
     if not binarized:
         return x
@@ -149,7 +149,7 @@ class Trainer:
 
     Callbacks get (trainer, record) after every step ("kind": "step") and every epoch
     ("kind": "epoch"); they may call stop() or set_beta(). History records hold both the
-    training objective and the beta = 1 terms (DESIGN §2).
+    training objective and the beta = 1 terms (docs/design.md §3).
     """
 
     def __init__(self, model: VAE, train: Split, val: Split, config: TrainConfig,
@@ -166,7 +166,7 @@ class Trainer:
         # moves between devices keeps its scores
         self.val_eps = torch.randn(len(self.val_x), model.config.latent_dim,
                                    generator=torch.Generator().manual_seed(1)).to(self.device)
-        if config.refit:  # DESIGN §3: val_* then measure seen data, no longer held out
+        if config.refit:  # docs/design.md §4: val_* then measure seen data, no longer held out
             self.train_x = torch.cat([self.train_x, self.val_x])
             if self.train_y is not None and self.val_y is not None:
                 self.train_y = torch.cat([self.train_y, self.val_y])
@@ -242,7 +242,7 @@ class Trainer:
         return self.beta_override if self.beta_override is not None else self.schedule(self.step)
 
     def set_beta(self, beta: float) -> None:
-        """A hand-set beta replaces the schedule from the next step on (DESIGN §2)."""
+        """A hand-set beta replaces the schedule from the next step on (docs/design.md §3)."""
         if not (math.isfinite(beta) and beta >= 0):
             raise ValueError("beta must be a finite number >= 0.")
         self.beta_override = float(beta)
@@ -458,7 +458,7 @@ class Trainer:
         return False
 
     def state(self) -> dict:
-        """What resuming needs besides the weights (DESIGN §4): JSON part + tensors."""
+        """What resuming needs besides the weights (docs/design.md §5): JSON part + tensors."""
         tensors, meta = checkpoints.flatten_optimizer(self.optimizer)
         tensors["rng.torch"] = self.generator.get_state()
         if self.ema_model is not None:  # the checkpoint's weights are the EMA: keep the raw ones
