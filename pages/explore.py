@@ -9,20 +9,16 @@ from ui import canvas, latent_pad, latent_views, render, state
 from ui import latent_sliders as sliders
 from vae.evaluation import latent_health
 from vae.latent import (
-    background_is_dark,
     decode,
-    drawing_to_digit,
     encode,
     nearest_in,
-    picture_to_input,
     prior_code,
-    read_picture,
     traversal,
 )
+from vae.pictures import background_is_dark, drawing_to_digit, picture_to_input, read_picture
 
 CLASS, TEST_INDEX, PICTURE, ERROR = "explore_class", "explore_test", "explore_pic", "explore_err"
 CANVAS, UPLOAD = "explore_canvas", "explore_upload"
-MAX_PICTURE_BYTES = 20 * 2**20
 
 model, ckpt = state.current()
 path, key = str(ckpt.path), ckpt.key
@@ -81,8 +77,6 @@ def on_upload() -> None:
     if upload is None:
         return
     try:
-        if upload.size > MAX_PICTURE_BYTES:
-            raise ValueError(f"it is larger than {MAX_PICTURE_BYTES // 2**20} MB")
         pixels = read_picture(upload.getvalue())
     except ValueError as e:
         st.session_state[ERROR] = (f"This picture could not be used: {e}; upload a PNG or JPEG "

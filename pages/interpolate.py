@@ -1,10 +1,10 @@
 """Interpolate: walk from one image's code to another's and decode every step."""
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from ui import render, state
+from ui.charts import code_lengths
 from vae.images import gif_bytes, png_bytes
 from vae.latent import decode, interpolate
 
@@ -97,13 +97,7 @@ render.download_button(downloads, "Download animation (GIF)",
                        help="The strip played forth and back, looping.")
 
 with st.expander("How long is the code along the path?"):
-    figure = go.Figure()
-    for name in ("lerp", "slerp"):
-        lengths = np.linalg.norm(interpolate(mu[a], mu[b], steps, name), axis=1)
-        figure.add_trace(go.Scatter(x=t, y=lengths, mode="lines+markers", name=name))
-    large = render.presentation()
-    figure.update_layout(height=420 if large else 320, font={"size": 22 if large else 14},
-                         xaxis_title="t", yaxis_title="‖z‖ (length of the code)",
-                         margin={"l": 10, "r": 10, "t": 30, "b": 10})
-    st.plotly_chart(figure, width="stretch")
+    lengths = {name: np.linalg.norm(interpolate(mu[a], mu[b], steps, name), axis=1)
+               for name in ("lerp", "slerp")}
+    st.plotly_chart(code_lengths(t, lengths, large=render.presentation()), width="stretch")
     st.caption(f"Codes drawn from the prior N(0, I) have a length near √{d} ≈ {np.sqrt(d):.1f}.")

@@ -1,6 +1,5 @@
 """Models: every checkpoint at a glance; rename, delete, continue training, export, import."""
 
-import tempfile
 from pathlib import Path
 
 import streamlit as st
@@ -87,11 +86,6 @@ def continue_training(ckpt: checkpoints.Checkpoint, epochs: int) -> None:
         return
     flash(f"{ckpt.name} continues training until epoch {epochs}: follow it on the Train page.")
     st.rerun()
-
-
-def zipped(path: Path) -> bytes:
-    with tempfile.TemporaryDirectory() as tmp:
-        return checkpoints.export_zip(path, Path(tmp)).read_bytes()
 
 
 def import_upload(upload) -> None:
@@ -199,7 +193,8 @@ else:
             if st.button("Continue training", key="models_continue"):
                 continue_training(ckpt, int(epochs))
     with export_tab:
-        render.download_button(st, "Download as zip", data=lambda: zipped(ckpt.path),
+        render.download_button(st, "Download as zip",
+                               data=lambda: checkpoints.export_zip_bytes(ckpt.path),
                                file_name=f"{ckpt.name}.zip", mime="application/zip",
                                icon=":material/download:", key="models_export",
                                help="Weights, config and history in one file; import it "

@@ -433,6 +433,10 @@ def test_export_import_round_trip(roots: tuple[Path, Path], tmp_path: Path) -> N
     (tmp_path / "out").mkdir()
     zip_path = checkpoints.export_zip(original.path, tmp_path / "out")
     assert zip_path == tmp_path / "out" / "run.zip"
+    # The app's download is the same zip, made in memory.
+    in_memory = zipfile.ZipFile(io.BytesIO(checkpoints.export_zip_bytes(original.path)))
+    assert in_memory.namelist() == zipfile.ZipFile(zip_path).namelist()
+    assert all(in_memory.read(n) == zipfile.ZipFile(zip_path).read(n) for n in in_memory.namelist())
     assert sorted(zipfile.ZipFile(zip_path).namelist()) == [
         "run/config.json", "run/history.json", "run/model.safetensors",
         "run/optimizer.safetensors", "run/snapshots.safetensors"]

@@ -8,17 +8,14 @@ import torch
 from PIL import Image, ImageDraw
 
 from vae.latent import (
-    background_is_dark,
     decode_every_class,
-    drawing_to_digit,
     format_code,
     nearest_in,
     parse_code,
-    picture_to_input,
     prior_code,
-    read_picture,
 )
 from vae.models import VAE, ModelConfig
+from vae.pictures import background_is_dark, drawing_to_digit, picture_to_input, read_picture
 
 
 def test_a_code_survives_the_url():
@@ -130,3 +127,14 @@ def test_one_style_decodes_under_every_class():
     assert not np.allclose(images[0], images[1])
     with pytest.raises(ValueError, match="CVAE"):
         decode_every_class(VAE(ModelConfig(latent_dim=2, hidden=(16,))), np.zeros(2))
+
+
+def test_a_picture_file_over_the_size_limit_is_refused_before_decoding(monkeypatch):
+    from vae import pictures
+
+    data = _png(Image.new("RGB", (40, 40)))
+    monkeypatch.setattr(pictures, "MAX_PICTURE_BYTES", len(data) - 1)
+    with pytest.raises(ValueError, match="larger than"):
+        read_picture(data)
+    monkeypatch.setattr(pictures, "MAX_PICTURE_BYTES", len(data))
+    assert read_picture(data).shape == (40, 40, 3)

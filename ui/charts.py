@@ -130,3 +130,13 @@ def latent_map(points: np.ndarray, labels: np.ndarray | None, class_names: list[
                      yaxis={"title": {"text": axis_titles[1]}, "range": axis_range})
     layout["legend"] = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1}
     return {"data": data, "layout": layout}
+
+
+def code_lengths(t: np.ndarray, lengths: dict[str, np.ndarray], large: bool = False) -> dict:
+    """The length ‖z‖ of the code along each interpolation path (Interpolate's expander)."""
+    traces = [{"type": "scatter", "x": list(map(float, t)), "y": list(map(float, y)),
+               "mode": "lines+markers", "name": name} for name, y in lengths.items()]
+    return {"data": traces, "layout": {
+        "height": 420 if large else 320, "font": {"size": 22 if large else 14},
+        "xaxis": {"title": {"text": "t"}}, "yaxis": {"title": {"text": "‖z‖ (length of the code)"}},
+        "margin": {"l": 10, "r": 10, "t": 30, "b": 10}}}

@@ -13,6 +13,7 @@ temporary leftovers it finds, which would include a concurrent writer's work in 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import platform
@@ -324,14 +325,26 @@ def export_zip(path: str | Path, out: str | Path) -> Path:
     out = Path(out)
     if out.is_dir():
         out = out / f"{checkpoint.name}.zip"
-    with replacing(out) as partial, zipfile.ZipFile(partial, "w") as archive:
+    with replacing(out) as partial:
+        _write_zip(checkpoint, partial)
+    return out
+
+
+def export_zip_bytes(path: str | Path) -> bytes:
+    """The zip export_zip would write, in memory (a download)."""
+    buffer = io.BytesIO()
+    _write_zip(load(path), buffer)
+    return buffer.getvalue()
+
+
+def _write_zip(checkpoint: Checkpoint, target: Path | IO[bytes]) -> None:
+    with zipfile.ZipFile(target, "w") as archive:
         for name in REQUIRED_FILES + OPTIONAL_FILES:
             file = checkpoint.version / name
             if file.exists():
                 # Float weights barely compress; storing them keeps a big export quick.
                 method = zipfile.ZIP_DEFLATED if name.endswith(".json") else zipfile.ZIP_STORED
                 archive.write(file, f"{checkpoint.name}/{name}", compress_type=method)
-    return out
 
 
 def import_zip(
