@@ -271,20 +271,21 @@ def _to_nchw(x: np.ndarray, name: str) -> np.ndarray:
             raise DataError(
                 f"{name}: array 'x' contains infinite values; replace them and upload again."
             )
-        lo, hi = float(x.min()), float(x.max())
-        if lo < 0 or hi > 1:
-            raise DataError(
-                f"{name}: float pixel values run from {lo:g} to {hi:g}, outside [0, 1]; "
-                "scale them into [0, 1] or store uint8."
-            )
-        return np.ascontiguousarray(x, dtype=np.float32)
-    lo, hi = int(x.min()), int(x.max())
-    if lo < 0 or hi > 255:
-        raise DataError(
-            f"{name}: integer pixel values run from {lo} to {hi}, outside 0..255; "
-            "rescale them to 0..255 or store floats in [0, 1]."
-        )
-    return np.ascontiguousarray(x, dtype=np.uint8)
+        return _within(x, np.float32, 1, name, "float pixel values", "[0, 1]",
+                       "scale them into [0, 1] or store uint8")
+    return _within(x, np.uint8, 255, name, "integer pixel values", "0..255",
+                   "rescale them to 0..255 or store floats in [0, 1]")
+
+
+def _within(x: np.ndarray, dtype: type, top: int, name: str, what: str, span: str,
+            advice: str) -> np.ndarray:
+    """x as `dtype` where its values lie in 0..top, else the sentence saying they do not."""
+    lo, hi = x.min().item(), x.max().item()  # Python floats or ints, printed as they are
+    if lo < 0 or hi > top:
+        shown = "{:g}" if isinstance(lo, float) else "{}"
+        raise DataError(f"{name}: {what} run from {shown.format(lo)} to {shown.format(hi)}, "
+                        f"outside {span}; {advice}.")
+    return np.ascontiguousarray(x, dtype=dtype)
 
 
 def _labels(y: np.ndarray, n: int, name: str) -> tuple[np.ndarray, list[str]]:
