@@ -7,10 +7,11 @@ from sklearn.linear_model import LogisticRegression
 
 from vae import checkpoints
 from vae.checkpoints import split_snapshots
+from vae.data import model_inputs
 from vae.evaluation import evaluate
 from vae.models import VAE, ModelConfig
 from vae.runner import RunSpec, train_run
-from vae.training import TrainConfig, Trainer, TrainingDiverged, model_inputs
+from vae.training import TrainConfig, Trainer, TrainingDiverged
 
 
 def small_model(**kw):

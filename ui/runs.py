@@ -17,12 +17,12 @@ import torch
 from ui import state
 from vae import checkpoints
 from vae.checkpoints import split_snapshots
+from vae.data import model_inputs
 from vae.evaluation import active_units
 from vae.jobs import Job
 from vae.latent import decode, encode, sample_prior
 from vae.models import VAE, ModelConfig
 from vae.projection import pca
-from vae.training import model_inputs
 
 SHOWN_INPUTS = 8
 SAMPLES = 16

@@ -17,11 +17,10 @@ import torch
 
 from vae import checkpoints, projection
 from vae.checkpoints import Checkpoint
-from vae.data import Dataset, Split, load_dataset
+from vae.data import Dataset, Split, load_dataset, model_inputs
 from vae.evaluation import EVALUATION_VERSION, evaluate
 from vae.files import write_atomic
 from vae.models import VAE
-from vae.training import model_inputs
 
 # Bump when what encode_split stores changes.
 ENCODINGS_VERSION = 1

@@ -61,13 +61,13 @@ class ModelConfig:
         self.image_shape = tuple(int(v) for v in self.image_shape)
         self.hidden = tuple(int(v) for v in self.hidden)
         self.conv_channels = tuple(int(v) for v in self.conv_channels)
-        self.validate()
+        self._refuse_impossible()
 
     @property
     def num_pixels(self) -> int:
         return math.prod(self.image_shape)
 
-    def validate(self) -> None:
+    def _refuse_impossible(self) -> None:
         c, h, w = self.image_shape if len(self.image_shape) == 3 else (0, 0, 0)
         checks = [
             (len(self.image_shape) == 3 and c in (1, 3), "image_shape must be (1 or 3, H, W)"),

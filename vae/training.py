@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from vae import checkpoints
-from vae.data import Split
+from vae.data import Split, model_inputs
 from vae.losses import BetaSchedule, Capacity, elbo_terms, total_correlation, training_objective
 from vae.models import VAE
 
@@ -94,20 +94,6 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"Invalid training config: unknown keys {unknown}.")
         return cls(**data)
-
-
-# One fixed draw per split, whatever the model's seed, so every binarized model sees the same data.
-BINARIZE_SEEDS = {"train": 0, "val": 1, "test": 2}
-
-
-def model_inputs(split: Split, which: str, binarized: bool) -> np.ndarray:
-    """A split's images as the model sees them: float32 in [0, 1], or a fixed Bernoulli draw
-    of them with --binarize, so that log p(x) is a true log-likelihood (docs/design.md §3)."""
-    x = split.images()
-    if not binarized:
-        return x
-    rng = np.random.default_rng(BINARIZE_SEEDS[which])
-    return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
 
 
 def pick_device(name: str) -> torch.device:
