@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from vae import checkpoints, shapes
 from vae.data import load_dataset
-from vae.latent import encode
+from vae.latent import encode_images
 from vae.projection import neighbour_accuracy, tsne
 
 TARGET_S = {1797: 1.5, 10_000: 8.0}
@@ -40,7 +40,7 @@ def digits_codes() -> tuple[np.ndarray, np.ndarray]:
     model, _ = checkpoints.load_model(checkpoints.SHIPPED_DIR / "digits-vae-20d")
     data = load_dataset("digits")
     parts = (data.train, data.val, data.test)
-    mu, _ = encode(model, np.concatenate([part.images() for part in parts]))
+    mu, _ = encode_images(model, np.concatenate([part.images() for part in parts]))
     return mu, np.concatenate([part.y for part in parts])
 
 
@@ -49,7 +49,7 @@ def shapes_codes(n: int = SHAPES_CODES, seed: int = 0) -> tuple[np.ndarray, np.n
     model, _ = checkpoints.load_model(checkpoints.SHIPPED_DIR / "shapes-sweep-b1")
     images, factors = shapes.grid()
     pick = np.sort(np.random.default_rng(seed).choice(len(images), n, replace=False))
-    mu = np.concatenate([encode(model, images[rows].astype(np.float32) / 255)[0]
+    mu = np.concatenate([encode_images(model, images[rows].astype(np.float32) / 255)[0]
                          for rows in np.array_split(pick, 10)])
     return mu, factors[pick, 0]
 

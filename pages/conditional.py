@@ -7,7 +7,7 @@ import streamlit as st
 from ui import latent_pad, latent_views, render, state
 from ui import latent_sliders as sliders
 from vae.evaluation import latent_health
-from vae.latent import decode, decode_every_class, encode, prior_code
+from vae.latent import decode_every_class, decode_images, encode_images, prior_code
 
 CLASS, SWAP_INDEX = "cond_class", "cond_swap"
 EXAMPLE = "digits-cvae"
@@ -75,7 +75,7 @@ else:
         st.selectbox("Class c", range(k), key=CLASS, format_func=names.__getitem__)
         z = sliders.sliders("cz", metrics["kl_per_dim"], health["order"], health["unused"])
     with picture_column:
-        render.show_images(decode(model, z[None], np.array([label])),
+        render.show_images(decode_images(model, z[None], np.array([label])),
                            width=render.image_width(320), frame=True)
         st.text(f"Class {names[label]}")
 
@@ -97,7 +97,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
     st.button("Random test image", on_click=pick_random)
 index = int(st.session_state.get(SWAP_INDEX, 0))
 own = int(test_y[index])
-mu, _ = encode(model, test_x[index:index + 1], np.array([own]))
+mu, _ = encode_images(model, test_x[index:index + 1], np.array([own]))
 original, swapped = st.columns([1, 5], gap="large")
 with original:
     render.show_images(test_x[index:index + 1], width=render.image_width(160), frame=True)

@@ -9,8 +9,8 @@ from ui import canvas, latent_pad, latent_views, render, state
 from ui import latent_sliders as sliders
 from vae.evaluation import latent_health
 from vae.latent import (
-    decode,
-    encode,
+    decode_images,
+    encode_images,
     nearest_in,
     prior_code,
     traversal,
@@ -39,11 +39,11 @@ def show_picture(x: np.ndarray, label: int | None, source: str) -> None:
     """Encode a picture in the model's input format, remember it with its reconstruction, and
     move the sliders to its code (the mean of q(z|x))."""
     labels = None if label is None else np.array([label])
-    mu, _ = encode(model, x, labels)
+    mu, _ = encode_images(model, x, labels)
     if label is not None and not source.startswith("Test image"):
         source += f", encoded as class {class_text(label)}"
-    st.session_state[PICTURE] = {"x": x, "recon": decode(model, mu, labels), "source": source,
-                                 "model": model_key}
+    st.session_state[PICTURE] = {"x": x, "recon": decode_images(model, mu, labels),
+                                 "source": source, "model": model_key}
     sliders.set_code("z", mu[0], label)
 
 
@@ -128,7 +128,7 @@ def latent_panel() -> None:
     label = label_now()
     rows, _ = sliders.shown_and_rest(health["order"], health["unused"])
     codes = np.concatenate([z[None], traversal(z, rows, latent_views.TRAVERSAL_VALUES)])
-    pictures = decode(model, codes, None if label is None else np.full(len(codes), label))
+    pictures = decode_images(model, codes, None if label is None else np.full(len(codes), label))
     decoded = pictures[:1]
 
     # Decided here, in the fragment: a pad that fails reruns only the fragment.

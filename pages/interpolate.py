@@ -6,7 +6,7 @@ import streamlit as st
 from ui import render, state
 from ui.charts import code_lengths
 from vae.images import gif_bytes, png_bytes
-from vae.latent import decode, interpolate
+from vae.latent import decode_images, interpolate
 
 DOWNLOAD_SIDE = 256  # pixels per image in the PNG and GIF files
 STRIP_PX = 840
@@ -72,7 +72,7 @@ if conditional:
     labels = np.full(steps, k)
 
 codes = interpolate(mu[a], mu[b], steps, method)
-strip = decode(model, codes, labels)
+strip = decode_images(model, codes, labels)
 t = np.linspace(0.0, 1.0, steps)
 
 render.show_images(images[[a, b]], columns=2, width=2 * render.image_width(128),

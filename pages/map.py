@@ -6,7 +6,7 @@ import streamlit as st
 from ui import render, state
 from ui.scatter import latent_map
 from vae import derived, projection
-from vae.latent import decode, format_code
+from vae.latent import decode_images, format_code
 
 POLL_S = 0.5
 
@@ -119,7 +119,7 @@ with right:
                                 help="Or click a dot on the map."))
     labels = y[index:index + 1] if conditional else None
     images = state.test_images(path, key)
-    recon = decode(model, mu[index:index + 1], labels)
+    recon = decode_images(model, mu[index:index + 1], labels)
     # One picture for the pair: two images of 320 px each in presentation mode.
     render.show_images(np.concatenate([images[index:index + 1], recon]), columns=2,
                        width=2 * render.image_width(180),

@@ -11,7 +11,7 @@ from conftest import open_page, page_errors, serving, wait_idle
 
 from vae import checkpoints
 from vae.decoder_payload import decoder_payload
-from vae.latent import decode
+from vae.latent import decode_images
 from vae.runner import RunSpec, train_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -76,7 +76,7 @@ def test_the_page_decodes_as_torch_does(browser, url, odd_models, name):
     page = pad_page(browser, url, name)
     try:
         ours = page_decode(page, z, labels)
-        expected = decode(model, z, labels).reshape(100, -1)
+        expected = decode_images(model, z, labels).reshape(100, -1)
         assert ours.shape == expected.shape
         assert np.abs(ours - expected).max() <= TOLERANCE
         assert page_errors(page) == []

@@ -11,7 +11,7 @@ import streamlit as st
 
 from ui import render, state
 from vae.images import grid, to_pil
-from vae.latent import decode, manifold_grid, traversal
+from vae.latent import decode_images, manifold_grid, traversal
 from vae.models import VAE
 
 TRAVERSAL_VALUES = np.linspace(-3.0, 3.0, 7, dtype=np.float32)
@@ -27,7 +27,7 @@ def traversal_images(model: VAE, z: np.ndarray, dims: list[int], label: int | No
                      values: np.ndarray = TRAVERSAL_VALUES) -> np.ndarray:
     """Decoded traversal, row by row: (len(dims) * len(values), C, H, W)."""
     codes = traversal(z, dims, values)
-    return decode(model, codes, _labels(len(codes), label))
+    return decode_images(model, codes, _labels(len(codes), label))
 
 
 def traversal_rows(model: VAE, z: np.ndarray, dims: list[int], label: int | None = None,
@@ -71,7 +71,7 @@ def _manifold_url(path: str, key: str, label: int | None, size: int) -> tuple[st
     its size close to `size` (returned), so the chart shows it unresampled and crisp."""
     model, _ = state.load(path)
     codes = manifold_grid(MANIFOLD_SIDE, MANIFOLD_EXTENT)
-    picture = grid(decode(model, codes, _labels(len(codes), label)), MANIFOLD_SIDE, pad=0)
+    picture = grid(decode_images(model, codes, _labels(len(codes), label)), MANIFOLD_SIDE, pad=0)
     image = to_pil(picture, max(1, round(size / picture.shape[1])))
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")

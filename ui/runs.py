@@ -20,7 +20,7 @@ from vae.checkpoints import split_snapshots
 from vae.data import model_inputs
 from vae.evaluation import active_units
 from vae.jobs import Job
-from vae.latent import decode, encode, sample_prior
+from vae.latent import decode_images, encode_images, sample_prior
 from vae.models import VAE, ModelConfig
 from vae.projection import pca
 
@@ -115,9 +115,9 @@ def pictures(model: VAE, config: dict, points: int = MAP_POINTS) -> Pictures:
     x, y, class_names = run_validation(config)
     x, y = x[:points], None if y is None else y[:points]
     labels = y if model.config.num_classes else None
-    mu, _ = encode(model, x, labels)
+    mu, _ = encode_images(model, x, labels)
     shown = slice(0, SHOWN_INPUTS)
-    recon = decode(model, mu[shown], None if labels is None else labels[shown])
+    recon = decode_images(model, mu[shown], None if labels is None else labels[shown])
     k = model.config.num_classes
     # The same z at every step (seed 0), so a replay shows the same samples take shape; a CVAE
     # shows one style under each class.

@@ -10,7 +10,7 @@ from vae.models import VAE
 
 
 @torch.no_grad()
-def decode(model: VAE, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+def decode_images(model: VAE, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
     """Means of p(x|z[,c]) in [0, 1], shaped (n, C, H, W)."""
     c = None if labels is None else torch.as_tensor(labels, dtype=torch.long)
     return model.decode_mean(torch.as_tensor(z, dtype=torch.float32), c).numpy()
@@ -26,7 +26,7 @@ def sample_prior(model: VAE, n: int, *, label: int | None = None,
     z = np.random.default_rng(seed).standard_normal((n, model.config.latent_dim)).astype(
         np.float32)
     if not k:
-        return decode(model, z), None
+        return decode_images(model, z), None
     if label is not None:
         if not 0 <= label < k:
             raise ValueError(f"The label must be between 0 and {k - 1}.")
@@ -34,7 +34,7 @@ def sample_prior(model: VAE, n: int, *, label: int | None = None,
     else:
         labels = np.repeat(np.arange(k), n)
         z = np.tile(z, (k, 1))
-    return decode(model, z, labels), labels
+    return decode_images(model, z, labels), labels
 
 
 def traversal(z: np.ndarray, dims: list[int], values: np.ndarray) -> np.ndarray:
@@ -74,8 +74,8 @@ def interpolate(a: np.ndarray, b: np.ndarray, steps: int, method: str = "lerp") 
 
 
 @torch.no_grad()
-def encode(model: VAE, x: np.ndarray, labels: np.ndarray | None = None,
-           ) -> tuple[np.ndarray, np.ndarray]:
+def encode_images(model: VAE, x: np.ndarray, labels: np.ndarray | None = None,
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """(mu, logvar) of q(z|x[,c]) for images (n, C, H, W) in [0, 1]."""
     c = None if labels is None else torch.as_tensor(labels, dtype=torch.long)
     mu, logvar = model.encode(torch.as_tensor(x, dtype=torch.float32), c)
@@ -122,7 +122,7 @@ def decode_every_class(model: VAE, z: np.ndarray) -> np.ndarray:
     if not k:
         raise ValueError("Only a conditional VAE (CVAE) decodes under a class.")
     codes = np.repeat(np.asarray(z, np.float32).reshape(1, -1), k, 0)
-    return decode(model, codes, np.arange(k))
+    return decode_images(model, codes, np.arange(k))
 
 
 def nearest_in(flat: np.ndarray, squared_norms: np.ndarray, query: np.ndarray,
