@@ -4,7 +4,7 @@ across every class; class swap of a real test image."""
 import numpy as np
 import streamlit as st
 
-from ui import latent_pad, latent_views, render, state
+from ui import latent_pad, latent_views, render, session, state
 from ui import latent_sliders as sliders
 from vae.evaluation import latent_health
 from vae.latent import decode_every_class, decode_images, encode_images, prior_code
@@ -12,7 +12,7 @@ from vae.latent import decode_every_class, decode_images, encode_images, prior_c
 CLASS, SWAP_INDEX = "cond_class", "cond_swap"
 EXAMPLE = "digits-cvae"
 
-model, ckpt = state.current()
+model, ckpt = session.current()
 k = model.config.num_classes
 
 st.title("Conditional generation")

@@ -5,7 +5,7 @@ model, the whole decoded plane."""
 import numpy as np
 import streamlit as st
 
-from ui import canvas, latent_pad, latent_views, render, state
+from ui import canvas, latent_pad, latent_views, render, session, state
 from ui import latent_sliders as sliders
 from vae.evaluation import latent_health
 from vae.latent import (
@@ -20,7 +20,7 @@ from vae.pictures import background_is_dark, drawing_to_digit, picture_to_input,
 CLASS, TEST_INDEX, PICTURE, ERROR = "explore_class", "explore_test", "explore_pic", "explore_err"
 CANVAS, UPLOAD = "explore_canvas", "explore_upload"
 
-model, ckpt = state.current()
+model, ckpt = session.current()
 path, key = str(ckpt.path), ckpt.key
 metrics = state.test_evaluation(path, key)
 health = latent_health(metrics["kl_per_dim"], metrics["active_dims"])

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import render, state
+from ui import render, session, state
 from ui.charts import code_lengths
 from vae.images import gif_bytes, png_bytes
 from vae.latent import decode_images, interpolate
@@ -11,7 +11,7 @@ from vae.latent import decode_images, interpolate
 DOWNLOAD_SIDE = 256  # pixels per image in the PNG and GIF files
 STRIP_PX = 840
 
-model, ckpt = state.current()
+model, ckpt = session.current()
 path, key = str(ckpt.path), ckpt.key
 enc = state.encodings(path, key)
 mu, y = enc["mu"], enc.get("y")

@@ -3,14 +3,14 @@
 import numpy as np
 import streamlit as st
 
-from ui import render, state
+from ui import render, session, state
 from ui.scatter import latent_map
 from vae import derived, projection
 from vae.latent import decode_images, format_code
 
 POLL_S = 0.5
 
-model, ckpt = state.current()
+model, ckpt = session.current()
 path, key = str(ckpt.path), ckpt.key
 enc = state.encodings(path, key)
 mu, y, factors = enc["mu"], enc.get("y"), enc.get("factors")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import render, state
+from ui import render, session, state
 from vae import checkpoints
 from vae.checkpoints import CheckpointError
 from vae.jobs import JobError
@@ -36,7 +36,7 @@ def follow_rename(old: str, new: str) -> None:
 def may_change(ckpt: checkpoints.Checkpoint) -> bool:
     """Whether this session may rename or delete the model now; if not, says why. Checked
     where the action happens: hiding a button is no protection."""
-    if not state.is_teacher():
+    if not session.is_teacher():
         st.error(TEACHER_ONLY)
         return False
     if busy(ckpt):
@@ -79,7 +79,7 @@ def delete(ckpt: checkpoints.Checkpoint) -> None:
 def continue_training(ckpt: checkpoints.Checkpoint, epochs: int) -> None:
     spec = RunSpec(train={"epochs": epochs, "device": "cpu"})  # the app trains on the CPU
     try:
-        state.job_manager().submit(spec, ckpt.name, owner=state.session_owner(), resume=True,
+        state.job_manager().submit(spec, ckpt.name, owner=session.session_owner(), resume=True,
                                    out=ckpt.path)
     except (JobError, CheckpointError, ValueError) as err:
         st.error(render.escape(str(err)))

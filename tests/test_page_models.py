@@ -6,7 +6,7 @@ import reliability
 from streamlit.testing.v1 import AppTest
 from tiny_models import REPO, SHIPPED, page_alone, use_tree
 
-from ui.state import TEACHER_PASSWORD_ENV
+from ui.session import TEACHER_PASSWORD_ENV
 from vae import checkpoints
 
 

@@ -13,7 +13,7 @@ import streamlit as st
 from bad_input import idx_bytes, npz_bytes
 from streamlit.testing.v1 import AppTest
 
-from ui import state
+from ui import session, state
 from vae import checkpoints, uploads
 from vae.data import load_dataset
 from vae.runner import RunSpec
@@ -188,7 +188,7 @@ def test_a_bad_upload_on_the_page_shows_one_sentence(runs, monkeypatch):
 @pytest.mark.slow
 @pytest.mark.reliability
 def test_controls_follow_the_classroom_rules(runs, monkeypatch):
-    monkeypatch.setenv(state.TEACHER_PASSWORD_ENV, "s3cret")
+    monkeypatch.setenv(session.TEACHER_PASSWORD_ENV, "s3cret")
     other = state.job_manager().submit(LONG, "someone-elses", owner="alice")
     wait_for(lambda: other.step > 0)
     at = open_page()

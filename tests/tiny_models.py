@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui import session
 from vae import checkpoints
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,7 +51,7 @@ def use_tree(runs: Path, tmp_path: Path,
     monkeypatch.setattr(checkpoints, "CACHE_DIR", tree / "cache")
     manager = FakeJobManager()
     monkeypatch.setattr(state, "job_manager", lambda: manager)
-    monkeypatch.delenv(state.TEACHER_PASSWORD_ENV, raising=False)
+    monkeypatch.delenv(session.TEACHER_PASSWORD_ENV, raising=False)
     return tree, manager
 
 

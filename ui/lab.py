@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui import render, state
+from ui import render, session, state
 from ui.latent_views import traversal_images, traversal_rows
 from vae import checkpoints, sweep
 from vae.derived import cached_metrics
@@ -173,7 +173,7 @@ def sweep_form() -> None:
         betas = sweep.parse_betas(betas_text)
         jobs = sweep.submit(state.job_manager(), RunSpec(dataset=dataset, preset=preset,
                                                          train=train),
-                            betas, name, owner=state.session_owner())
+                            betas, name, owner=session.session_owner())
     except (ValueError, JobError) as err:  # CheckpointError is a ValueError
         st.error(render.escape(str(err)))
         return

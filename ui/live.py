@@ -13,7 +13,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from ui import charts, render, runs, state
+from ui import charts, render, runs, session, state
 from ui.train_form import PACES
 from vae.evaluation import latent_health
 from vae.jobs import Job, JobError
@@ -35,7 +35,7 @@ def my_jobs() -> set[str]:
 def may_control(job: Job) -> bool:
     """With a teacher password set, only the session that started a job, or the teacher, may
     pause, stop or re-tune it; on a laptop without one, everyone may."""
-    return not state.teacher_password() or state.is_teacher() or job.id in my_jobs()
+    return not session.teacher_password() or session.is_teacher() or job.id in my_jobs()
 
 
 def control(action: str, job_id: str, *args) -> None:
@@ -66,7 +66,7 @@ def _beta(job: Job) -> float:
 def submit(spec: RunSpec, name: str, pace: float) -> Job | None:
     """Queue a run for this session; a refusal is shown as a sentence."""
     try:
-        job = state.job_manager().submit(spec, name, owner=state.session_owner())
+        job = state.job_manager().submit(spec, name, owner=session.session_owner())
     except (JobError, ValueError) as err:
         st.error(render.escape(str(err)))
         return None

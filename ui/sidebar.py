@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import state
+from ui import session, state
 from ui.render import escape
 from vae.evaluation import latent_health
 from vae.models import kind_label
@@ -13,7 +13,7 @@ from vae.models import kind_label
 def model_picker() -> None:
     models = state.model_list()
     names = [c.name for c in models]
-    current = state.selected_path()
+    current = session.selected_path()
     index = next(i for i, c in enumerate(models) if str(c.path) == current)
     labels = {c.name: f"{c.name}{'' if c.shipped else '  (trained here)'}" for c in models}
     name = st.sidebar.selectbox("Model", names, index=index, format_func=labels.get,
@@ -25,7 +25,7 @@ def model_picker() -> None:
 
 
 def model_summary() -> None:
-    model, ckpt = state.current()
+    model, ckpt = session.current()
     cfg = ckpt.config
     metrics = state.test_evaluation(str(ckpt.path), ckpt.key)
     health = latent_health(metrics["kl_per_dim"], metrics["active_dims"])
@@ -61,13 +61,13 @@ def presentation_switch() -> None:
 
 def teacher_login() -> None:
     """Shown only when the server has a teacher password: entered once per session."""
-    if not state.teacher_password():
+    if not session.teacher_password():
         return
     st.sidebar.text_input("Teacher password", type="password", key="teacher_password",
                           help="Renaming and deleting models and stopping other people's "
                                "jobs need it.")
     if st.session_state.get("teacher_password"):
-        if state.is_teacher():
+        if session.is_teacher():
             st.sidebar.caption("Teacher controls unlocked.")
         else:
             st.sidebar.caption("That is not the teacher password.")

@@ -1,4 +1,5 @@
-"""Server-wide and per-session state: the job manager, loaded models, data and derived arrays.
+"""Server-wide state: the job manager, loaded models, data and derived arrays (what a session
+chose is ui/session.py).
 
 Heavy objects live in st.cache_resource (one per server), keyed by a checkpoint version's key
 (a hash of its weights, docs/design.md §5), so that a retrained model is never served another's
@@ -7,7 +8,6 @@ data under a reused name.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +30,6 @@ from vae.derived import (
 from vae.jobs import JobManager
 from vae.models import VAE
 from vae.projection import TsneWorkers
-
-DEFAULT_MODEL = "digits-vae-20d"
-TEACHER_PASSWORD_ENV = "LATENT_LAB_TEACHER_PASSWORD"
 
 
 @st.cache_resource
@@ -146,38 +143,6 @@ def test_images(path: str, key: str) -> np.ndarray:
     """The test split as the model sees it (binarized where it was trained so)."""
     model, ckpt = load(path)
     return checkpoint_data(ckpt, "test")[0]
-
-
-def selected_path() -> str:
-    """The checkpoint the user picked (sidebar), kept across pages and in the URL."""
-    paths = {c.name: str(c.path) for c in model_list()}
-    name = st.session_state.get("model_name") or st.query_params.get("model", DEFAULT_MODEL)
-    if name not in paths:
-        name = DEFAULT_MODEL if DEFAULT_MODEL in paths else next(iter(paths), None)
-    if name is None:
-        st.error("No models found in checkpoints/: train one on the Train page.")
-        st.stop()
-    st.session_state["model_name"] = name
-    return paths[name]
-
-
-def current() -> tuple[VAE, checkpoints.Checkpoint]:
-    return load(selected_path())
-
-
-def teacher_password() -> str:
-    return os.environ.get(TEACHER_PASSWORD_ENV, "")
-
-
-def is_teacher() -> bool:
-    """With no password set (a laptop), everyone may manage everything."""
-    password = teacher_password()
-    return not password or st.session_state.get("teacher_password") == password
-
-
-def session_owner() -> str:
-    """A short name shown next to this session's jobs in the shared queue."""
-    return st.session_state.get("owner_name") or "anonymous"
 
 
 @st.cache_resource(max_entries=4)
