@@ -23,17 +23,11 @@ render.explain(
     r"q_\phi(z \mid x, c), \qquad p_\theta(x \mid z, c), \qquad p(z) = \mathcal{N}(0, I)")
 
 
-def use_example() -> None:
-    # The sidebar's picker is a keyed widget: move it too, or it would switch straight back.
-    st.session_state["model_name"] = st.session_state["model_picker"] = EXAMPLE
-    st.query_params["model"] = EXAMPLE
-
-
 if not k:
     st.info(f"This page needs a conditional VAE (CVAE), whose decoder takes the class you "
             f"choose: pick a CVAE model, e.g. {EXAMPLE}, in the sidebar.")
     if EXAMPLE in [c.name for c in state.model_list()]:
-        st.button(f"Use {EXAMPLE}", on_click=use_example)
+        st.button(f"Use {EXAMPLE}", on_click=session.select_model, args=(EXAMPLE,))
     st.stop()
 
 path, key = str(ckpt.path), ckpt.key

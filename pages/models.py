@@ -28,9 +28,8 @@ def busy(ckpt: checkpoints.Checkpoint) -> bool:
 
 def follow_rename(old: str, new: str) -> None:
     st.session_state["models_pick_next"] = new
-    if st.session_state.get("model_name") == old:
-        st.session_state["model_name"] = new
-        st.query_params["model"] = new
+    if st.session_state.get(session.SELECTED) == old:
+        session.select_model(new)
 
 
 def may_change(ckpt: checkpoints.Checkpoint) -> bool:
@@ -69,9 +68,8 @@ def delete(ckpt: checkpoints.Checkpoint) -> None:
         st.error(render.escape(str(err)))
         return
     st.session_state.pop("models_pick_next", None)
-    if st.session_state.get("model_name") == ckpt.name:
-        st.session_state.pop("model_name")
-        st.query_params.pop("model", None)
+    if st.session_state.get(session.SELECTED) == ckpt.name:
+        session.select_model(None)
     flash(f"Deleted {ckpt.name}.")
     st.rerun()
 
@@ -139,7 +137,7 @@ else:
     if "models_pick_next" in st.session_state:
         st.session_state["models_pick"] = st.session_state.pop("models_pick_next")
     if st.session_state.get("models_pick") not in names:
-        current = st.session_state.get("model_name")
+        current = st.session_state.get(session.SELECTED)
         st.session_state["models_pick"] = current if current in names else names[0]
     name = st.selectbox("Model", names, key="models_pick")
     ckpt = models[names.index(name)]

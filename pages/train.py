@@ -3,7 +3,7 @@ live curves, pictures and KL per dimension, β changed while it runs, and a time
 
 import streamlit as st
 
-from ui import live, render, runs, state
+from ui import live, render, runs, session, state
 from ui import train_form as form
 
 st.title("Train a VAE")
@@ -17,12 +17,6 @@ render.explain(
     r"-\mathrm{KL}(q_\phi(z|x)\,\|\,p(z)),\qquad \text{training minimizes}\;"
     r"-\mathbb{E}_q[\log p_\theta(x|z)]+\beta\,\mathrm{KL}",
 )
-
-
-def select_model(name: str) -> None:
-    """Make the finished run the model every page uses (the sidebar picker follows)."""
-    st.session_state["model_name"] = st.session_state["model_picker"] = name
-    st.query_params["model"] = name
 
 
 # On a projector the live panel matters: the form folds away.
@@ -61,7 +55,7 @@ if job is not None:
     elif runs.saved_checkpoint(job) is not None and job.status == "finished":
         st.success(f"Model {render.escape(job.name)} is ready: it is now in the sidebar's "
                    "Model list on every page.")
-        st.button("Use it on every page", on_click=select_model, args=(job.name,))
+        st.button("Use it on every page", on_click=session.select_model, args=(job.name,))
 live.live(jobs, job)
 if job is None:
     st.stop()

@@ -46,7 +46,7 @@ def test_a_fresh_server_never_shows_the_raw_page_list(browser, tmp_path, path, t
         page.wait_for_timeout(1_000)  # anything sent late would show by now
         seen = page.evaluate("window.__navSeen")
         raw = [s for s in seen if RAW & set(s["names"])]
-        assert not raw, f"the pages/ folder's own page list was shown: {raw}"
+        assert not raw, f"the pages/ folder's own page list was shown: {seen}"
         assert [s["names"] for s in seen if s["names"]] == [NAVIGATION], seen
         assert page_errors(page) == []
     finally:

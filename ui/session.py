@@ -15,21 +15,37 @@ DEFAULT_MODEL = "digits-vae-20d"
 TEACHER_PASSWORD_ENV = "LATENT_LAB_TEACHER_PASSWORD"
 
 
-def selected_path() -> str:
-    """The checkpoint the user picked (sidebar), kept across pages and in the URL."""
+SELECTED = "model_name"
+
+
+def select_model(name: str | None) -> None:
+    """The one writer of the selection, kept in the URL too; None forgets it (a deleted model).
+    The sidebar's picker shows it from the next run on."""
+    if name is None:
+        st.session_state.pop(SELECTED, None)
+        st.query_params.pop("model", None)
+    else:
+        st.session_state[SELECTED] = name
+        st.query_params["model"] = name
+
+
+def selected_path() -> str | None:
+    """The checkpoint the session works on: the one selected, else the URL's, else the default
+    or the first there is; None when there is none."""
     paths = {c.name: str(c.path) for c in state.model_list()}
-    name = st.session_state.get("model_name") or st.query_params.get("model", DEFAULT_MODEL)
+    name = st.session_state.get(SELECTED) or st.query_params.get("model", DEFAULT_MODEL)
     if name not in paths:
         name = DEFAULT_MODEL if DEFAULT_MODEL in paths else next(iter(paths), None)
-    if name is None:
-        st.error("No models found in checkpoints/: train one on the Train page.")
-        st.stop()
-    st.session_state["model_name"] = name
-    return paths[name]
+    return None if name is None else paths[name]
 
 
 def current() -> tuple[VAE, checkpoints.Checkpoint]:
-    return state.load(selected_path())
+    """The selected model, or a sentence instead of the page when there is none."""
+    path = selected_path()
+    if path is None:
+        st.error("No models found in checkpoints/: train one on the Train page.")
+        st.stop()
+    return state.load(path)
 
 
 def teacher_password() -> str:

@@ -9,19 +9,19 @@ from ui.render import escape
 from vae.evaluation import latent_health
 from vae.models import kind_label
 
+PICKER = "model_picker"
+
 
 def model_picker() -> None:
     models = state.model_list()
     names = [c.name for c in models]
     current = session.selected_path()
-    index = next(i for i, c in enumerate(models) if str(c.path) == current)
+    # The picker mirrors the selection, set before it is drawn, and changes it only through
+    # session.select_model.
+    st.session_state[PICKER] = next(c.name for c in models if str(c.path) == current)
     labels = {c.name: f"{c.name}{'' if c.shipped else '  (trained here)'}" for c in models}
-    name = st.sidebar.selectbox("Model", names, index=index, format_func=labels.get,
-                                key="model_picker")
-    if name != st.session_state.get("model_name"):
-        st.session_state["model_name"] = name
-        st.query_params["model"] = name
-        st.rerun()
+    st.sidebar.selectbox("Model", names, format_func=labels.get, key=PICKER,
+                         on_change=lambda: session.select_model(st.session_state[PICKER]))
 
 
 def model_summary() -> None:
