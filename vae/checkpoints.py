@@ -12,6 +12,7 @@ temporary leftovers it finds, which would include a concurrent writer's work in 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -187,7 +188,10 @@ def save(
     _collect_garbage(folder, keep={version.name, previous})
     checkpoint = Checkpoint(folder, version, stored_config, stored_history,
                             _remember_key(version / MODEL, files[MODEL]))
-    kept = {checkpoint.key} | ({_weights_key(folder / previous / MODEL)} if previous else set())
+    kept = {checkpoint.key}
+    with contextlib.suppress(OSError):  # a damaged previous version has nothing worth keeping
+        if previous:
+            kept.add(_weights_key(folder / previous / MODEL))
     _prune_derived(folder, kept)
     return checkpoint
 
