@@ -137,7 +137,8 @@ else:
     if "models_pick_next" in st.session_state:
         st.session_state["models_pick"] = st.session_state.pop("models_pick_next")
     if st.session_state.get("models_pick") not in names:
-        current = st.session_state.get(session.SELECTED)
+        selected = session.selected_path()
+        current = next((c.name for c in models if str(c.path) == selected), None)
         st.session_state["models_pick"] = current if current in names else names[0]
     name = st.selectbox("Model", names, key="models_pick")
     ckpt = models[names.index(name)]

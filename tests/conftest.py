@@ -56,7 +56,7 @@ def app_url(browser, tmp_path_factory):
 @contextlib.contextmanager
 def serving(browser, tmp: Path, runs: list[Path], model: str):
     """A server whose runs folder holds copies of every model folder in `runs`, its entry
-    script run once with `model` picked (until then Streamlit serves pages/*.py on their own);
+    script run once with `model` picked;
     yields its URL."""
     for folder in runs:
         shutil.copytree(folder, tmp / "runs" / folder.name, ignore=FRESH)

@@ -20,7 +20,7 @@ def open_train(browser, url: str):
 @pytest.fixture(scope="module")
 def train_page(browser, app_url):
     """One tab on the Train page for the module's tests (opening it is the slow part)."""
-    # A fresh server runs pages/ as plain scripts until app.py has run once: open "/" first.
+    # Open "/" first, so the model picker is drawn before the test moves on.
     page = open_page(browser, app_url, "")
     page.get_by_text("Presentation mode").wait_for(timeout=60_000)
     page.goto(f"{app_url}/train")

@@ -166,3 +166,11 @@ def test_import_a_zip_and_refuse_a_broken_one(tree, tmp_path):
     [error] = errors(at)
     assert "is not a readable zip file" in error.replace("\\", "")
     assert len(at.dataframe[0].value) == 5
+
+
+def test_the_manage_box_starts_on_the_model_the_url_names(tree):
+    at = AppTest.from_file(str(REPO / "pages" / "models.py"), default_timeout=120)
+    at.query_params["model"] = "tiny-vae-2d"
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="models_pick").value == "tiny-vae-2d"
