@@ -5,9 +5,10 @@ from pathlib import Path
 import streamlit as st
 
 from ui import render, session, state
-from vae import checkpoints
+from vae import checkpoint_zips, checkpoints
 from vae.checkpoints import CheckpointError
 from vae.jobs import JobError
+from vae.models import kind_label
 from vae.runner import RunSpec
 
 NOT_MEASURED = "not measured yet"
@@ -88,7 +89,7 @@ def continue_training(ckpt: checkpoints.Checkpoint, epochs: int) -> None:
 
 def import_upload(upload) -> None:
     try:
-        imported = checkpoints.import_zip(upload)
+        imported = checkpoint_zips.import_zip(upload)
     except (CheckpointError, OSError) as err:
         st.error(render.escape(str(err)))
         return
@@ -115,7 +116,7 @@ for c in models:
         "Name": c.name,
         "Source": "shipped" if c.shipped else "trained here",
         "Dataset": cfg["data"]["dataset"],
-        "Model": f"{'CVAE' if cfg['model']['num_classes'] else 'VAE'} · "
+        "Model": f"{kind_label(cfg['model']['num_classes'])} · "
                  f"{cfg['model']['arch'].upper()}",
         "Latent dim": cfg["model"]["latent_dim"],
         "β": cfg["train"]["beta"],
@@ -193,7 +194,7 @@ else:
                 continue_training(ckpt, int(epochs))
     with export_tab:
         render.download_button(st, "Download as zip",
-                               data=lambda: checkpoints.export_zip_bytes(ckpt.path),
+                               data=lambda: checkpoint_zips.export_zip_bytes(ckpt.path),
                                file_name=f"{ckpt.name}.zip", mime="application/zip",
                                icon=":material/download:", key="models_export",
                                help="Weights, config and history in one file; import it "

@@ -17,7 +17,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from vae import checkpoints
+from vae import checkpoint_zips, checkpoints
 from vae.checkpoints import CheckpointError
 from vae.models import VAE, ModelConfig
 
@@ -431,16 +431,16 @@ def test_export_import_round_trip(roots: tuple[Path, Path], tmp_path: Path) -> N
     _, runs = roots
     original = _saved_with_extras(tmp_path / "elsewhere" / "run")
     (tmp_path / "out").mkdir()
-    zip_path = checkpoints.export_zip(original.path, tmp_path / "out")
+    zip_path = checkpoint_zips.export_zip(original.path, tmp_path / "out")
     assert zip_path == tmp_path / "out" / "run.zip"
     # The app's download is the same zip, made in memory.
-    in_memory = zipfile.ZipFile(io.BytesIO(checkpoints.export_zip_bytes(original.path)))
+    in_memory = zipfile.ZipFile(io.BytesIO(checkpoint_zips.export_zip_bytes(original.path)))
     assert in_memory.namelist() == zipfile.ZipFile(zip_path).namelist()
     assert all(in_memory.read(n) == zipfile.ZipFile(zip_path).read(n) for n in in_memory.namelist())
     assert sorted(zipfile.ZipFile(zip_path).namelist()) == [
         "run/config.json", "run/history.json", "run/model.safetensors",
         "run/optimizer.safetensors", "run/snapshots.safetensors"]
-    imported = checkpoints.import_zip(zip_path)
+    imported = checkpoint_zips.import_zip(zip_path)
     assert imported.path == runs.resolve() / "run"
     assert (imported.config, imported.history) == (original.config, original.history)
     for mine, theirs in [(imported.weights(), original.weights()),
@@ -450,11 +450,11 @@ def test_export_import_round_trip(roots: tuple[Path, Path], tmp_path: Path) -> N
         assert all(torch.equal(mine[k], theirs[k]) for k in mine)
     assert imported.optimizer()[1] == {"step": "1"}
     # A taken name gets the first free suffix; an upload arrives as an open file.
-    assert checkpoints.import_zip(zip_path).name == "run-2"
+    assert checkpoint_zips.import_zip(zip_path).name == "run-2"
     upload = io.BytesIO(zip_path.read_bytes())
-    assert checkpoints.import_zip(upload, name="mine").name == "mine"
-    assert checkpoints.import_zip(upload, name="x" * 64).name == "x" * 64
-    assert checkpoints.import_zip(upload, name="x" * 64).name == "x" * 62 + "-2"
+    assert checkpoint_zips.import_zip(upload, name="mine").name == "mine"
+    assert checkpoint_zips.import_zip(upload, name="x" * 64).name == "x" * 64
+    assert checkpoint_zips.import_zip(upload, name="x" * 64).name == "x" * 62 + "-2"
 
 
 def _zip(path: Path, members: dict, compression: int = zipfile.ZIP_STORED) -> Path:
@@ -494,14 +494,15 @@ def test_import_refuses_bad_members(roots: tuple[Path, Path], tmp_path: Path,
     _, runs = roots
     path = _zip(tmp_path / "bad.zip", members)
     with pytest.raises(CheckpointError, match=message) as caught:
-        checkpoints.import_zip(path)
+        checkpoint_zips.import_zip(path)
     assert str(caught.value).startswith("Zip 'bad.zip': ")
     assert list(runs.iterdir()) == []
 
 
 def test_import_refuses_bad_content(roots: tuple[Path, Path], tmp_path: Path) -> None:
     _, runs = roots
-    good = checkpoints.export_zip(_saved_with_extras(tmp_path / "run").path, tmp_path / "run.zip")
+    good = checkpoint_zips.export_zip(_saved_with_extras(tmp_path / "run").path,
+                                      tmp_path / "run.zip")
     with zipfile.ZipFile(good) as archive:
         files = {n.split("/")[1]: archive.read(n) for n in archive.namelist()}
     other = VAE(ModelConfig(hidden=(8,), latent_dim=4)).state_dict()
@@ -517,10 +518,10 @@ def test_import_refuses_bad_content(roots: tuple[Path, Path], tmp_path: Path) ->
     for case, (change, message) in cases.items():
         members = {f"run/{name}": data for name, data in {**files, **change}.items()}
         with pytest.raises(CheckpointError, match=message):
-            checkpoints.import_zip(_zip(tmp_path / f"{case}.zip", members))
+            checkpoint_zips.import_zip(_zip(tmp_path / f"{case}.zip", members))
     (tmp_path / "text.zip").write_bytes(b"PK\x03\x04 surely not a zip")
     with pytest.raises(CheckpointError, match="not a readable zip file"):
-        checkpoints.import_zip(tmp_path / "text.zip")
+        checkpoint_zips.import_zip(tmp_path / "text.zip")
     assert list(runs.iterdir()) == []
 
 
@@ -530,21 +531,21 @@ def test_import_limits_sizes(roots: tuple[Path, Path], tmp_path: Path,
     weights = {k: torch.zeros_like(v) for k, v in VAE(ModelConfig(**SMALL)).state_dict().items()}
     checkpoints.save(tmp_path / "run", config=make_config(), weights=weights,
                      history={"pad": " " * 3000})
-    stored = checkpoints.export_zip(tmp_path / "run", tmp_path / "stored.zip")
+    stored = checkpoint_zips.export_zip(tmp_path / "run", tmp_path / "stored.zip")
     with zipfile.ZipFile(stored) as archive:
         files = {n: archive.read(n) for n in archive.namelist()}
     # Zeros deflate to almost nothing: a small archive that declares big members.
     small = _zip(tmp_path / "deflated.zip", files, zipfile.ZIP_DEFLATED)
     sizes = sorted(len(data) for data in files.values())
     assert small.stat().st_size < 4000 < sizes[-1]
-    monkeypatch.setattr(checkpoints, "MAX_IMPORT_BYTES", 4000)
+    monkeypatch.setattr(checkpoint_zips, "MAX_IMPORT_BYTES", 4000)
     with pytest.raises(CheckpointError, match="zip is larger than the import limit of 4,000 "):
-        checkpoints.import_zip(stored)
+        checkpoint_zips.import_zip(stored)
     with pytest.raises(CheckpointError, match="model.safetensors is larger than the import limit"):
-        checkpoints.import_zip(small)
-    monkeypatch.setattr(checkpoints, "MAX_IMPORT_BYTES", sizes[-1])
+        checkpoint_zips.import_zip(small)
+    monkeypatch.setattr(checkpoint_zips, "MAX_IMPORT_BYTES", sizes[-1])
     with pytest.raises(CheckpointError, match="add up to more than the import limit"):
-        checkpoints.import_zip(small)
-    monkeypatch.setattr(checkpoints, "MAX_IMPORT_BYTES", sum(sizes))
-    assert checkpoints.import_zip(small).name == "run"
+        checkpoint_zips.import_zip(small)
+    monkeypatch.setattr(checkpoint_zips, "MAX_IMPORT_BYTES", sum(sizes))
+    assert checkpoint_zips.import_zip(small).name == "run"
     assert [p.name for p in runs.iterdir()] == ["run"]

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 from tiny_models import REPO, SHIPPED, page_alone, use_tree
 
 from ui.session import TEACHER_PASSWORD_ENV
-from vae import checkpoints
+from vae import checkpoint_zips, checkpoints
 
 
 @pytest.fixture
@@ -151,7 +151,7 @@ def test_a_model_without_optimizer_state_says_it_cannot_continue(tree):
 
 
 def test_import_a_zip_and_refuse_a_broken_one(tree, tmp_path):
-    exported = checkpoints.export_zip(checkpoints.RUNS_DIR / "tiny-vae-2d", tmp_path)
+    exported = checkpoint_zips.export_zip(checkpoints.RUNS_DIR / "tiny-vae-2d", tmp_path)
     at = page_alone("pages/models.py", "tiny-vae-4d")
     at.file_uploader(key="models_upload").upload("tiny-vae-2d.zip", exported.read_bytes(),
                                                   "application/zip").run()

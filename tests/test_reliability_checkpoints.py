@@ -43,14 +43,14 @@ from streamlit.testing.v1 import AppTest
 from tiny_models import REPO, FakeJobManager
 
 from ui import state
-from vae import checkpoints
+from vae import checkpoint_zips, checkpoints
 
 SUITE = "Bad input: checkpoints and zips"
 pytestmark = pytest.mark.reliability
 
 # Where a pickle posing as weights would leave its mark, were it ever unpickled.
 UNPICKLED = Path(tempfile.gettempdir()) / f"latent-lab-unpickled-ckpt-{os.getpid()}"
-LIMIT = checkpoints.MAX_IMPORT_BYTES
+LIMIT = checkpoint_zips.MAX_IMPORT_BYTES
 
 
 class _Mkdir:
@@ -236,7 +236,7 @@ def tree(tmp_path_factory):
     for side in ("app", "cli"):
         for name in ("existing", "spare"):
             shutil.copytree(root / "app" / "shipped" / "shipped-one", root / side / "runs" / name)
-    exported = checkpoints.export_zip(root / "app" / "runs" / "existing", root)
+    exported = checkpoint_zips.export_zip(root / "app" / "runs" / "existing", root)
     with zipfile.ZipFile(exported) as archive:
         good = {n.split("/", 1)[1]: archive.read(n) for n in archive.namelist()}
     manager = FakeJobManager()

@@ -1,4 +1,4 @@
-"""Checkpoints on disk: save, load, list, rename, delete, zip export and import (docs/design.md §5).
+"""Checkpoints on disk: save, load, list, rename, delete, import (docs/design.md §5).
 
 A checkpoint folder NAME/ holds complete version folders v000001/, v000002/, ... and a pointer
 file CURRENT naming the live one. A save writes the new version under a hidden temporary name,
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import os
 import platform
@@ -23,11 +22,9 @@ import shutil
 import struct
 import unicodedata
 import uuid
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import safetensors
@@ -36,9 +33,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load as deserialize
 from safetensors.torch import save as serialize
 
-from vae.files import replacing, write_atomic
+from vae.files import write_atomic
 from vae.models import VAE, ConfigError, ModelConfig
-from vae.zips import unsafe_member
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 # Tests and throwaway servers point these elsewhere, so they never touch a user's models.
@@ -47,8 +43,6 @@ CACHE_DIR = Path(os.environ.get("LATENT_LAB_CACHE_DIR") or SHIPPED_DIR / ".cache
 
 FORMAT = 1
 MAX_NAME_CHARS = 64
-# Per zip member and for all members together; read at call time so tests can lower it.
-MAX_IMPORT_BYTES = 200 * 2**20
 
 CONFIG = "config.json"
 MODEL = "model.safetensors"
@@ -73,8 +67,6 @@ _POINTER = "CURRENT"
 _TMP = ".tmp-"
 _VERSION = re.compile(r"v\d{6,}")
 _TRASH = re.compile(r"\.latentlab-trash-[0-9a-f]{32}")
-_MEMBER = re.compile(r"[^/.][^/]*/(?:{})?".format(
-    "|".join(re.escape(f) for f in REQUIRED_FILES + OPTIONAL_FILES)))
 _RETRY = "re-export or retrain it"
 # safetensors raises its own error for bad headers, but KeyError and the like for dtypes it can
 # parse and torch lacks.
@@ -294,8 +286,8 @@ def rename(path: str | Path, new_name: str) -> Path:
     _current_version(folder)
     target = resolve_name(new_name, folder.parent)
     if os.path.lexists(target):
-        raise _fail(where, f"a checkpoint named '{target.name}' already exists",
-                    "choose another name")
+        raise refusal(where, f"a checkpoint named '{target.name}' already exists",
+                      "choose another name")
     os.rename(folder, target)
     _fsync_dir(folder.parent)
     return target
@@ -307,7 +299,7 @@ def delete(path: str | Path) -> None:
     where = _where(folder)
     _refuse_shipped(folder, "deleted")
     if folder.is_symlink() or not folder.is_dir():
-        raise _fail(where, "there is no such checkpoint folder", "check the name")
+        raise refusal(where, "there is no such checkpoint folder", "check the name")
     # Only ever remove what a save could have made, whatever path the user gave.
     _check_layout(folder, where)
     parent = folder.parent
@@ -320,63 +312,30 @@ def delete(path: str | Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def export_zip(path: str | Path, out: str | Path) -> Path:
-    """Zip the current version's files under a top folder named after the checkpoint.
+def import_files(files: dict[str, bytes], where: str, folder_name: str,
+                 root: Path | None = None, name: str | None = None) -> Checkpoint:
+    """Validate one version's files like load() and save them as a new checkpoint.
 
-    `out` is the zip's path, or an existing folder to put NAME.zip in; returns the zip's path.
+    `files` maps file names (REQUIRED_FILES, maybe OPTIONAL_FILES) to their bytes; `where` names
+    their source in messages. The checkpoint is named `name`, or else `folder_name`, the name the
+    files came under; if taken, the first free "NAME-2", "NAME-3", ... is used (see .name).
     """
-    checkpoint = load(path)
-    out = Path(out)
-    if out.is_dir():
-        out = out / f"{checkpoint.name}.zip"
-    with replacing(out) as partial:
-        _write_zip(checkpoint, partial)
-    return out
-
-
-def export_zip_bytes(path: str | Path) -> bytes:
-    """The zip export_zip would write, in memory (a download)."""
-    buffer = io.BytesIO()
-    _write_zip(load(path), buffer)
-    return buffer.getvalue()
-
-
-def _write_zip(checkpoint: Checkpoint, target: Path | IO[bytes]) -> None:
-    with zipfile.ZipFile(target, "w") as archive:
-        for name in REQUIRED_FILES + OPTIONAL_FILES:
-            file = checkpoint.version / name
-            if file.exists():
-                # Float weights barely compress; storing them keeps a big export quick.
-                method = zipfile.ZIP_DEFLATED if name.endswith(".json") else zipfile.ZIP_STORED
-                archive.write(file, f"{checkpoint.name}/{name}", compress_type=method)
-
-
-def import_zip(
-    zip_path: str | Path | IO[bytes], root: Path | None = None, name: str | None = None
-) -> Checkpoint:
-    """Validate a checkpoint zip like load() and save it under `root` (default RUNS_DIR).
-
-    `zip_path` may also be an open binary file (an upload). The name defaults to the zip's top
-    folder; if taken, the first free "NAME-2", "NAME-3", ... is used (see the result's .name).
-    """
-    label = zip_path if isinstance(zip_path, str | Path) else getattr(zip_path, "name", "upload")
-    where = f"Zip '{Path(str(label)).name}'"
-    top, files = _read_zip(zip_path, where, MAX_IMPORT_BYTES)
     config = _parse_json(files[CONFIG], where, CONFIG)
     history = _parse_json(files[HISTORY], where, HISTORY)
-    tensors = {name: _parse_tensors(data, where, name)
-               for name, data in files.items() if name.endswith(".safetensors")}
+    tensors = {file: _parse_tensors(data, where, file)
+               for file, data in files.items() if file.endswith(".safetensors")}
     weights = tensors[MODEL][0]
     snapshots = tensors[SNAPSHOTS][0] if SNAPSHOTS in tensors else None
     _check_contents(where, config, history, _shapes(weights))
     if name is None:
-        # The name comes from the zip, not from the user: say so, and what to change there
+        # The name comes with the files, not from the user: say so, and what to change there
         # (the app's import has no name box; resolve_name's advice would point nowhere).
-        problem = _name_problem(unicodedata.normalize("NFC", top).strip())
+        problem = _name_problem(unicodedata.normalize("NFC", folder_name).strip())
         if problem:
-            raise _fail(where, f"its folder name {_shown(top)} cannot name a checkpoint: "
-                        f"{problem}", "rename the folder inside the zip and import it again")
-    folder = _claim_name(top if name is None else name, root)
+            raise refusal(where, f"its folder name {_shown(folder_name)} cannot name a "
+                          f"checkpoint: {problem}", "rename the folder inside the zip and "
+                          "import it again")
+    folder = _claim_name(folder_name if name is None else name, root)
     try:
         return save(folder, config=config, weights=weights, history=history,
                     optimizer=tensors.get(OPTIMIZER), snapshots=snapshots)
@@ -463,7 +422,8 @@ def split_snapshots(tensors: dict[str, torch.Tensor]) -> dict[int, dict[str, tor
 # --- validation shared by save, load and import ---------------------------------------------
 
 
-def _fail(where: str, problem: str, advice: str) -> CheckpointError:
+def refusal(where: str, problem: str, advice: str) -> CheckpointError:
+    """The one sentence of a CheckpointError: what `where` names, what is wrong, what to do."""
     return CheckpointError(f"{where}: {problem}; {advice}.")
 
 
@@ -477,38 +437,38 @@ def _folder(path: str | Path) -> Path:
 
 def _check_contents(where: str, config: Any, history: Any, weight_shapes: dict[str, tuple]) -> None:
     if not isinstance(config, dict):
-        raise _fail(where, f"{CONFIG} is not a JSON object", _RETRY)
+        raise refusal(where, f"{CONFIG} is not a JSON object", _RETRY)
     known = CONFIG_KEYS | OPTIONAL_CONFIG_KEYS
     unknown = sorted(set(config) - set(known))
     missing = sorted(set(CONFIG_KEYS) - set(config))
     if unknown or missing:
         problem = f"unknown keys {unknown}" if unknown else f"missing keys {missing}"
-        raise _fail(where, f"{CONFIG} has {problem}", _RETRY)
+        raise refusal(where, f"{CONFIG} has {problem}", _RETRY)
     for key, kind in known.items():
         if key in config and (not isinstance(config[key], kind) or isinstance(config[key], bool)):
-            raise _fail(where, f"{CONFIG} '{key}' should be of type {kind.__name__}", _RETRY)
+            raise refusal(where, f"{CONFIG} '{key}' should be of type {kind.__name__}", _RETRY)
     if config["format"] != FORMAT:
-        raise _fail(where, f"{CONFIG} has format {config['format']} but this Latent Lab reads "
-                    f"format {FORMAT}", "update Latent Lab")
+        raise refusal(where, f"{CONFIG} has format {config['format']} but this Latent Lab reads "
+                      f"format {FORMAT}", "update Latent Lab")
     try:
         model_config = ModelConfig.from_dict(config["model"])
         # The meta device gives every parameter's shape without allocating or initializing it.
         with torch.device("meta"):
             expected = _shapes(VAE(model_config).state_dict())
     except (ConfigError, TypeError, ValueError, RuntimeError) as err:
-        raise _fail(where, f"{CONFIG} does not describe a buildable model "
-                    f"({str(err).rstrip('.')})", _RETRY) from None
+        raise refusal(where, f"{CONFIG} does not describe a buildable model "
+                      f"({str(err).rstrip('.')})", _RETRY) from None
     if not isinstance(history, dict):
-        raise _fail(where, f"{HISTORY} is not a JSON object", _RETRY)
+        raise refusal(where, f"{HISTORY} is not a JSON object", _RETRY)
     for name, shape in expected.items():
         if name not in weight_shapes:
-            raise _fail(where, f"{MODEL} lacks the weight '{name}'", _RETRY)
+            raise refusal(where, f"{MODEL} lacks the weight '{name}'", _RETRY)
         if weight_shapes[name] != shape:
-            raise _fail(where, f"{MODEL} weight '{name}' has shape {weight_shapes[name]} but the "
-                        f"config needs {shape}", _RETRY)
+            raise refusal(where, f"{MODEL} weight '{name}' has shape {weight_shapes[name]} but the "
+                          f"config needs {shape}", _RETRY)
     extra = sorted(set(weight_shapes) - set(expected))
     if extra:
-        raise _fail(where, f"{MODEL} has the unexpected weight '{extra[0]}'", _RETRY)
+        raise refusal(where, f"{MODEL} has the unexpected weight '{extra[0]}'", _RETRY)
 
 
 def _shapes(tensors: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
@@ -519,9 +479,9 @@ def _dump_json(value: Any, where: str, filename: str) -> bytes:
     try:
         text = json.dumps(value, indent=1, allow_nan=False, ensure_ascii=False)
     except (TypeError, ValueError) as err:
-        raise _fail(where, f"cannot write {filename} ({err})",
-                    "store only JSON values: None for NaN, float() or .tolist() for tensors and "
-                    "numpy numbers") from None
+        raise refusal(where, f"cannot write {filename} ({err})",
+                      "store only JSON values: None for NaN, float() or .tolist() for tensors and "
+                      "numpy numbers") from None
     return text.encode("utf-8")
 
 
@@ -532,19 +492,19 @@ def _parse_json(data: bytes, where: str, filename: str) -> Any:
     try:
         return json.loads(data.decode("utf-8"), parse_constant=refuse)
     except (ValueError, RecursionError):
-        raise _fail(where, f"{filename} is not valid JSON", _RETRY) from None
+        raise refusal(where, f"{filename} is not valid JSON", _RETRY) from None
 
 
 def _serialize(tensors: Any, metadata: Any, where: str, what: str) -> bytes:
     if not isinstance(tensors, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()
     ):
-        raise _fail(where, f"the {what} must map names to tensors", "pass a state_dict")
+        raise refusal(where, f"the {what} must map names to tensors", "pass a state_dict")
     if metadata is not None and not (isinstance(metadata, dict) and all(
         isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
     )):
-        raise _fail(where, f"the {what} metadata must map strings to strings",
-                    "encode numbers with str() or json.dumps()")
+        raise refusal(where, f"the {what} metadata must map strings to strings",
+                      "encode numbers with str() or json.dumps()")
     # safetensors refuses tensors that share storage (tied weights, views of one buffer).
     own = {k: v.detach().cpu().clone(memory_format=torch.contiguous_format)
            for k, v in tensors.items()}
@@ -554,10 +514,10 @@ def _serialize(tensors: Any, metadata: Any, where: str, what: str) -> bytes:
 def _unreadable(err: Exception, where: str, filename: str) -> CheckpointError:
     if isinstance(err, OSError):
         # Typically a version that two later saves have replaced since it was loaded.
-        return _fail(where, f"{filename} cannot be read ({err.strerror or err})",
-                     "load the checkpoint again")
-    return _fail(where, f"{filename} is not a valid safetensors file (truncated or another "
-                 "format)", _RETRY)
+        return refusal(where, f"{filename} cannot be read ({err.strerror or err})",
+                       "load the checkpoint again")
+    return refusal(where, f"{filename} is not a valid safetensors file (truncated or another "
+                   "format)", _RETRY)
 
 
 def _header_shapes(file: Path, where: str) -> dict[str, tuple[int, ...]]:
@@ -610,15 +570,15 @@ def _pointer(folder: Path) -> str | None:
 def _current_version(folder: Path) -> Path:
     where = _where(folder)
     if not folder.is_dir():
-        raise _fail(where, "there is no such checkpoint folder", "check the name or path")
+        raise refusal(where, "there is no such checkpoint folder", "check the name or path")
     pointer = _pointer(folder)
     if pointer is None:
-        raise _fail(where, f"{_POINTER} is missing or damaged (not a checkpoint, or its first save "
-                    "never finished)", "save or import it again")
+        raise refusal(where, f"{_POINTER} is missing or damaged (not a checkpoint, or its "
+                      "first save never finished)", "save or import it again")
     version = folder / pointer
     for name in REQUIRED_FILES:
         if not (version / name).is_file():
-            raise _fail(where, f"{name} is missing from {pointer}", "save or import it again")
+            raise refusal(where, f"{name} is missing from {pointer}", "save or import it again")
     return version
 
 
@@ -637,8 +597,8 @@ def _check_layout(folder: Path, where: str) -> None:
     strangers = sorted(e.name for e in folder.iterdir()
                        if not _is_layout_entry(e.name) and e.name != DERIVED)
     if strangers:
-        raise _fail(where, f"the folder holds files that are not part of a checkpoint "
-                    f"({', '.join(strangers[:3])})", "choose a new or empty folder")
+        raise refusal(where, f"the folder holds files that are not part of a checkpoint "
+                      f"({', '.join(strangers[:3])})", "choose a new or empty folder")
 
 
 def _collect_garbage(folder: Path, keep: set[str | None]) -> None:
@@ -701,8 +661,8 @@ def _is_shipped(folder: Path) -> bool:
 
 def _refuse_shipped(folder: Path, done: str) -> None:
     if _is_shipped(folder):
-        raise _fail(_where(folder), f"it ships with Latent Lab and cannot be {done}",
-                    "export and import it to get a copy of your own")
+        raise refusal(_where(folder), f"it ships with Latent Lab and cannot be {done}",
+                      "export and import it to get a copy of your own")
 
 
 # --- names ------------------------------------------------------------------------------------
@@ -740,94 +700,3 @@ def _claim_name(base: str, root: Path | None) -> Path:
         return candidate
     raise CheckpointError(f"Checkpoint name '{first.name}' is taken, and so are its numbered "
                           "variants; choose another name.")
-
-
-# --- zips -------------------------------------------------------------------------------------
-
-
-def _read_zip(source: str | Path | IO[bytes], where: str,
-              limit: int) -> tuple[str, dict[str, bytes]]:
-    try:
-        if isinstance(source, str | Path):
-            size = Path(source).stat().st_size
-        else:
-            size = source.seek(0, os.SEEK_END)
-    except OSError as err:
-        raise _fail(where, f"it cannot be read ({err.strerror or err})",
-                    "check the path") from None
-    # ZipFile reads the whole central directory, so bound the archive before opening it.
-    if size > limit:
-        raise _fail(where, f"the zip is larger than the import limit of {limit:,} bytes",
-                    "import a smaller checkpoint")
-    try:
-        with zipfile.ZipFile(source) as archive:
-            top, members = _check_members(archive.infolist(), where, limit)
-            files, budget = {}, limit
-            for name, info in members.items():
-                # Bounded: a member's declared size is the archive's word, not a fact.
-                with archive.open(info) as f:
-                    files[name] = f.read(budget + 1)
-                if len(files[name]) > budget:
-                    raise _too_big(where, name, limit)
-                budget -= len(files[name])
-    except CheckpointError:
-        raise
-    except (PermissionError, IsADirectoryError) as err:
-        raise _fail(where, f"it cannot be read ({err.strerror})", "check the path") from None
-    # zipfile's own words ("negative seek value -20", "Bad CRC-32 for ...") tell a user
-    # nothing more: a damaged zip raises any of these, ValueError and OSError included.
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
-            ValueError):
-        raise _fail(where, "it is not a readable zip file (damaged, cut short or not a zip)",
-                    "export the checkpoint again") from None
-    return top, files
-
-
-def _check_members(infos: list[zipfile.ZipInfo], where: str,
-                   limit: int) -> tuple[str, dict[str, zipfile.ZipInfo]]:
-    top, members = None, {}
-    for info in infos:
-        problem = _member_problem(info)
-        if problem:
-            raise _fail(where, f"member {info.filename!r} {problem}",
-                        "import only zips exported by Latent Lab")
-        folder, _, name = info.filename.partition("/")
-        if top not in (None, folder):
-            raise _one_folder(where)
-        top = folder
-        if not name:
-            continue  # the top folder's own entry
-        if name in members:
-            raise _fail(where, f"it holds {name} twice", "export the checkpoint again")
-        if info.file_size > limit:
-            raise _too_big(where, name, limit)
-        members[name] = info
-    if top is None:
-        raise _one_folder(where)
-    missing = [name for name in REQUIRED_FILES if name not in members]
-    if missing:
-        raise _fail(where, f"it lacks {missing[0]}", "export the checkpoint again")
-    if sum(info.file_size for info in members.values()) > limit:
-        raise _fail(where, f"its files add up to more than the import limit of {limit:,} bytes",
-                    "import a smaller checkpoint")
-    return top, members
-
-
-def _member_problem(info: zipfile.ZipInfo) -> str | None:
-    problem = unsafe_member(info)
-    if problem:
-        return problem
-    if not _MEMBER.fullmatch(info.filename):
-        return (f"is not a checkpoint file ({', '.join(REQUIRED_FILES + OPTIONAL_FILES)} inside "
-                "one top folder)")
-    return None
-
-
-def _too_big(where: str, name: str, limit: int) -> CheckpointError:
-    return _fail(where, f"{name} is larger than the import limit of {limit:,} bytes",
-                 "import a smaller checkpoint")
-
-
-def _one_folder(where: str) -> CheckpointError:
-    return _fail(where, "it must hold exactly one checkpoint folder",
-                 "import only zips exported by Latent Lab")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vae import checkpoints
+from vae import checkpoint_zips, checkpoints
 from vae.data import DataError
 from vae.models import ConfigError, kind_label, parse_hidden
 from vae.presets import PRESETS
@@ -375,7 +375,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    print(f"Exported to {checkpoints.export_zip(args.checkpoint, args.out)}.")
+    print(f"Exported to {checkpoint_zips.export_zip(args.checkpoint, args.out)}.")
     return 0
 
 
@@ -390,7 +390,7 @@ def cmd_slim(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    print(f"Imported as {checkpoints.import_zip(args.zip, name=args.name).path}.")
+    print(f"Imported as {checkpoint_zips.import_zip(args.zip, name=args.name).path}.")
     return 0
 
 
