@@ -4,9 +4,10 @@ import numpy as np
 import streamlit as st
 
 from ui import render, session, state
+from ui.latent_url import format_code
 from ui.scatter import latent_map
 from vae import derived, projection
-from vae.latent import decode_images, format_code
+from vae.latent import decode_images
 
 POLL_S = 0.5
 

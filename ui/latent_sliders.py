@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from vae.latent import format_code, parse_code
+from ui.latent_url import format_code, parse_code
 
 LIMIT = 4.0  # sliders span [-LIMIT, LIMIT]: the prior N(0, 1) puts 99.99 % of its mass inside
 STEP = 0.05

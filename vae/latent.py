@@ -83,36 +83,11 @@ def encode_images(model: VAE, x: np.ndarray, labels: np.ndarray | None = None,
 
 
 # --------------------------------------------------------------------------- codes and pictures
-# A shared latent position travels in a URL as comma-separated numbers, one per dimension.
-MAX_CODE_CHARS = 2000
 
 
 def prior_code(latent_dim: int, seed: int | None = None) -> np.ndarray:
     """One code z ~ N(0, I), the prior of docs/design.md §3, shaped (latent_dim,)."""
     return np.random.default_rng(seed).standard_normal(latent_dim).astype(np.float32)
-
-
-def format_code(z: np.ndarray) -> str:
-    """A code as text for a URL: '0.50,-1.20,...' (two decimals, the sliders' precision)."""
-    return ",".join(f"{float(v):.2f}" for v in np.asarray(z).ravel())
-
-
-def parse_code(text: str, latent_dim: int, limit: float) -> np.ndarray:
-    """The code written by `format_code`, clipped to [-limit, limit]; a ValueError whose message
-    is one sentence says what is wrong with the text otherwise."""
-    if len(text) > MAX_CODE_CHARS:
-        raise ValueError(f"the code is longer than {MAX_CODE_CHARS} characters")
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) != latent_dim:
-        count = f"{len(parts)} number" + ("" if len(parts) == 1 else "s")
-        raise ValueError(f"it has {count}, but this model has {latent_dim} latent dimensions")
-    try:
-        z = np.array([float(p) for p in parts], np.float64)
-    except ValueError:
-        raise ValueError("not all of its values are numbers") from None
-    if not np.isfinite(z).all():
-        raise ValueError("it contains a value that is not a finite number")
-    return np.clip(z, -limit, limit).astype(np.float32)
 
 
 def decode_every_class(model: VAE, z: np.ndarray) -> np.ndarray:
