@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from vae.losses import LOG_2PI, kl_divergence, log_likelihood, model_log_sigma
+from vae.losses import gaussian_log_density, kl_divergence, log_likelihood, model_log_sigma
 from vae.models import VAE
 
 # The definitions' version: bump it when what evaluate returns changes, so cached figures are
@@ -45,8 +45,8 @@ def log_weights(model: VAE, x: torch.Tensor, c: torch.Tensor | None, eps: torch.
     mu, logvar = posterior if posterior is not None else model.encode(x, c)
     z = model.reparameterize(mu, logvar, eps)  # broadcasts over K
     log_px = _log_px(model, x, c, z)
-    log_pz = (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(-1)
-    log_qz = (-0.5 * eps.pow(2) - 0.5 * logvar - 0.5 * LOG_2PI).sum(-1)
+    log_pz = gaussian_log_density(z).sum(-1)
+    log_qz = gaussian_log_density(z, mu, logvar).sum(-1)
     return log_px + log_pz - log_qz
 
 
