@@ -1,5 +1,6 @@
-"""Shared by benchmarks and browser tests: a Streamlit server on a free port, and Chromium
-launched with the flags of docs/design.md §6."""
+"""Shared by benchmarks and browser tests: a Streamlit server on a free port, Chromium launched
+with the flags of docs/design.md §6, waiting for a page's script run, and a job started from
+the Train page."""
 
 from __future__ import annotations
 
@@ -59,3 +60,31 @@ def stop_app(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def wait_idle(page, timeout: float = 60_000) -> None:
+    """Wait until Streamlit shows the app and no script run is in progress."""
+    page.wait_for_selector('[data-testid="stMain"]', timeout=timeout)
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText"
+        ".includes('Running')", timeout=timeout)
+    page.wait_for_timeout(200)
+
+
+def start_job(browser, url: str, name: str, epochs: int):
+    """A training job started as a user starts one, from the Train page of the server at
+    `url`; returns that page (the server's job thread then runs, as in class)."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(f"{url}/train")
+    page.get_by_role("button", name="Start training").wait_for(timeout=180_000)
+    wait_idle(page, 180_000)
+    for label, value in (("Name of the model", name), ("Epochs", str(epochs))):
+        field = page.get_by_label(label, exact=True)
+        field.fill(value)
+        field.press("Enter")
+        wait_idle(page, 180_000)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(f"Started: {name}").wait_for(timeout=60_000)
+    return page

@@ -1,12 +1,16 @@
 """Slider-to-image latency of the running app in headless Chromium, next to a trivial
 two-slider page (benchmarks/trivial_app.py) measured in the same invocation.
 
-    python -m benchmarks.ui_latency [--moves 40] [--drag-seconds 2]
+    python -m benchmarks.ui_latency [--moves 40] [--rounds 5] [--drag-seconds 2]
 
 The server path, for each app: seconds from server start to the first image on screen, then
 the round trip from a native slider's key press (the event's timestamp) to the moment a new
-image is in the DOM, timed inside the page with performance.now(): idle, and while a
-training runs in another process with one torch thread (as a job's worker does).
+image is in the DOM ("first") and to the last image change the move caused, traversals
+included ("all drawn"), timed inside the page with performance.now(). Both servers stay up and
+the two pages take turns in short rounds, so a drift of the machine's speed hits both; the
+ratio of their p50s is given per round, its median and range. Measured idle, then while a job
+started from the app's Train page trains (its worker process and the server's job thread
+both run, as in class).
 
 The in-page path (the latent pad, ui/latent_pad.js), for every shipped model: a scripted drag
 across the pad; each pointer event's time from its timestamp to the end of its decode and
@@ -17,34 +21,45 @@ opened (the decoder's weights among them) and the largest message after the drag
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.harness import CHROMIUM, CHROMIUM_ARGS, REPO, start_app, stop_app
+from benchmarks.harness import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPO,
+    start_app,
+    start_job,
+    stop_app,
+)
 
-# Records the time from a key press to the first change of any image in the main area.
+# Records the time from a key press to the first change of any image in the main area
+# (`times`), and when an image last changed (`changed`) and the last key was pressed.
 PROBE = """
 () => {
   const main = document.querySelector('[data-testid="stMain"]');
   const sources = () => Array.from(main.querySelectorAll('img')).map(i => i.src).join('|');
-  window.__latency = {start: 0, times: []};
+  window.__latency = {start: 0, pressed: 0, changed: 0, times: []};
   let last = sources();
   new MutationObserver(() => {
     const now = sources();
     if (now === last) return;
     last = now;
+    window.__latency.changed = performance.now();
     if (window.__latency.start) {
       window.__latency.times.push(performance.now() - window.__latency.start);
       window.__latency.start = 0;
     }
   }).observe(main, {subtree: true, childList: true, attributes: true,
                     attributeFilter: ['src']});
-  document.addEventListener('keydown', e => { window.__latency.start = e.timeStamp; }, true);
+  document.addEventListener('keydown', e => {
+    window.__latency.start = window.__latency.pressed = e.timeStamp;
+  }, true);
 }
 """
 
@@ -54,8 +69,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def first_render(browser, script: str,
-                 tmp: Path) -> tuple[float, object, subprocess.Popen, str]:
+# A move is over when no image has changed for this long.
+SETTLED_MS = 500
+EPOCHS = 10_000  # the Train page's largest: the job trains past the end of the measurement
+
+
+def first_render(browser, script: str, tmp: Path) -> tuple[float, object, subprocess.Popen, str]:
     """Seconds from launching the server to the first image in the page."""
     started = time.perf_counter()
     proc, url = start_app(tmp, script=script)
@@ -65,17 +84,37 @@ def first_render(browser, script: str,
     return time.perf_counter() - started, page, proc, url
 
 
-def slider_moves(page, moves: int) -> list[float]:
+def slider_moves(page, moves: int) -> tuple[list[float], list[float]]:
+    """Milliseconds from each key press to its first new image and to its last one."""
     page.evaluate(PROBE)
     slider = page.locator('[data-testid="stMain"] [data-testid="stSlider"] input').first
-    times: list[float] = []
+    first: list[float] = []
+    drawn: list[float] = []
     for i in range(moves):
         slider.focus()  # a rerun may redraw the slider and drop the focus
         page.keyboard.press("ArrowRight" if (i // 5) % 2 == 0 else "ArrowLeft")
-        page.wait_for_function(f"window.__latency.times.length > {len(times)}", timeout=20_000)
-        times = page.evaluate("window.__latency.times")
-        page.wait_for_timeout(60)  # let the rerun finish before the next move
-    return times
+        page.wait_for_function(f"window.__latency.times.length > {len(first)}", timeout=20_000)
+        page.wait_for_function(f"performance.now() - window.__latency.changed > {SETTLED_MS}",
+                               timeout=20_000)
+        first, last = page.evaluate(
+            "[window.__latency.times, window.__latency.changed - window.__latency.pressed]")
+        drawn.append(last)
+    return first, drawn
+
+
+def alternating(pages: dict[str, object], moves: int, rounds: int) -> dict[str, dict]:
+    """Each page's first-image and all-drawn times over `rounds` turns of moves/rounds moves;
+    `ratios`: the app's p50 over the trivial page's, per round."""
+    out = {name: {"first": [], "drawn": [], "p50s": []} for name in pages}
+    for _ in range(rounds):
+        for name, page in pages.items():
+            first, drawn = slider_moves(page, max(1, moves // rounds))
+            out[name]["first"] += first
+            out[name]["drawn"] += drawn
+            out[name]["p50s"].append(statistics.median(first))
+    app, ref = out["Latent Lab"]["p50s"], out["trivial page"]["p50s"]
+    out["ratios"] = [a / r for a, r in zip(app, ref, strict=True)]
+    return out
 
 
 def pad_drag(browser, url: str, model: str, seconds: float) -> dict:
@@ -110,62 +149,66 @@ def shipped_models() -> list[str]:
     return sorted(p.parent.name for p in (REPO / "checkpoints").glob("*/CURRENT"))
 
 
-def measure(browser, script: str, moves: int, drag_seconds: float = 0) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        startup, page, proc, url = first_render(browser, script, Path(tmp))
-        try:
-            pads = {}
-            if drag_seconds:
-                pads = {m: pad_drag(browser, url, m, drag_seconds) for m in shipped_models()}
-                # The server path: the app's fallback switch, native sliders.
-                page.get_by_text("Decode in the browser").click()
-                page.locator('[data-testid="stSlider"]').first.wait_for(timeout=60_000)
-                page.wait_for_timeout(500)
-            idle = slider_moves(page, moves)
-            trainer = subprocess.Popen(
-                [sys.executable, "-m", "vae", "train", "--epochs", "100000", "--threads", "1",
-                 "--quiet", "--out", str(Path(tmp) / "load")], cwd=REPO,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                time.sleep(5)  # past its start-up, into training
-                busy = slider_moves(page, moves)
-            finally:
-                trainer.kill()
-                trainer.wait()
-        finally:
-            stop_app(proc)
-    return {"startup": startup, "idle": idle, "busy": busy, "pads": pads}
+def job_status(runs: Path) -> str:
+    records = [json.loads(f.read_text()) for f in (runs / ".jobs").glob("*.json")]
+    return records[0]["status"] if records else "not started"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--moves", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--drag-seconds", type=float, default=2.0)
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        results = {"trivial page": measure(browser, "benchmarks/trivial_app.py", args.moves),
-                   "Latent Lab": measure(browser, "app.py", args.moves, args.drag_seconds)}
-        browser.close()
-    print(f"slider move -> new image, {args.moves} moves each, ms (p50 / p95)")
-    print(f"  {'':14s} {'first render':>13s} {'idle':>15s} {'training':>15s}")
-    for name, r in results.items():
-        print(f"  {name:14s} {r['startup']:11.2f} s "
-              f"{statistics.median(r['idle']):6.0f} /{percentile(r['idle'], 95):5.0f} "
-              f"{statistics.median(r['busy']):8.0f} /{percentile(r['busy'], 95):5.0f}")
-    app, ref = results["Latent Lab"], results["trivial page"]
-    print(f"  ratio app / trivial (p50 idle): "
-          f"{statistics.median(app['idle']) / statistics.median(ref['idle']):.2f}")
-    server_p95 = percentile(app["idle"], 95)
+        servers, pages, startup, urls = [], {}, {}, {}
+        try:
+            for name, script in (("trivial page", "benchmarks/trivial_app.py"),
+                                 ("Latent Lab", "app.py")):
+                startup[name], pages[name], proc, urls[name] = first_render(
+                    browser, script, Path(tmp) / name.replace(" ", "-"))
+                servers.append(proc)
+            url = urls["Latent Lab"]
+            pads = {m: pad_drag(browser, url, m, args.drag_seconds) for m in shipped_models()}
+            # The server path: the app's fallback switch, native sliders.
+            pages["Latent Lab"].get_by_text("Decode in the browser").click()
+            pages["Latent Lab"].locator('[data-testid="stSlider"]').first.wait_for(
+                timeout=60_000)
+            pages["Latent Lab"].wait_for_timeout(500)
+            idle = alternating(pages, args.moves, args.rounds)
+            start_job(browser, url, "load", EPOCHS).wait_for_timeout(5000)  # into training
+            busy = alternating(pages, args.moves, args.rounds)
+            status = job_status(Path(tmp) / "Latent-Lab" / "runs")
+        finally:
+            for proc in servers:
+                stop_app(proc)
+            browser.close()
+    if status != "running":
+        raise SystemExit(f"the load's job was {status} at the end, not running: rerun")
+    print(f"slider move -> image, {args.moves} moves per page in {args.rounds} alternating "
+          "rounds, ms (p50 / p95): first new image, all drawn (traversals included)")
+    print(f"  {'':28s} {'first render':>12s} {'first':>13s} {'all drawn':>13s}")
+    for condition, r in (("idle", idle), ("while a job trains", busy)):
+        for name in pages:
+            first, drawn = r[name]["first"], r[name]["drawn"]
+            print(f"  {name + ', ' + condition:28s} "
+                  f"{(f'{startup[name]:.2f} s' if condition == 'idle' else ''):>12s} "
+                  f"{statistics.median(first):6.0f} /{percentile(first, 95):5.0f} "
+                  f"{statistics.median(drawn):6.0f} /{percentile(drawn, 95):5.0f}")
+        ratios = r["ratios"]
+        print(f"  ratio app / trivial, p50 of the first image, {condition}: "
+              f"{statistics.median(ratios):.2f} (rounds: {min(ratios):.2f} to {max(ratios):.2f})")
+    server_p95 = percentile(idle["Latent Lab"]["first"], 95)
     print(f"\nin-page decode on the pad, {args.drag_seconds:g} s drag each: pointer event -> "
           f"decoded and drawn, ms; beside it the server path's idle p95 ({server_p95:.0f} ms)")
     print("  (decode + draw: the part spent in the pad's own code; sent: kB from the server when "
           "the page opened, and the largest message after the release's rerun)")
     print(f"  {'model':20s} {'events':>6s} {'p50':>6s} {'p95':>6s} {'server/pad p95':>15s} "
           f"{'decode+draw p95':>16s} {'sent: opened':>13s} {'after release':>14s}")
-    for model, r in app["pads"].items():
+    for model, r in pads.items():
         p95 = percentile(r["times"], 95)
         print(f"  {model:20s} {len(r['times']):6d} {statistics.median(r['times']):6.2f} "
               f"{p95:6.2f} {server_p95 / p95:14.0f}x {percentile(r['work'], 95):16.2f} "

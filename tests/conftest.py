@@ -8,7 +8,7 @@ import reliability
 import torch
 from tiny_models import FRESH
 
-from benchmarks.harness import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app
+from benchmarks.harness import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app, wait_idle
 from vae.data import load_dataset
 
 
@@ -76,17 +76,6 @@ def open_page(browser, url: str, path: str = "", *, timeout: float = 60_000):
     page.goto(f"{url}/{path}")
     wait_idle(page, timeout)
     return page
-
-
-def wait_idle(page, timeout: float = 60_000) -> None:
-    """Wait until Streamlit shows the app and no script run is in progress."""
-    page.wait_for_selector('[data-testid="stMain"]', timeout=timeout)
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText"
-        ".includes('Running')", timeout=timeout)
-    page.wait_for_timeout(200)
 
 
 def page_errors(page) -> list[str]:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import reliability
 import torch
-from conftest import page_errors, wait_idle
+from conftest import page_errors
 from safetensors.torch import load_file
 
-from benchmarks.harness import start_app, stop_app
+from benchmarks.harness import start_app, start_job, stop_app, wait_idle
 from benchmarks.ui_latency import PROBE, percentile
 from vae import checkpoints
 from vae.runner import RunSpec, train_run
@@ -36,21 +36,6 @@ def explorer(browser, url: str):
     return page
 
 
-def start_job(browser, url: str, name: str):
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    page.goto(f"{url}/train")
-    page.get_by_role("button", name="Start training").wait_for(timeout=180_000)
-    wait_idle(page, 180_000)
-    for label, value in (("Name of the model", name), ("Epochs", str(EPOCHS))):
-        field = page.get_by_label(label, exact=True)
-        field.fill(value)
-        field.press("Enter")
-        wait_idle(page, 180_000)
-    page.get_by_role("button", name="Start training").click()
-    page.get_by_text(f"Started: {name}").wait_for(timeout=60_000)
-    return page
-
-
 def job_record(runs: Path, name: str) -> dict:
     for file in (runs / ".jobs").glob("*.json"):
         record = json.loads(file.read_text())
@@ -64,7 +49,7 @@ def test_thirty_sessions_explore_while_a_job_trains(browser, tmp_path):
     pages = []
     try:
         pages = [explorer(browser, url) for _ in range(SESSIONS)]
-        trainer = start_job(browser, url, "under-load")
+        trainer = start_job(browser, url, "under-load", EPOCHS)
         pages.append(trainer)
         record = job_record(tmp_path / "runs", "under-load")
         times, missed = [], 0
