@@ -1,22 +1,29 @@
-"""Known-answer tests for the metrics (disentanglement_lib's style), fixed seeds."""
+"""Known-answer tests for the metrics, fixed seeds: codes built to have a known score, among
+them the cases disentanglement_lib's own tests publish (identity, bad and duplicated codes,
+and six importance matrices for DCI's aggregation)."""
 
+import math
 import warnings
 
 import numpy as np
 import pytest
 
 from vae.disentanglement import (
+    PRUNE_STD,
     compute_dci,
     compute_factor_vae,
     compute_mig,
     compute_sap,
+    compute_sap_continuous,
+    dci_aggregate,
     dimension_roles,
     kl_decomposition,
     mutual_info_matrix,
 )
 
-SIZES = [3, 6, 10, 16, 16]  # the shapes grid's factors
+SIZES = (3, 6, 10, 16, 16)  # the shapes grid's factors
 N = 6000
+GRID = np.indices(SIZES).reshape(len(SIZES), -1).T  # every combination, in np.indices order
 
 
 @pytest.fixture(scope="module")
@@ -38,28 +45,18 @@ def identity(f):
 
 
 def all_metrics(code_fn, factors):
-    """Every metric for codes = code_fn(factors); FactorVAE draws its own batches through
-    the same map, as it would through a model's encoder."""
+    """Every metric for codes = code_fn(factors); FactorVAE's batches come from the codes of
+    the whole grid through the same map, as from a model's encoder."""
     codes = code_fn(factors)
-
-    def random_factors(n, rng):
-        return np.stack([rng.integers(s, size=n) for s in SIZES], 1)
-
-    def fixed(k, n, rng):
-        batch = random_factors(n, rng)
-        batch[:, k] = rng.integers(SIZES[k])
-        return batch
-
     return {**compute_mig(codes, factors), **compute_sap(codes, factors),
-            **compute_dci(codes, factors),
-            **compute_factor_vae(code_fn, fixed, random_factors, len(SIZES), n_train=200,
-                                 n_eval=200, n_global=2000)}
+            **compute_sap_continuous(codes, factors), **compute_dci(codes, factors),
+            **compute_factor_vae(code_fn(GRID), SIZES, n_train=2000, n_eval=1000)}
 
 
 def test_identity_codes_score_high_on_every_metric(factors):
     for code_fn in (identity, scrambler(2)):
         scores = all_metrics(code_fn, factors)
-        for key in ("mig", "sap", "dci_disentanglement", "dci_completeness",
+        for key in ("mig", "sap_continuous", "dci_disentanglement", "dci_completeness",
                     "dci_informativeness", "factor_vae"):
             assert scores[key] >= 0.9, (key, scores[key])
 
@@ -69,6 +66,7 @@ def test_noise_codes_score_low(factors):
     scores = all_metrics(lambda f: rng.normal(size=f.shape), factors)
     assert scores["mig"] <= 0.1
     assert scores["sap"] <= 0.1
+    assert scores["sap_continuous"] <= 0.1
     assert scores["dci_disentanglement"] <= 0.3
     assert abs(scores["factor_vae"] - 1 / 5) <= 0.1
 
@@ -78,7 +76,8 @@ def test_constant_codes_give_defined_zeros_without_warnings(factors, value):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         scores = all_metrics(lambda f: np.full(f.shape, value), factors)
-    for key in ("mig", "sap", "dci_disentanglement", "factor_vae"):
+    for key in ("mig", "sap", "sap_continuous", "dci_disentanglement", "dci_completeness",
+                "factor_vae", "factor_vae_train"):
         assert scores[key] == 0.0, key
     assert not np.isnan(np.array(scores["mi_matrix"])).any()
 
@@ -86,9 +85,10 @@ def test_constant_codes_give_defined_zeros_without_warnings(factors, value):
 def test_duplicated_codes_fool_mig_and_sap_but_not_dci(factors):
     codes = np.concatenate([factors, factors], 1).astype(float)
     scores = {**compute_mig(codes, factors), **compute_sap(codes, factors),
-              **compute_dci(codes, factors)}
+              **compute_sap_continuous(codes, factors), **compute_dci(codes, factors)}
     assert scores["mig"] <= 0.1
     assert scores["sap"] <= 0.1
+    assert scores["sap_continuous"] <= 0.1
     assert scores["dci_disentanglement"] >= 0.9
 
 
@@ -98,7 +98,7 @@ def test_mixing_two_factors_lands_between_identity_and_noise(factors):
     mixed[:, 3] = factors[:, 3] + 16 * factors[:, 4]  # x and y in one dimension
     mixed[:, 4] = 0.0
     noise = np.random.default_rng(4).normal(size=(N, 5))
-    for metric, key in ((compute_mig, "mig"), (compute_sap, "sap"),
+    for metric, key in ((compute_mig, "mig"), (compute_sap_continuous, "sap_continuous"),
                         (compute_dci, "dci_disentanglement")):
         a, b, c = (metric(codes, factors)[key] for codes in (identity, mixed, noise))
         assert a > b > c, (key, a, b, c)
@@ -117,7 +117,9 @@ def test_one_factor_leaves_undefined_metrics_null_with_a_reason():
     assert dci["dci_disentanglement"] is None and "single factor" in \
         dci["dci_disentanglement_reason"]
     assert compute_mig(codes, labels)["mig"] > 0.5
-    assert compute_factor_vae(lambda x: x, None, None, 1)["factor_vae"] is None
+    single = compute_factor_vae(np.arange(10.0)[:, None], (10,))
+    assert single["factor_vae"] is None and "single factor" in single["factor_vae_reason"]
+    assert {"factor_vae_train", "factor_vae_active_dims"} <= single.keys()
 
 
 def test_kl_decomposition_sums_to_the_average_kl():
@@ -137,3 +139,100 @@ def test_kl_decomposition_sums_to_the_average_kl():
 def test_dimension_roles_read_the_matrix():
     matrix = [[0.9, 0.0, 0.0], [0.0, 0.05, 0.0], [0.1, 0.0, 0.7]]
     assert dimension_roles(matrix) == {"roles": {0: 0, 2: 2}, "uncaptured": [1]}
+
+
+# --- disentanglement_lib's published cases: ten factors of ten values (1..10) -------------------
+TEN = np.random.default_rng(8).integers(1, 11, size=(3000, 10))
+
+
+def test_published_identity_codes_score_high():
+    codes = TEN.astype(float)
+    assert compute_mig(codes, TEN)["mig"] >= 0.9
+    assert compute_sap_continuous(codes, TEN)["sap_continuous"] >= 0.9
+    dci = compute_dci(codes, TEN)
+    assert dci["dci_disentanglement"] >= 0.9 and dci["dci_completeness"] >= 0.9
+
+
+def test_published_zero_codes_score_low():
+    codes = np.zeros(TEN.shape)
+    assert compute_mig(codes, TEN)["mig"] <= 0.2
+    assert compute_sap_continuous(codes, TEN)["sap_continuous"] <= 0.2
+    dci = compute_dci(codes, TEN)
+    assert dci["dci_disentanglement"] <= 0.2 and dci["dci_completeness"] <= 0.2
+
+
+def test_published_duplicated_codes():
+    codes = np.hstack([TEN, TEN]).astype(float)
+    assert compute_mig(codes, TEN)["mig"] <= 0.1
+    assert compute_sap_continuous(codes, TEN)["sap_continuous"] <= 0.2
+    dci = compute_dci(codes, TEN)
+    assert dci["dci_disentanglement"] >= 0.9
+    # each factor's importance splits over two dimensions of twenty
+    assert dci["dci_completeness"] == pytest.approx(1 - math.log(2) / math.log(20), abs=0.1)
+
+
+def test_published_codes_shuffled_per_example_score_low_on_dci():
+    rng = np.random.default_rng(9)
+    codes = rng.permuted(TEN.astype(float), axis=1)  # every example's values in a new order
+    dci = compute_dci(codes, TEN)
+    assert dci["dci_disentanglement"] <= 0.2 and dci["dci_completeness"] <= 0.2
+
+
+DIAGONAL = np.diag(np.full(5, 5.0))
+HALF = 1 - math.log(2) / math.log(10)  # one unit of importance split evenly over two of ten
+
+
+@pytest.mark.parametrize(("importance", "expected"), [
+    (DIAGONAL, (1.0, 1.0)),
+    (np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]), (1.0, 1.0)),  # an unused dimension
+    (np.zeros((10, 10)), (0.0, 0.0)),
+    (np.vstack([DIAGONAL, DIAGONAL]), (1.0, HALF)),  # every factor in two dimensions
+    (DIAGONAL[:2], (1.0, 1.0)),  # factors no dimension captures weigh nothing
+    (np.hstack([DIAGONAL, DIAGONAL]), (HALF, 1.0)),  # every dimension serves two factors
+])
+def test_dci_aggregation_of_the_published_importance_matrices(importance, expected):
+    assert dci_aggregate(importance) == pytest.approx(expected, abs=1e-9)
+
+
+def test_dci_scores_stay_in_their_range():
+    rng = np.random.default_rng(10)
+    for _ in range(200):
+        importance = rng.exponential(size=(rng.integers(1, 8), rng.integers(2, 8)))
+        importance[rng.random(importance.shape) < 0.5] = 0
+        d, c = dci_aggregate(importance)
+        assert 0 <= d <= 1 and 0 <= c <= 1
+
+
+# --- SAP as disentanglement_lib's default: one linear SVM per dimension and factor -------------
+BINARY = np.random.default_rng(11).integers(2, size=(4000, 4))
+
+
+def test_sap_on_binary_factors_is_the_gap_over_chance():
+    # The matching dimension classifies its factor perfectly; any other guesses, right half
+    # of the time on balanced classes: the gap is 1 - 0.5.
+    assert compute_sap(BINARY.astype(float), BINARY)["sap"] == pytest.approx(0.5, abs=0.05)
+    duplicated = np.hstack([BINARY, BINARY]).astype(float)
+    assert compute_sap(duplicated, BINARY)["sap"] == pytest.approx(0.0, abs=0.02)
+
+
+# --- FactorVAE: collapsed dimensions take no votes ------------------------------------------
+
+
+def test_factor_vae_prunes_collapsed_dimensions():
+    rng = np.random.default_rng(12)
+    codes = GRID.astype(float)
+    collapsed = rng.normal(0, PRUNE_STD / 5, (len(GRID), 5))
+    alone = compute_factor_vae(codes, SIZES, n_train=2000, n_eval=1000)
+    padded = compute_factor_vae(np.hstack([codes, collapsed]), SIZES, n_train=2000, n_eval=1000)
+    assert padded["factor_vae_active_dims"] == 5
+    assert padded["factor_vae"] == pytest.approx(alone["factor_vae"], abs=0.02)
+
+
+def test_factor_vae_standard_error_is_within_a_hundredth():
+    # One code for x and y together: about half the votes of those two land right.
+    codes = GRID.astype(float)
+    codes[:, 3] = GRID[:, 3] + 16 * GRID[:, 4]
+    codes[:, 4] = np.random.default_rng(13).normal(size=len(GRID))
+    scores = [compute_factor_vae(codes, SIZES, seed=s)["factor_vae"] for s in range(4)]
+    assert 0.6 < np.mean(scores) < 0.9
+    assert np.std(scores, ddof=1) <= 0.01

@@ -82,23 +82,6 @@ def test_shapes_differ_and_rotation_turns_them(grid):
     assert np.abs(images[:, :, 5:] - half_turn).mean() < 0.5
 
 
-def test_sample_factors_and_fixed_factor_batch():
-    rng = np.random.default_rng(0)
-    factors = shapes.sample_factors(500, rng)
-    assert factors.shape == (500, 5) and factors.dtype == np.int64
-    assert (factors >= 0).all() and (factors < np.array(shapes.FACTOR_SIZES)).all()
-    np.testing.assert_array_equal(
-        shapes.sample_factors(50, np.random.default_rng(1)),
-        shapes.sample_factors(50, np.random.default_rng(1)),
-    )
-    for factor in range(5):
-        factors = shapes.fixed_factors(factor, 64, rng)
-        assert factors.shape == (64, 5) and factors.dtype == np.int64
-        assert len(np.unique(factors[:, factor])) == 1
-        others = np.delete(factors, factor, axis=1)
-        assert all(len(np.unique(col)) > 1 for col in others.T)
-
-
 def test_render_refuses_bad_factors():
     with pytest.raises(ValueError, match="shape"):
         shapes.render(np.zeros((3, 4), int))
@@ -106,6 +89,4 @@ def test_render_refuses_bad_factors():
         shapes.render(np.array([[0, 0, 0, 16, 0]]))
     with pytest.raises(ValueError, match="integer"):
         shapes.render(np.zeros((1, 5)))
-    with pytest.raises(ValueError, match="factor"):
-        shapes.fixed_factors(5, 4, np.random.default_rng(0))
     assert shapes.render(np.zeros((0, 5), int)).shape == (0, 1, 32, 32)

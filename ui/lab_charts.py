@@ -28,7 +28,8 @@ def rate_distortion_plane(rows: list[dict], selected: str, *, large: bool = Fals
     rows = sorted(rows, key=lambda r: (r["beta"], r["objective"]))
     hover = [f"<b>{html.escape(r['name'])}</b><br>{_beta(r)}<br>rate {r['rate']:.2f}"
              f" nats, distortion {r['distortion']:.2f} nats<br>MIG {_score(r['mig'])}, "
-             f"SAP {_score(r['sap'])}, FactorVAE {_score(r['factor_vae'])}<br>DCI "
+             f"SAP {_score(r['sap'])} (R² {_score(r['sap_continuous'])}), "
+             f"FactorVAE {_score(r['factor_vae'])}<br>DCI "
              f"D {_score(r['dci_disentanglement'])} C {_score(r['dci_completeness'])} "
              f"I {_score(r['dci_informativeness'])}" for r in rows]
     size = 16 if large else 11

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -136,17 +135,19 @@ def disentanglement_metrics(path: str | Path, *, seed: int = 0, use_cache: bool 
     else:
         raise ValueError(f"{ckpt.name}: its data has neither factors nor labels, so there is "
                          "nothing to measure disentanglement against.")
-    result = {"factor_names": names, **dis.compute_mig(mu, factors), **dis.compute_sap(mu, factors),
+    result = {"factor_names": names, **dis.compute_mig(mu, factors),
+              **dis.compute_sap(mu, factors, seed=seed),
+              **dis.compute_sap_continuous(mu, factors, seed=seed),
               **dis.compute_dci(mu, factors, seed=seed),
               "kl_decomposition": dis.kl_decomposition(mu, logvar, seed=seed)}
     if data["dataset"] == "shapes" and not model.config.num_classes:
-        result.update(dis.compute_factor_vae(
-            factor_encoder(model), shapes.fixed_factors, shapes.sample_factors, len(names),
-            seed=seed))
+        result.update(dis.compute_factor_vae(grid_codes(model), shapes.FACTOR_SIZES, seed=seed))
     else:
-        result.update(factor_vae=None, factor_vae_reason=(
-            "undefined for a single factor" if len(names) < 2 else
-            "needs a generator that can hold one factor fixed (the shapes dataset has one)"))
+        result.update(factor_vae=None, factor_vae_train=None, factor_vae_active_dims=0,
+                      factor_vae_reason=(
+                          "undefined for a single factor" if len(names) < 2 else
+                          "needs every combination of the factors (the shapes dataset has "
+                          "them)"))
     result["roles"] = dis.dimension_roles(result["mi_matrix"])
     text = json.dumps(result)
     if use_cache:
@@ -154,20 +155,20 @@ def disentanglement_metrics(path: str | Path, *, seed: int = 0, use_cache: bool 
     return json.loads(text)  # as a cached result reads (JSON keys are strings)
 
 
-def factor_encoder(model: VAE) -> Callable[[np.ndarray], np.ndarray]:
-    """Shapes factor rows -> posterior means: the encode function of the FactorVAE metric.
-    A conv model is switched to channels-last memory in place."""
+@torch.no_grad()
+def grid_codes(model: VAE, batch: int = 2048) -> np.ndarray:
+    """Posterior means of every image of the shapes grid, in its factor order (FactorVAE's
+    batches are drawn from them). A conv model is switched to channels-last memory in place."""
     from vae import shapes
 
     if model.config.arch == "conv":  # channels-last convolutions encode 1.5x faster on a CPU
         model = model.to(memory_format=torch.channels_last)
-
-    @torch.no_grad()
-    def encode(factors: np.ndarray) -> np.ndarray:
-        x = torch.as_tensor(shapes.render(factors), dtype=torch.float32) / 255
-        return model.encode(x.contiguous(memory_format=torch.channels_last))[0].numpy()
-
-    return encode
+    images, _ = shapes.grid()
+    out = []
+    for start in range(0, len(images), batch):
+        x = torch.as_tensor(images[start:start + batch].astype(np.float32)) / 255  # a copy
+        out.append(model.encode(x.contiguous(memory_format=torch.channels_last))[0].numpy())
+    return np.concatenate(out)
 
 
 def cached_metrics(ckpt: Checkpoint, *, seed: int = 0) -> dict | None:

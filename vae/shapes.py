@@ -4,7 +4,8 @@ Factor order (and index ranges) is fixed: shape (3: square, ellipse, heart), sca
 rotation (10 steps over one full turn, 0..2π exclusive), x (16), y (16); 46,080 images in all.
 x moves the shape right, y moves it down (image rows). Every image is fully determined by its
 factor indices, so the whole grid, and any batch with one factor held fixed, can be drawn
-exactly. The disentanglement metrics rely on that.
+exactly. The disentanglement metrics rely on that: FactorVAE's batches are drawn from the
+codes of the whole grid.
 """
 
 from __future__ import annotations
@@ -99,18 +100,3 @@ def grid() -> tuple[np.ndarray, np.ndarray]:
     images.flags.writeable = False
     factors.flags.writeable = False
     return images, factors
-
-
-def sample_factors(n: int, rng: np.random.Generator) -> np.ndarray:
-    """n uniformly random factor index rows, int64 (n, 5)."""
-    return rng.integers(0, FACTOR_SIZES, size=(n, len(FACTOR_SIZES)), dtype=np.int64)
-
-
-def fixed_factors(factor: int, n: int, rng: np.random.Generator) -> np.ndarray:
-    """n factor rows, int64 (n, 5), where `factor` holds one random value and the others vary
-    at random: the batches of the FactorVAE metric."""
-    if not 0 <= factor < len(FACTOR_SIZES):
-        raise ValueError(f"factor must be in 0..{len(FACTOR_SIZES) - 1}, got {factor}")
-    factors = sample_factors(n, rng)
-    factors[:, factor] = rng.integers(FACTOR_SIZES[factor])
-    return factors

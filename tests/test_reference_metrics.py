@@ -1,0 +1,31 @@
+"""The shipped shapes models' scores against disentanglement_lib's own metric code, run once on
+the same codes and frozen in tests/reference_metrics.json (how: its "about")."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vae import checkpoints
+from vae.derived import cached_metrics
+
+REFERENCE = json.loads((Path(__file__).parent / "reference_metrics.json").read_text())["models"]
+# Same codes, same split, same definition: only floating-point order differs.
+EXACT = ("mig", "sap", "sap_continuous")
+# FactorVAE draws its batches with another generator: 5,000 votes, a standard error of
+# at most 0.007 on each side.
+FACTOR_VAE_TOLERANCE = 0.03
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_shipped_scores_match_the_reference_implementation(name):
+    ckpt = checkpoints.load(checkpoints.SHIPPED_DIR / name)
+    reference = REFERENCE[name]
+    assert ckpt.key == reference["key"], (
+        f"{name} changed since the reference figures were computed: rerun disentanglement_lib "
+        "on its codes (tests/reference_metrics.json says how)")
+    ours = cached_metrics(ckpt)
+    for key in EXACT:
+        assert ours[key] == pytest.approx(reference[key], abs=1e-9), key
+    for key in ("factor_vae", "factor_vae_train"):
+        assert ours[key] == pytest.approx(reference[key], abs=FACTOR_VAE_TOLERANCE), key
