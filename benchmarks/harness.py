@@ -14,7 +14,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# LATENT_LAB_CHROMIUM points at another build (or, in the tests of the CI rules, at none).
+CHROMIUM = os.environ.get("LATENT_LAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 REPO = Path(__file__).resolve().parent.parent

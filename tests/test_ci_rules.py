@@ -1,0 +1,28 @@
+"""The CI rule: with LATENT_LAB_REQUIRE set (as .ci/run sets it) a browser test that cannot
+find Chromium fails; without it, it skips with its reason."""
+
+import os
+import subprocess
+import sys
+
+from benchmarks.harness import REPO
+
+
+def run_a_browser_test(**env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k != "LATENT_LAB_REQUIRE"}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
+         "tests/test_browser_navigation.py"], cwd=REPO, capture_output=True, text=True,
+        env={**environment, "LATENT_LAB_CHROMIUM": "/no/such/chromium", **env})
+
+
+def test_a_browser_test_without_chromium_skips_outside_ci():
+    result = run_a_browser_test()
+    assert result.returncode == 0, result.stdout
+    assert "skipped" in result.stdout and "No Chromium at /no/such/chromium" in result.stdout
+
+
+def test_a_browser_test_without_chromium_fails_where_it_is_required():
+    result = run_a_browser_test(LATENT_LAB_REQUIRE="1")
+    assert result.returncode == 1, result.stdout
+    assert "LATENT_LAB_REQUIRE makes browser tests required" in result.stdout
