@@ -27,6 +27,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Runs streamlit in a process that exits when the one that started it dies, as the app's own
+# workers do: a test run killed by a timeout leaves no server behind.
+_WITH_PARENT = ("import runpy, sys; from vae.processes import exit_with_parent; "
+                "exit_with_parent(int(sys.argv.pop(1))); sys.argv[0] = 'streamlit'; "
+                "runpy.run_module('streamlit', run_name='__main__')")
+
+
 def start_app(tmp: Path, extra_env: dict | None = None, script: str = "app.py",
               timeout: float = 90) -> tuple[subprocess.Popen, str]:
     """A streamlit server on a free port whose runs and cache live under `tmp`; returns once
@@ -35,9 +42,9 @@ def start_app(tmp: Path, extra_env: dict | None = None, script: str = "app.py",
     env = {**os.environ, "LATENT_LAB_RUNS_DIR": str(tmp / "runs"),
            "LATENT_LAB_CACHE_DIR": str(tmp / "cache"), **(extra_env or {})}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
-         "--server.headless", "true"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True)
+        [sys.executable, "-c", _WITH_PARENT, str(os.getpid()), "run", script,
+         "--server.port", str(port), "--server.headless", "true"], cwd=REPO, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
