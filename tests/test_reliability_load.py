@@ -102,5 +102,6 @@ def test_thirty_sessions_explore_while_a_job_trains(browser, tmp_path):
            "job alone s": round(alone_s, 1)})
     assert missed == 0 and len(times) == SESSIONS * ROUNDS
     assert errors == []
+    assert still_training, "the job finished before the load ended: raise EPOCHS"
     assert record["status"] == "finished"
     assert same
