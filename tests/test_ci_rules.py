@@ -5,7 +5,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from benchmarks.harness import REPO
+
+pytestmark = pytest.mark.slow  # two pytest runs of their own
 
 
 def run_a_browser_test(**env: str) -> subprocess.CompletedProcess:

@@ -251,13 +251,15 @@ def test_sap_on_binary_factors_is_the_gap_over_chance():
 
 
 def test_factor_vae_prunes_collapsed_dimensions():
-    rng = np.random.default_rng(12)
+    # Shape lives only in a dimension spreading less than PRUNE_STD: pruned, it takes no votes,
+    # so batches with shape fixed are misread (4 of 5 factors right); counted, it would win
+    # them all, as its variance drops to 0.
     codes = GRID.astype(float)
-    collapsed = rng.normal(0, PRUNE_STD / 5, (len(GRID), 5))
-    alone = compute_factor_vae(codes, SIZES, n_train=2000, n_eval=1000)
-    padded = compute_factor_vae(np.hstack([codes, collapsed]), SIZES, n_train=2000, n_eval=1000)
-    assert padded["factor_vae_active_dims"] == 5
-    assert padded["factor_vae"] == pytest.approx(alone["factor_vae"], abs=0.02)
+    assert compute_factor_vae(codes, SIZES, n_train=2000, n_eval=1000)["factor_vae"] >= 0.99
+    codes[:, 0] *= PRUNE_STD / 10
+    scores = compute_factor_vae(codes, SIZES, n_train=2000, n_eval=1000)
+    assert scores["factor_vae_active_dims"] == 4
+    assert scores["factor_vae"] == pytest.approx(0.8, abs=0.03)
 
 
 def test_factor_vae_standard_error_is_within_a_hundredth():

@@ -23,10 +23,14 @@ def test_a_killed_test_run_leaves_no_server_behind():
     starter = subprocess.Popen([sys.executable, "-c", STARTER], cwd=REPO, text=True,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     server = int(starter.stdout.readline())
-    assert pid_alive(server)
-    os.kill(starter.pid, signal.SIGKILL)  # as a CI timeout does: no cleanup runs
-    starter.wait()
-    deadline = time.monotonic() + 10
-    while pid_alive(server) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not pid_alive(server)
+    try:
+        assert pid_alive(server)
+        os.kill(starter.pid, signal.SIGKILL)  # as a CI timeout does: no cleanup runs
+        starter.wait()
+        deadline = time.monotonic() + 10
+        while pid_alive(server) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not pid_alive(server)
+    finally:
+        if pid_alive(server):
+            os.kill(server, signal.SIGKILL)

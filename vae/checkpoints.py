@@ -320,6 +320,9 @@ def import_files(files: dict[str, bytes], where: str, folder_name: str,
     their source in messages. The checkpoint is named `name`, or else `folder_name`, the name the
     files came under; if taken, the first free "NAME-2", "NAME-3", ... is used (see .name).
     """
+    missing = [file for file in REQUIRED_FILES if file not in files]
+    if missing:
+        raise refusal(where, f"it lacks {missing[0]}", "export the checkpoint again")
     config = _parse_json(files[CONFIG], where, CONFIG)
     history = _parse_json(files[HISTORY], where, HISTORY)
     tensors = {file: _parse_tensors(data, where, file)

@@ -140,19 +140,31 @@ def disentanglement_metrics(path: str | Path, *, seed: int = 0, use_cache: bool 
               **dis.compute_sap_continuous(mu, factors, seed=seed),
               **dis.compute_dci(mu, factors, seed=seed),
               "kl_decomposition": dis.kl_decomposition(mu, logvar, seed=seed)}
-    if data["dataset"] == "shapes" and not model.config.num_classes:
+    reason = factor_vae_refusal(ckpt, len(names))
+    if reason is None:
         result.update(dis.compute_factor_vae(grid_codes(model), shapes.FACTOR_SIZES, seed=seed))
     else:
         result.update(factor_vae=None, factor_vae_train=None, factor_vae_active_dims=0,
-                      factor_vae_reason=(
-                          "undefined for a single factor" if len(names) < 2 else
-                          "needs every combination of the factors (the shapes dataset has "
-                          "them)"))
+                      factor_vae_reason=reason)
     result["roles"] = dis.dimension_roles(result["mi_matrix"])
     text = json.dumps(result)
     if use_cache:
         write_atomic(cache, text.encode())
     return json.loads(text)  # as a cached result reads (JSON keys are strings)
+
+
+def factor_vae_refusal(ckpt: Checkpoint, num_factors: int) -> str | None:
+    """Why FactorVAE cannot score this checkpoint, or None: it encodes the raw shapes grid."""
+    data, train = ckpt.config["data"], ckpt.config["train"]
+    if num_factors < 2:
+        return "undefined for a single factor"
+    if data["dataset"] != "shapes":
+        return "needs every combination of the factors (the shapes dataset has them)"
+    if ckpt.config["model"]["num_classes"]:
+        return "a conditional model's code is the style given the class: nothing to hold fixed"
+    if data.get("image_size") not in (None, 32) or data.get("rgb") or train.get("binarize"):
+        return "needs the shapes grid as drawn (32x32 grey levels); this model reads another form"
+    return None
 
 
 @torch.no_grad()
