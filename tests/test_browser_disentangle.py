@@ -44,7 +44,9 @@ def test_beta_slider_and_ab_models_change_what_is_drawn(browser, lab_app):
         choose("Model A", "tiny-sweep-b1")
         after = page.locator("img").evaluate_all("imgs => imgs.map(i => i.src)")
         choose("Model B (same dataset as A, for a shared input)", "tiny-vae-2d")
-        assert page.get_by_role("heading", name="B: tiny-vae-2d").is_visible()
+        # The rerun after a pick can land after choose returns on a busy machine: wait for it.
+        page.get_by_role("heading", name="B: tiny-vae-2d").wait_for(timeout=60_000)
+        wait_idle(page)
         assert page.locator("img").evaluate_all("imgs => imgs.map(i => i.src)") != after
         assert page_errors(page) == []
     finally:
