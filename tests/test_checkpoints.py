@@ -110,6 +110,27 @@ def test_saves_make_versions_and_keep_only_the_previous(tmp_path: Path) -> None:
         loaded[1].weights()
 
 
+
+def test_an_interrupted_cleanup_never_leaves_a_version_with_files_missing(tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    folder = tmp_path / "run"
+    for seed in range(2):
+        save_model(folder, seed=seed)
+
+    def killed_halfway(path, ignore_errors=False):
+        next(Path(path).iterdir()).unlink()  # the first file goes, then the process dies
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoints.shutil, "rmtree", killed_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(folder, seed=2)  # its cleanup removes v000001
+    versions = [p for p in folder.iterdir() if p.name.startswith("v")]
+    assert sorted(p.name for p in versions) == ["v000002", "v000003"]
+    assert all(all((v / name).is_file() for name in checkpoints.REQUIRED_FILES) for v in versions)
+    monkeypatch.undo()
+    save_model(folder, seed=3)  # the next save finishes the removal
+    assert sorted(p.name for p in folder.iterdir()) == ["CURRENT", "v000003", "v000004"]
+
 # --- crash safety -----------------------------------------------------------------------------
 
 # A forking parent that never runs torch ops (so its children start with sane OpenMP state and

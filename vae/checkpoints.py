@@ -610,6 +610,12 @@ def _collect_garbage(folder: Path, keep: set[str | None]) -> None:
         if entry.name == _POINTER or entry.name in keep or not _is_layout_entry(entry.name):
             continue
         if entry.is_dir() and not entry.is_symlink():
+            if _VERSION.fullmatch(entry.name):
+                # Renamed away first, as delete() does, so a kill halfway through the removal
+                # never leaves a version under its name with some of its files gone.
+                doomed = folder / f"{_TMP}{uuid.uuid4().hex}"
+                with contextlib.suppress(OSError):
+                    entry = entry.rename(doomed)
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
