@@ -122,17 +122,23 @@ from vae import checkpoints
 from vae.runner import RunSpec, prepare, train_run
 
 out, spec = Path(sys.argv[1]), RunSpec.from_dict(json.loads(sys.argv[2]))
+
+def say(*words):
+    # One write call per line: print() can reach the pipe in pieces, and a kill between them
+    # left "saved " without its version, with the parent's "killed" after it on that line.
+    os.write(1, (" ".join(map(str, words)) + "\n").encode())
+
 torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
 real_save, real_write = checkpoints.save, checkpoints._write_synced
 
 def save(*args, **kwargs):
-    print("saving", flush=True)
+    say("saving")
     saved = real_save(*args, **kwargs)
-    print("saved", saved.version.name, flush=True)
+    say("saved", saved.version.name)
     return saved
 
 def write(*args):
-    print("writing", flush=True)
+    say("writing")
     real_write(*args)
 
 for _ in sys.stdin:
@@ -141,13 +147,13 @@ for _ in sys.stdin:
         try:
             checkpoints.save, checkpoints._write_synced = save, write
             trainer, config, _ = prepare(spec, out, True)
-            print("ready", os.getpid(), trainer.step, flush=True)
+            say("ready", os.getpid(), trainer.step)
             train_run(spec, out, trainer=trainer, config=config, save_interval=0)
         finally:
             os._exit(1)
     _, code = os.waitpid(pid, 0)
     killed = os.WIFSIGNALED(code) and os.WTERMSIG(code) == signal.SIGKILL
-    print("killed" if killed else f"exited {code}", flush=True)
+    say("killed" if killed else f"exited {code}")
 """
 
 
