@@ -21,7 +21,8 @@ from vae.losses import gaussian_log_density
 # The definitions' version: bump it when a metric changes, so cached scores are recomputed.
 # 2: SAP as disentanglement_lib's default (the R^2 variant became sap_continuous); FactorVAE
 # prunes collapsed dimensions and votes 10,000 / 5,000 times, as disentanglement_lib's study.
-VERSION = 2
+# 3: DCI from gradient-boosted trees, as disentanglement_lib (a random forest before).
+VERSION = 3
 DEFAULT_BINS = 20
 # The headline scores, in the order the CLI, the sweep table and the app show them: the key in
 # a metrics result -> its name for people.
@@ -153,12 +154,14 @@ def _normalized_entropy(p: np.ndarray, base: int) -> np.ndarray:
     return -terms.sum(1) / math.log(base)
 
 
-def compute_dci(codes: np.ndarray, factors: np.ndarray, *, seed: int = 0,
-                n_estimators: int = 30) -> dict:
-    """DCI (Eastwood & Williams 2018) with a random forest per factor: disentanglement (each
-    dimension serves one factor), completeness (each factor lives in one dimension),
-    informativeness (test accuracy of predicting the factor from all dimensions)."""
-    from sklearn.ensemble import RandomForestClassifier
+def compute_dci(codes: np.ndarray, factors: np.ndarray, *, seed: int = 0) -> dict:
+    """DCI (Eastwood & Williams 2018) from disentanglement_lib's classifier, scikit-learn's
+    default gradient-boosted trees per factor: disentanglement (each dimension serves one
+    factor), completeness (each factor lives in one dimension), informativeness (test accuracy
+    of predicting the factor from all dimensions)."""
+    # The histogram booster fits 7x faster, but its second-order gains chose other splits: on
+    # the shipped b1 its D and I came 0.033 and 0.024 from the reference's (the bar was 0.02).
+    from sklearn.ensemble import GradientBoostingClassifier
 
     train, test = held_out(len(codes), seed)
     importance = np.zeros((codes.shape[1], factors.shape[1]))
@@ -168,13 +171,10 @@ def compute_dci(codes: np.ndarray, factors: np.ndarray, *, seed: int = 0,
         if len(np.unique(y[train])) < 2:  # a constant factor tells nothing either way
             accuracy.append(1.0)
             continue
-        # All features at every split (as gradient boosting in disentanglement_lib): with a
-        # random subset, splits land on irrelevant dimensions and smear the importances.
-        forest = RandomForestClassifier(n_estimators=n_estimators, max_depth=8, max_features=None,
-                                        random_state=seed, n_jobs=1)
-        forest.fit(codes[train], y[train])
-        importance[:, f] = forest.feature_importances_
-        accuracy.append(float(forest.score(codes[test], y[test])))
+        # random_state only breaks ties between equally good splits, the same way every run.
+        booster = GradientBoostingClassifier(random_state=seed).fit(codes[train], y[train])
+        importance[:, f] = booster.feature_importances_
+        accuracy.append(float(booster.score(codes[test], y[test])))
     disentanglement, completeness = dci_aggregate(importance)
     result = {"dci_disentanglement": disentanglement, "dci_completeness": completeness,
               "dci_informativeness": _unit(np.mean(accuracy)),
