@@ -1,16 +1,16 @@
 """The models that ship in checkpoints/: what a teacher gets with no training."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
-from sklearn.linear_model import LogisticRegression
 
-from vae import checkpoints, projection, sweep
+from vae import checkpoints, decoder_payload, projection, sweep
 from vae.derived import (
     ELBO_ONLY,
     cached_evaluation,
     cached_metrics,
-    disentanglement_metrics,
     encode_split,
     encodings_file,
     evaluate_checkpoint,
@@ -19,7 +19,6 @@ from vae.derived import (
     tsne_file,
 )
 from vae.disentanglement import compute_mig
-from vae.latent import sample_prior
 
 SWEEP = [f"shapes-sweep-{member}" for member in ("b1", "b2", "b4", "b8", "tc12")]
 LATENT_DIMS = {"digits-vae-2d": 2, "digits-vae-20d": 20, "digits-betavae-10d": 10,
@@ -41,6 +40,14 @@ def test_each_shipped_model_loads_small_and_slim(name):
     assert derived < 2**20, f"{name}'s derived data is {derived / 2**20:.2f} MB"
     assert ckpt.optimizer() is None and ckpt.snapshots() is None
     assert model.config.latent_dim == LATENT_DIMS[name]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_each_shipped_decoder_reaches_the_page_in_under_a_megabyte(name):
+    # What the latent pad's component is sent, as the README promises (1 MB = 10^6 bytes).
+    model, _ = checkpoints.load_model(shipped(name))
+    size = len(json.dumps(decoder_payload.decoder_payload(model)).encode())
+    assert size < 1_000_000, f"{name}'s decoder payload is {size:,} bytes"
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -84,16 +91,6 @@ def test_beta_vae_uses_fewer_dimensions_than_the_plain_vae():
     assert checkpoints.load(shipped("digits-betavae-10d")).config["train"]["beta"] >= 4
     assert beta["active_units"] < plain["active_units"]
     assert beta["kl"] < plain["kl"]
-
-
-def test_cvae_samples_are_recognised_as_their_class(digits):
-    model, _ = checkpoints.load_model(shipped("digits-cvae"))
-    x, y = sample_prior(model, 100, seed=0)  # 100 per class
-    flat = digits.train.images().reshape(len(digits.train), -1)
-    classifier = LogisticRegression(max_iter=3000).fit(flat, digits.train.y)
-    accuracy = classifier.score(x.reshape(len(x), -1), y)
-    print(f"CVAE samples recognised as their class: {accuracy:.1%}")
-    assert accuracy >= 0.8
 
 
 def test_shapes_model_reconstructs_position_and_size():
@@ -165,12 +162,3 @@ def test_high_beta_disentangles_more_than_beta_1():
            for name in ("shapes-sweep-b1", "shapes-sweep-tc12")}
     assert mig["shapes-sweep-tc12"] >= 0.35
     assert mig["shapes-sweep-tc12"] >= mig["shapes-sweep-b1"] + 0.05
-
-
-@pytest.mark.slow
-def test_x_y_and_scale_are_each_carried_mainly_by_one_dimension():
-    metrics = disentanglement_metrics(shipped("shapes-sweep-tc12"), use_cache=False)
-    matrix = np.asarray(metrics["mi_matrix"])
-    for factor in ("x", "y", "scale"):
-        shares = np.sort(matrix[:, metrics["factor_names"].index(factor)])[::-1]
-        assert shares[0] >= 0.5 and shares[0] >= 1.8 * shares[1], (factor, shares[:3])

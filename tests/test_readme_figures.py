@@ -1,0 +1,149 @@
+"""Every figure of the README's shipped-models section, recomputed from the shipped weights.
+
+The expected values are read from README.md itself, so a figure edited there without being
+recomputed (or a model changed without the README following) fails here. A figure printed with
+n decimals must be what the code computes now, rounded: within half a unit of its last digit,
+plus 1e-4 for floating-point differences between machines.
+"""
+
+import functools
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from vae import checkpoints, shapes
+from vae import disentanglement as dis
+from vae.derived import ELBO_ONLY, cached_metrics, encode_split, evaluate_checkpoint, grid_codes
+from vae.latent import sample_prior
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+NUMBER = r"[−+-]?\d+(?:\.\d+)?"
+
+
+def number(text: str) -> float:
+    return float(text.replace("−", "-").strip("* "))
+
+
+def agrees(printed: str, computed: float) -> bool:
+    decimals = len(printed.strip("* ").partition(".")[2])
+    return abs(number(printed) - computed) <= 0.5 * 10.0 ** -decimals + 1e-4
+
+
+def table_rows(first_cell: str) -> dict[str, list[str]]:
+    """The README table rows whose first cell matches, by that cell's name in backticks."""
+    rows = {}
+    for line in README.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and (m := re.fullmatch(f"`({first_cell})`", cells[0])):
+            rows[m.group(1)] = cells[1:]
+    return rows
+
+
+DCI = ("dci_disentanglement", "dci_completeness", "dci_informativeness")
+DIGITS = table_rows(r"digits-[\w-]+")
+SWEEP = table_rows(r"b\d+|tc\d+")
+
+
+def test_the_tables_are_found():
+    assert sorted(DIGITS) == ["digits-betavae-10d", "digits-cvae", "digits-vae-20d",
+                              "digits-vae-2d"]
+    assert sorted(SWEEP) == ["b1", "b2", "b4", "b8", "tc12"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(DIGITS))
+def test_a_digits_row_is_what_its_model_gives(name):
+    _, elbo, iwae, kl, active, _ = DIGITS[name]
+    result = evaluate_checkpoint(checkpoints.SHIPPED_DIR / name, iwae_samples=100,
+                                 use_cache=False)
+    assert agrees(elbo, result["elbo"]), (elbo, result["elbo"])
+    assert agrees(iwae, result["log_likelihood"]), (iwae, result["log_likelihood"])
+    assert agrees(kl, result["kl"]), (kl, result["kl"])
+    used, _, dims = active.partition(" of ")
+    assert (int(used), int(dims)) == (result["active_units"], len(result["kl_per_dim"]))
+
+
+@functools.cache
+def fresh_metrics(member: str) -> dict:
+    """Every metric of a sweep member computed afresh from its weights, except DCI: its
+    gradient boosting takes most of a minute a member, so its figures are the shipped ones,
+    which test_dci_is_what_the_code_computes_now recomputes for one member and
+    tests/test_reference_metrics.py holds to disentanglement_lib's."""
+    path = checkpoints.SHIPPED_DIR / f"shapes-sweep-{member}"
+    model, ckpt = checkpoints.load_model(path)
+    codes = encode_split(path, use_cache=False)
+    mu, factors = codes["mu"], codes["factors"]
+    shipped = cached_metrics(ckpt)
+    assert shipped is not None, f"{ckpt.name} ships no metrics: run make checkpoints"
+    return {"factor_names": shipped["factor_names"], **dis.compute_mig(mu, factors),
+            **dis.compute_sap(mu, factors), **dis.compute_sap_continuous(mu, factors),
+            **dis.compute_factor_vae(grid_codes(model), shapes.FACTOR_SIZES),
+            "kl_decomposition": dis.kl_decomposition(mu, codes["logvar"]),
+            **{key: shipped[key] for key in DCI}}
+
+
+@pytest.mark.slow
+def test_dci_is_what_the_code_computes_now():
+    path = checkpoints.SHIPPED_DIR / "shapes-sweep-b4"
+    codes = encode_split(path, use_cache=False)
+    fresh = dis.compute_dci(codes["mu"], codes["factors"])
+    shipped = cached_metrics(checkpoints.load(path))
+    for key in DCI:
+        assert fresh[key] == pytest.approx(shipped[key], abs=1e-9), key
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("member", sorted(SWEEP))
+def test_a_sweep_row_is_what_its_model_gives(member):
+    beta, elbo, kl, active, mig, sap, sap_r2, factor_vae, dci, split = SWEEP[member]
+    path = checkpoints.SHIPPED_DIR / f"shapes-sweep-{member}"
+    assert number(beta.partition(",")[0]) == checkpoints.load(path).config["train"]["beta"]
+    result = evaluate_checkpoint(path, iwae_samples=ELBO_ONLY, use_cache=False)
+    metrics = fresh_metrics(member)
+    decomposition = metrics["kl_decomposition"]
+    printed = {"ELBO": elbo, "KL": kl, "MIG": mig, "SAP": sap, "SAP (R²)": sap_r2,
+               "FactorVAE": factor_vae, **dict(zip(("D", "C", "I"), dci.split(" / "),
+                                                   strict=True)),
+               **dict(zip(("MI", "TC", "dim-wise KL"), split.split(" + "), strict=True))}
+    computed = {"ELBO": result["elbo"], "KL": result["kl"], "MIG": metrics["mig"],
+                "SAP": metrics["sap"], "SAP (R²)": metrics["sap_continuous"],
+                "FactorVAE": metrics["factor_vae"], "D": metrics["dci_disentanglement"],
+                "C": metrics["dci_completeness"], "I": metrics["dci_informativeness"],
+                "MI": decomposition["mutual_information"],
+                "TC": decomposition["total_correlation"],
+                "dim-wise KL": decomposition["dimension_wise_kl"]}
+    wrong = {k: (printed[k], round(computed[k], 4)) for k in printed
+             if not agrees(printed[k], computed[k])}
+    assert not wrong, wrong
+    assert int(active) == result["active_units"]
+
+
+@pytest.mark.slow
+def test_the_tc12_heatmap_sentence_is_what_its_mi_matrix_shows():
+    sentence = re.search(rf"normalized MI ({NUMBER}), ({NUMBER}) and ({NUMBER}), the runner-up "
+                         rf"({NUMBER}), ({NUMBER}) and ({NUMBER})\);\s+shape only shows through "
+                         rf"size \(({NUMBER}) in the scale dimension\)", README)
+    assert sentence, "the README's tc12 heatmap sentence changed: update this test"
+    best, runner_up, shape = sentence.groups()[:3], sentence.groups()[3:6], sentence.group(7)
+    metrics = fresh_metrics("tc12")
+    matrix, names = np.asarray(metrics["mi_matrix"]), metrics["factor_names"]
+    for factor, top, second in zip(("x", "y", "scale"), best, runner_up, strict=True):
+        column = np.sort(matrix[:, names.index(factor)])[::-1]
+        assert agrees(top, column[0]) and agrees(second, column[1]), (factor, column[:2])
+    scale_dim = matrix[:, names.index("scale")].argmax()
+    assert agrees(shape, matrix[scale_dim, names.index("shape")])
+
+
+def test_cvae_samples_are_recognised_as_their_class_as_often_as_stated(digits):
+    stated = re.search(rf"regression trained on real digits ({NUMBER}) %", README)
+    assert stated, "the README's CVAE sentence changed: update this test"
+    model, _ = checkpoints.load_model(checkpoints.SHIPPED_DIR / "digits-cvae")
+    x, y = sample_prior(model, 100, seed=0)  # 100 per class
+    flat = digits.train.images().reshape(len(digits.train), -1)
+    classifier = LogisticRegression(max_iter=3000).fit(flat, digits.train.y)
+    accuracy = classifier.score(x.reshape(len(x), -1), y)
+    assert accuracy >= 0.97
+    assert agrees(stated.group(1), 100 * accuracy), (stated.group(1), accuracy)
