@@ -111,8 +111,6 @@ def tsne_file(ckpt: Checkpoint, split: str = "test", seed: int = 0) -> Path:
     return ckpt.derived_file("tsne", projection.TSNE_VERSION, f"{split}-seed{seed}", ".npy")
 
 
-
-
 def disentanglement_metrics(path: str | Path, *, seed: int = 0, use_cache: bool = True) -> dict:
     """Every metric of vae.disentanglement on a checkpoint's test encodings (posterior means),
     cached per checkpoint version. Data with labels but no factors has the label as its one
