@@ -1,5 +1,5 @@
 """Crafted latent-pad messages through the real pad in Chromium, the real websocket and a real
-server (docs/design.md §6): they move nothing, as tests/test_reliability_pad.py shows through
+server: they move nothing, as tests/test_reliability_pad.py shows through
 AppTest's session state. What moved is read as a user sees it: the URL the server keeps in
 step with its sliders and class, the pictures it decoded, and the page's exceptions.
 
@@ -77,7 +77,11 @@ class Wire:
                 continue  # not the pad's state, or no release yet
             n = code["n"]
             if n > self.latest and self.armed is not _NOTHING:
-                self.instead[n], self.armed = self.armed, _NOTHING
+                code, counted = self.armed
+                # A well-formed code keeps the release's count, as the pad's own would: the
+                # server acknowledges it and the pad goes on following the server.
+                self.instead[n] = {**code, "n": n} if counted else code
+                self.armed = _NOTHING
             self.latest = max(self.latest, n)
             if n in self.instead:
                 state["code"] = self.instead[n]
@@ -108,7 +112,7 @@ def seen(page: Page, expect: tuple[str, str] | None = None) -> Seen:
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while True:
         query = parse_qs(page.evaluate("location.search").lstrip("?"))
-        z, c = query["z"][0], query["c"][0]
+        z, c = query.get("z", [""])[0], query.get("c", [""])[0]
         if expect is None or (z, c) == expect or time.monotonic() > deadline:
             break
         page.wait_for_timeout(50)
@@ -137,14 +141,15 @@ def pad(browser: Browser, tiny_models: Path,
             page.close()
 
 
-def release_with(page: Page, wire: Wire, code: object) -> None:
+def release_with(page: Page, wire: Wire, code: object, counted: bool = False) -> None:
     """Drag the pad's point and let go, as a hand does, the server getting `code` instead of
-    the pad's; returns once the server has finished the run the release started."""
+    the pad's (`counted`: with the release's count, as a well-formed code from the pad has);
+    returns once the server has finished the run the release started."""
     box = page.locator(".lp-pad").bounding_box(timeout=RUN_TIMEOUT_S * 1000)
     assert box is not None
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     runs = wire.finished
-    wire.armed = code
+    wire.armed = (code, counted)
     page.mouse.move(x, y)
     page.mouse.down()
     for i in range(1, 11):
@@ -162,7 +167,7 @@ def from_the_origin(page: Page, wire: Wire) -> Seen:
     """Sliders at 0 and class 0, set by a well-formed code sent the same way: every case
     starts there, so what a crafted one moves shows, and a case that fails leaves the next
     one its own verdict."""
-    release_with(page, wire, ORIGIN)
+    release_with(page, wire, ORIGIN, counted=True)
     origin = (format_code(ORIGIN["z"]), str(ORIGIN["label"]))
     start = seen(page, origin)
     assert (start.z, start.c) == origin
@@ -188,7 +193,7 @@ def test_a_well_formed_pad_message_sent_the_same_way_moves_the_sliders_and_the_c
         pad: tuple[Page, Wire]) -> None:
     page, wire = pad
     before = from_the_origin(page, wire)
-    release_with(page, wire, WELL_FORMED)
+    release_with(page, wire, WELL_FORMED, counted=True)
     moved = (format_code(WELL_FORMED["z"]), str(WELL_FORMED["label"]))
     after = seen(page, moved)
     assert (after.z, after.c) == moved
