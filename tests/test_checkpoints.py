@@ -110,7 +110,6 @@ def test_saves_make_versions_and_keep_only_the_previous(tmp_path: Path) -> None:
         loaded[1].weights()
 
 
-
 def test_an_interrupted_cleanup_never_leaves_a_version_with_files_missing(tmp_path: Path,
                                                                           monkeypatch) -> None:
     folder = tmp_path / "run"
@@ -130,6 +129,7 @@ def test_an_interrupted_cleanup_never_leaves_a_version_with_files_missing(tmp_pa
     monkeypatch.undo()
     save_model(folder, seed=3)  # the next save finishes the removal
     assert sorted(p.name for p in folder.iterdir()) == ["CURRENT", "v000003", "v000004"]
+
 
 # --- crash safety -----------------------------------------------------------------------------
 

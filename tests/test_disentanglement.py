@@ -24,7 +24,7 @@ from vae.disentanglement import (
 SIZES = (3, 6, 10, 16, 16)  # the shapes grid's factors
 N = 6000
 # Gradient boosting, as the reference, fits a tree per value of every factor 100 times: DCI
-# sees the first 1,500 codes (a fifth of the shapes test split) to keep these tests short.
+# sees the first 1,000 codes (about a fifth of the shapes test split) to keep these short.
 DCI_N = 1000
 GRID = np.indices(SIZES).reshape(len(SIZES), -1).T  # every combination, in np.indices order
 

@@ -73,12 +73,13 @@ def test_evaluate_agrees_with_a_plain_loop_of_elbo_terms_on_the_same_draws(train
 
 
 def test_evaluation_averages_out_the_noise_of_z(trained, digits):
-    # Ten passes of fresh z: the ELBO's spread over seeds shrinks by about sqrt(10) = 3.2.
+    # Ten passes of fresh z: the ELBO's spread over seeds shrinks by about sqrt(10) = 3.2;
+    # over 20 seeds a correct average falls short of 1.5 about once in a thousand draws.
     x = digits.test.images()
     spread = {passes: np.std([evaluate(trained, x, iwae_samples=1, passes=passes,
-                                       seed=seed)["elbo"] for seed in range(6)])
+                                       seed=seed)["elbo"] for seed in range(20)])
               for passes in (1, 10)}
-    assert spread[10] < spread[1] / 2, spread
+    assert spread[10] < spread[1] / 1.5, spread
 
 
 def test_active_units_follow_the_variance_of_the_means():

@@ -19,7 +19,7 @@ FACTOR_VAE_TOLERANCE = 0.03
 # DCI: the same gradient-boosted trees on the same split; they differ only in how ties between
 # equally good splits are broken (the reference's trees draw a random feature order).
 DCI = ("dci_disentanglement", "dci_completeness", "dci_informativeness")
-DCI_TOLERANCE = 0.005
+DCI_TOLERANCE = 0.004
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))

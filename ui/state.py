@@ -75,7 +75,8 @@ def tsne_workers() -> TsneWorkers:
 
 @st.cache_resource
 def metric_workers() -> Workers:
-    # Metrics take seconds on shapes: computed off the server, one model at a time.
+    # Metrics take most of a minute on shapes (DCI's boosted trees): computed off the server,
+    # one model at a time.
     return Workers(max_running=1)
 
 
