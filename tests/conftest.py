@@ -11,10 +11,10 @@ from tiny_models import FRESH
 from benchmarks.harness import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app, wait_idle
 from vae.data import load_dataset
 
-# Set by .ci/run: what CI must have (Chromium) is required, and a test that needs it and
-# skips fails instead; elsewhere those tests skip with their reason.
+# Set by .ci/run: what CI must have (Chromium, Fashion-MNIST) is required, and a test that
+# needs it and skips fails instead; elsewhere those tests skip with their reason.
 REQUIRE_ENV = "LATENT_LAB_REQUIRE"
-REQUIRED_MARKERS = ("browser",)
+REQUIRED_MARKERS = ("browser", "fashion")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -40,6 +40,15 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.fixture(scope="session")
 def digits():
     return load_dataset("digits")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache(tmp_path_factory):
+    # Derived results and parsed datasets go to a cache of the test session's own: never a
+    # user's checkpoints/.cache, and never results an earlier run left there.
+    from vae import checkpoints
+
+    checkpoints.CACHE_DIR = tmp_path_factory.mktemp("cache")
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,6 @@
 """The CI rule: with LATENT_LAB_REQUIRE set (as .ci/run sets it) a browser test that cannot
-find Chromium fails; without it, it skips with its reason."""
+find Chromium fails, and so does a test of the real Fashion-MNIST files that cannot find
+them; without it, they skip with their reason."""
 
 import os
 import subprocess
@@ -30,3 +31,20 @@ def test_a_browser_test_without_chromium_fails_where_it_is_required():
     result = run_a_browser_test(LATENT_LAB_REQUIRE="1")
     assert result.returncode == 1, result.stdout
     assert "LATENT_LAB_REQUIRE makes browser tests required" in result.stdout
+
+
+def run_the_fashion_tests(**env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k != "LATENT_LAB_REQUIRE"}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
+         "tests/test_fashion.py"], cwd=REPO, capture_output=True, text=True,
+        env={**environment, "LATENT_LAB_FASHION_DIR": "/no/such/folder", **env})
+
+
+def test_fashion_tests_without_the_files_skip_outside_ci_and_fail_in_it():
+    result = run_the_fashion_tests()
+    assert result.returncode == 0, result.stdout
+    assert "skipped" in result.stdout and "Fashion-MNIST is not installed" in result.stdout
+    result = run_the_fashion_tests(LATENT_LAB_REQUIRE="1")
+    assert result.returncode == 1, result.stdout
+    assert "LATENT_LAB_REQUIRE makes fashion tests required" in result.stdout

@@ -59,14 +59,29 @@ def test_sample_writes_npz_in_unit_range_and_a_png(trained, tmp_path):
     assert np.array_equal(np.load(same)["x"], x)  # --seed defaults to 0: reproducible
 
 
-def test_cvae_sample_per_class_and_for_one_label(tmp_path):
+NAMES = "zero,one,two,three,four,five,six,seven,eight,nine"
+
+
+def test_cvae_sample_per_class_and_for_one_label_by_number_or_name(tmp_path, trained, capsys):
     out = tmp_path / "cvae"
-    assert main(["train", "--model", "cvae", "--epochs", "2", *TINY, "--out", str(out)]) == 0
+    assert main(["train", "--model", "cvae", "--epochs", "2", *TINY, "--out", str(out),
+                 "--class-names", NAMES]) == 0
+    assert checkpoints.load(out).config["data"]["class_names"] == NAMES.split(",")
     assert main(["sample", str(out), "--n", "3", "--out", str(tmp_path / "all.npz")]) == 0
     assert np.load(tmp_path / "all.npz")["y"].tolist() == np.repeat(np.arange(10), 3).tolist()
-    assert main(["sample", str(out), "--n", "4", "--label", "7",
-                 "--out", str(tmp_path / "sevens.npz")]) == 0
-    assert np.load(tmp_path / "sevens.npz")["y"].tolist() == [7] * 4
+    for label in ("7", "seven"):
+        assert main(["sample", str(out), "--n", "4", "--label", label,
+                     "--out", str(tmp_path / "sevens.npz")]) == 0
+        assert np.load(tmp_path / "sevens.npz")["y"].tolist() == [7] * 4
+    capsys.readouterr()
+    assert main(["sample", str(out), "--label", "eleven", "--out", str(tmp_path / "x.npz")]) == 2
+    assert "no class 'eleven'; choose one of zero, one," in capsys.readouterr().err
+    # A VAE has no classes: the label is refused, not ignored.
+    assert main(["sample", str(trained), "--label", "3", "--out", str(tmp_path / "x.npz")]) == 2
+    assert "trained without classes" in capsys.readouterr().err
+    assert main(["train", "--epochs", "1", *TINY, "--out", str(tmp_path / "bad"),
+                 "--class-names", "a,b"]) == 2
+    assert "2 class names were given for 10 classes" in capsys.readouterr().err
 
 
 def test_manage_list_rename_export_import_delete(trained, tmp_path, monkeypatch, capsys):

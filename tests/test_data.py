@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import stat
 import zipfile
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from bad_input import idx_bytes, png_bytes
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from vae import data, file_readers, shapes
+from vae import checkpoints, data, dataset_cache, file_readers, shapes
 from vae.data import DataError
 
 # --------------------------------------------------------------------------- helpers
@@ -159,12 +160,62 @@ def test_mnist_test_split_is_t10k_in_order(tmp_path):
     np.testing.assert_array_equal(d.test.x.ravel(), np.frombuffer(raw, np.uint8, offset=16))
 
 
+def test_an_idx_folder_is_parsed_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoints, "CACHE_DIR", tmp_path / "cache")
+    folder = make_mnist(tmp_path / "m")
+    first = data.load_dataset(f"mnist:{folder}")
+    with monkeypatch.context() as broken:  # a second open neither parses nor splits again
+        broken.setattr(data, "read_idx", lambda *a, **k: pytest.fail("parsed again"))
+        broken.setattr(data, "_split_off", lambda *a, **k: pytest.fail("split again"))
+        again = data.load_dataset(f"mnist:{folder}")
+    for part in ("train", "val", "test"):
+        np.testing.assert_array_equal(getattr(again, part).x, getattr(first, part).x)
+        np.testing.assert_array_equal(getattr(again, part).y, getattr(first, part).y)
+    pixels = sum(f.stat().st_size for f in dataset_cache.cache_dir().glob("idx-*.npy")
+                 if np.load(f, mmap_mode="r").ndim == 3)
+    assert pixels <= 1.2 * (100 + 20) * 12 * 12  # uint8, no more than 1.2x the raw pixels
+
+    # New content of the same size, written at once: read as new, never the cached array.
+    labels = folder / "t10k-labels-idx1-ubyte.gz"
+    write(labels, gzip.compress(idx_bytes(balanced_labels(20, 10, seed=5))))
+    np.testing.assert_array_equal(data.load_dataset(f"mnist:{folder}").test.y,
+                                  balanced_labels(20, 10, seed=5))
+
+    # A file older than its hashing is known by its size and time: not even read.
+    for file in folder.iterdir():
+        os.utime(file, (1e9, 1e9))
+    data.load_dataset(f"mnist:{folder}")
+    monkeypatch.setattr(data, "read_file", lambda path: pytest.fail(f"{path} read again"))
+    assert len(data.load_dataset(f"mnist:{folder}").test) == 20
+
+
+def test_class_names_from_a_file_beside_the_idx_files_or_given(tmp_path):
+    folder = make_mnist(tmp_path / "m")
+    names = [f"kind {i}" for i in range(10)]
+    write(folder / data.NAMES_FILE, ("\n".join(names) + "\n").encode())
+    assert data.load_dataset(f"mnist:{folder}").class_names == names
+    given = list("abcdefghij")
+    assert data.load_dataset(f"mnist:{folder}", class_names=given).class_names == given
+    refused(lambda: data.load_dataset(f"mnist:{folder}", class_names=["a", "b"]),
+            "2 class names", "10 classes")
+    refused(lambda: data.load_dataset(f"mnist:{folder}", class_names=list("abcdefghia")),
+            "distinct")
+    write(folder / data.NAMES_FILE, b"one\ntwo\n")
+    refused(lambda: data.load_dataset(f"mnist:{folder}"), data.NAMES_FILE, "2 class names")
+
+
 def test_mnist_refusals(tmp_path, monkeypatch):
     refused(lambda: data.load_dataset(f"mnist:{tmp_path / 'nope'}"), "nope", "no such folder")
     folder = make_mnist(tmp_path / "m", gz=False)
     labels = folder / "t10k-labels-idx1-ubyte"
     images = folder / "t10k-images-idx3-ubyte"
     spec = f"mnist:{folder}"
+    # First, with a cache of its own: a file once parsed is read from the cache, not inflated.
+    monkeypatch.setattr(checkpoints, "CACHE_DIR", tmp_path / "cache")
+    with monkeypatch.context() as limited:
+        limited.setattr(file_readers, "MAX_DECOMPRESSED_BYTES", 10_000)
+        refused(lambda: data.load_dataset(spec), "train-images-idx3-ubyte", "14,400 bytes",
+                "limit")
 
     labels.unlink()
     refused(lambda: data.load_dataset(spec), "t10k-labels-idx1-ubyte", "missing")
@@ -191,9 +242,6 @@ def test_mnist_refusals(tmp_path, monkeypatch):
     refused(lambda: data.load_dataset(spec), "t10k-images-idx3-ubyte", "gzip")
     write(images, gzip.compress(good))
     assert len(data.load_dataset(spec).test) == 20
-
-    monkeypatch.setattr(file_readers, "MAX_DECOMPRESSED_BYTES", 10_000)
-    refused(lambda: data.load_dataset(spec), "train-images-idx3-ubyte", "14,400 bytes", "limit")
 
 
 def test_a_gzip_is_inflated_no_further_than_its_header_says(monkeypatch):

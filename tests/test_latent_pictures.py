@@ -7,9 +7,11 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from vae import latent
 from vae.latent import (
     decode_every_class,
     nearest_in,
+    pixel_norms,
     prior_code,
 )
 from vae.models import VAE, ModelConfig
@@ -100,6 +102,18 @@ def test_nearest_in_agrees_with_nearest():
     np.testing.assert_array_equal(index, nearest(images, query, k=3))
     assert rms[0] == pytest.approx(0.01, abs=1e-4) and (np.diff(rms) >= 0).all()
     assert len(nearest_in(flat, norms, query, k=80)[0]) == 50
+
+
+def test_nearest_in_searches_uint8_pixels_as_their_floats(monkeypatch):
+    monkeypatch.setattr(latent, "NEAREST_ROWS", 7)  # several slices, the last one short
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, (50, 64), dtype=np.uint8)
+    floats = pixels / np.float32(255)
+    query = floats[31] + 0.02
+    index, rms = nearest_in(pixels, pixel_norms(pixels), query, k=4)
+    np.testing.assert_array_equal(index, nearest(floats, query, k=4))
+    assert rms[0] == pytest.approx(0.02, abs=1e-4)
+    np.testing.assert_allclose(pixel_norms(pixels), (floats ** 2).sum(1), rtol=1e-5)
 
 
 def test_one_style_decodes_under_every_class():

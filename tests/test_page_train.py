@@ -236,3 +236,24 @@ def test_objective_and_capacity_reach_the_job_and_a_clash_is_refused(runs):
     assert job.spec["train"]["objective"] == "betavae"
     assert job.spec["train"]["capacity"] == "12:5000:100"
     state.job_manager().stop(job.id)
+
+
+def test_fashion_is_offered_where_its_files_are_and_trains(runs, tmp_path, monkeypatch):
+    from test_fashion import fake_fashion
+
+    from vae import fashion
+
+    monkeypatch.setenv(fashion.ENV, str(tmp_path))  # named, and empty
+    at = open_page()
+    assert "fashion" not in at.radio(key="train_form_dataset").options
+    assert fashion.MISSING in [c.value for c in at.caption]
+
+    monkeypatch.setenv(fashion.ENV, str(fake_fashion(tmp_path)))
+    at = open_page()
+    at.radio(key="train_form_dataset").set_value("fashion").run()
+    start(at, "clothes")
+    job = state.job_manager().wait(state.job_manager().jobs()[0].id, timeout=60)
+    assert job.status == "finished", job.message
+    ckpt = checkpoints.load(runs / "clothes")
+    assert ckpt.config["data"]["dataset"] == "fashion"
+    assert ckpt.config["data"]["class_names"] == list(fashion.CLASS_NAMES)

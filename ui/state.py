@@ -28,6 +28,7 @@ from vae.derived import (
     metrics_target,
 )
 from vae.jobs import JobManager
+from vae.latent import pixel_norms
 from vae.models import VAE
 from vae.projection import TsneWorkers
 
@@ -148,9 +149,9 @@ def test_images(path: str, key: str) -> np.ndarray:
 
 @st.cache_resource(max_entries=4)
 def _train_pixels(spec: str, image_size: int | None, rgb: bool) -> tuple[np.ndarray, np.ndarray]:
-    images = dataset(spec, image_size, rgb).train.images()
-    flat = images.reshape(len(images), -1)
-    return flat, (flat ** 2).sum(1)
+    pixels = dataset(spec, image_size, rgb).train.x  # uint8 stays uint8 (vae.latent.nearest_in)
+    flat = pixels.reshape(len(pixels), -1)
+    return flat, pixel_norms(flat)
 
 
 def train_pixels(ckpt: checkpoints.Checkpoint) -> tuple[np.ndarray, np.ndarray]:

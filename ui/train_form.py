@@ -12,16 +12,16 @@ from typing import Any
 import streamlit as st
 
 from ui import render
-from vae import uploads
+from vae import fashion, uploads
 from vae.models import CONV_SIDES, conv_accepts, parse_hidden
 from vae.presets import PRESETS
 from vae.runner import RunSpec
 
 CUSTOM = "custom"
 DATASETS = {"digits": "Digits (8×8, 1,797 images)", "shapes": "Shapes (32×32, 5 factors)",
-            "upload": "Upload your own"}
+            "fashion": "Fashion-MNIST (28×28, 70,000 images)", "upload": "Upload your own"}
 # Shape and class count of the built-in datasets, so the form checks a model without loading.
-BUILT_IN = {"digits": ((1, 8, 8), 10), "shapes": ((1, 32, 32), 3)}
+BUILT_IN = {"digits": ((1, 8, 8), 10), "shapes": ((1, 32, 32), 3), "fashion": ((1, 28, 28), 10)}
 IMAGE_SIZES = [0, 16, 28, 32, 64]
 SCHEDULES = {"constant": "constant", "linear": "linear warm-up", "sigmoid": "sigmoid",
              "cyclical": "cyclical"}
@@ -190,7 +190,11 @@ def form() -> FormResult:
     data_col, model_col, beta_col, run_col = st.columns(4, gap="medium")
     with data_col:
         st.markdown("**Data**")
-        st.radio("Dataset", list(DATASETS), **keep("dataset"), format_func=DATASETS.get)
+        installed = fashion.folder() is not None
+        st.radio("Dataset", [d for d in DATASETS if installed or d != "fashion"],
+                 **keep("dataset"), format_func=DATASETS.get)
+        if not installed:
+            st.caption(fashion.MISSING)
         st.selectbox("Image size (pixels a side)", IMAGE_SIZES, **keep("image_size"),
                      format_func=lambda s: "as the data is" if s == 0 else f"{s}×{s}",
                      help=f"Resize every image; the conv architecture needs {CONV_SIDES[0]} "

@@ -114,6 +114,22 @@ class Checkpoint:
             return CACHE_DIR / DERIVED / name
         return inside
 
+    def class_index(self, text: str) -> int:
+        """The label of the class `text` names, by name or by number; a sentence for a model
+        trained without classes or a class it does not have."""
+        k = self.config["model"]["num_classes"]
+        if not k:
+            raise CheckpointError(f"'{self.name}' was trained without classes, so no class can "
+                                  "be chosen; leave the label out or pick a CVAE.")
+        names = [str(n) for n in self.config["data"].get("class_names") or []][:k]
+        text = text.strip()
+        if text in names:
+            return names.index(text)
+        if text.isdigit() and int(text) < k:
+            return int(text)
+        shown = ", ".join(names) if names else f"0 to {k - 1}"
+        raise CheckpointError(f"'{self.name}' has no class '{text}'; choose one of {shown}.")
+
     def weights(self) -> dict[str, torch.Tensor]:
         return _read_tensors(self.version / MODEL, _where(self.path))[0]
 

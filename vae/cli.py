@@ -45,7 +45,10 @@ def _hidden(text: str) -> list[int]:
 
 def _add_train_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="digits",
-                        help="digits, shapes, mnist:DIR, npz:FILE, images:DIR or images:FILE.zip")
+                        help="digits, shapes, fashion, mnist:DIR, npz:FILE, images:DIR or "
+                        "images:FILE.zip")
+    parser.add_argument("--class-names", type=lambda text: text.split(","), metavar="A,B,...",
+                        help="names of the classes in label order, for labels that are numbers")
     parser.add_argument("--model", choices=["vae", "cvae"], default="vae")
     parser.add_argument("--arch", choices=["mlp", "conv"])
     parser.add_argument("--latent-dim", type=int)
@@ -118,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     sample = sub.add_parser("sample", help="decode samples from the prior")
     sample.add_argument("checkpoint", type=Path)
     sample.add_argument("--n", type=int, default=16)
-    sample.add_argument("--label", type=int)
+    sample.add_argument("--label", help="a class of a CVAE, by name or number")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--out", required=True, type=Path)
 
@@ -158,7 +161,7 @@ def _spec(args: argparse.Namespace):
 
     return RunSpec(dataset=args.dataset, model=chosen(MODEL_FLAGS), train=chosen(TRAIN_FLAGS),
                    kind=args.model, image_size=args.image_size, rgb=args.rgb,
-                   preset=args.preset)
+                   preset=args.preset, class_names=args.class_names)
 
 
 class _Progress:
@@ -303,7 +306,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from vae.latent import sample_prior
 
     model, ckpt = checkpoints.load_model(args.checkpoint)
-    x, y = sample_prior(model, args.n, label=args.label, seed=args.seed)
+    label = None if args.label is None else ckpt.class_index(args.label)
+    x, y = sample_prior(model, args.n, label=label, seed=args.seed)
     if args.out.suffix.lower() == ".png":
         save_grid(x, args.out, columns=args.n if y is not None and args.label is None else None)
     elif args.out.suffix.lower() == ".npz":

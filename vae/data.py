@@ -1,15 +1,17 @@
 """Datasets for Latent Lab: built-ins (digits, shapes) and user files, validated and split.
 
-Specs for `load_dataset`: "digits", "shapes", "mnist:DIR", "npz:FILE", "images:DIR" or
-"images:FILE.zip". The app's upload goes through `load_upload`. Everything a user supplies is
-checked before use; every refusal is a `DataError` whose message is one sentence naming the file,
-the problem and what to do. Nothing is ever unpickled and no archive is ever extracted to disk.
+Specs for `load_dataset`: "digits", "shapes", "fashion", "mnist:DIR", "npz:FILE",
+"images:DIR" or "images:FILE.zip". The app's upload goes through `load_upload`. Everything a
+user supplies is checked before use; every refusal is a `DataError` whose message is one
+sentence naming the file, the problem and what to do. Nothing is ever unpickled and no
+archive is ever extracted to disk.
 
 Images are kept compact: uint8 stays uint8 until `Split.images` converts the batch asked for.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import io
 import itertools
@@ -21,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from vae import file_readers, shapes
+from vae import dataset_cache, fashion, file_readers, shapes
 from vae.file_readers import (
     MNIST_NAMES,
     DataError,
@@ -46,6 +48,8 @@ MAX_SIDE = 128
 MIN_IMAGES = 10
 
 SEED = 0
+# Beside IDX files: one class name per line, in label order.
+NAMES_FILE = "class_names.txt"
 
 
 @dataclass
@@ -95,20 +99,35 @@ class Dataset:
 # --------------------------------------------------------------------------- entry points
 
 
-def load_dataset(spec: str, *, image_size: int | None = None, rgb: bool = False) -> Dataset:
+def load_dataset(spec: str, *, image_size: int | None = None, rgb: bool = False,
+                 class_names: list[str] | None = None) -> Dataset:
     """Load a dataset by spec. `image_size` resizes every image to a square of that side;
     `rgb` decodes image files (folders, zips) in colour instead of grayscale, while arrays
-    (npz, IDX) keep the channels they have."""
+    (npz, IDX) keep the channels they have; `class_names` name the classes in label order."""
     _check_image_size(image_size)
+    dataset = _load(spec, image_size, rgb)
+    if class_names is not None:
+        dataset.class_names = _checked_names(spec, list(class_names), dataset.num_classes)
+    return dataset
+
+
+def _load(spec: str, image_size: int | None, rgb: bool) -> Dataset:
     kind, _, arg = spec.partition(":")
     if kind == "digits" and not arg:
         return _resized(_digits(spec), image_size)
     if kind == "shapes" and not arg:
         return _resized(_shapes(spec), image_size)
+    if kind == "fashion" and not arg:
+        folder = fashion.folder()
+        if folder is None:
+            raise DataError(fashion.MISSING)
+        with dataset_cache.held():
+            return _mnist_dir(spec, folder, image_size, list(fashion.CLASS_NAMES))
     if kind in ("mnist", "npz", "images") and arg:
         path = Path(arg).expanduser()
         if kind == "mnist":
-            return _mnist_dir(spec, path, image_size)
+            with dataset_cache.held():  # a refused folder leaves nothing in the cache
+                return _mnist_dir(spec, path, image_size)
         if kind == "npz":
             x, y = read_npz(read_file(path), str(path))
             return _from_arrays(spec, x, y, str(path), image_size)
@@ -118,9 +137,21 @@ def load_dataset(spec: str, *, image_size: int | None = None, rgb: bool = False)
             spec, zip_entries(read_file(path), str(path)), str(path), image_size, rgb
         )
     raise DataError(
-        f"{spec!r} is not a dataset spec; use digits, shapes, mnist:DIR, npz:FILE, "
+        f"{spec!r} is not a dataset spec; use digits, shapes, fashion, mnist:DIR, npz:FILE, "
         "images:DIR or images:FILE.zip."
     )
+
+
+def _checked_names(name: str, names: list[str], k: int) -> list[str]:
+    """Class names as given, once they are one distinct, non-empty name per class."""
+    names = [str(n).strip() for n in names]
+    if len(names) != k:
+        raise DataError(f"{name}: {len(names)} class names were given for {k} classes; give "
+                        "one name per class, in label order.")
+    if not all(names) or len(set(names)) != k:
+        raise DataError(f"{name}: class names must be distinct and not empty; check the "
+                        "list for a blank or repeated name.")
+    return names
 
 
 def load_upload(
@@ -162,16 +193,23 @@ def load_upload(
 
 # One fixed draw per split, whatever the model's seed, so every binarized model sees the same data.
 BINARIZE_SEEDS = {"train": 0, "val": 1, "test": 2}
+BINARIZE_ROWS = 4096
 
 
 def model_inputs(split: Split, which: str, binarized: bool) -> np.ndarray:
-    """A split's images as the model sees them: float32 in [0, 1], or a fixed Bernoulli draw
-    of them with --binarize, so that log p(x) is a true log-likelihood (docs/design.md §3)."""
-    x = split.images()
+    """A split's pixels as the model sees them, still compact: uint8 0..255 (float32 in
+    [0, 1] for float data) until `models.as_input` makes a batch of them; with --binarize a
+    fixed Bernoulli draw, uint8 0 or 255, so that log p(x) is a true log-likelihood
+    (docs/design.md §3)."""
     if not binarized:
-        return x
+        return split.x
     rng = np.random.default_rng(BINARIZE_SEEDS[which])
-    return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
+    out = np.empty(split.x.shape, np.uint8)
+    # In slices, so a float copy of the whole split never exists; the draws are the same.
+    for start in range(0, len(split), BINARIZE_ROWS):
+        x = split.images(slice(start, start + BINARIZE_ROWS))
+        out[start:start + len(x)] = (rng.random(x.shape, dtype=np.float32) < x) * np.uint8(255)
+    return out
 
 
 # --------------------------------------------------------------------------- built-ins
@@ -221,15 +259,19 @@ def _shapes(spec: str) -> Dataset:
     )
 
 
-def _mnist_dir(spec: str, folder: Path, image_size: int | None) -> Dataset:
+def _mnist_dir(spec: str, folder: Path, image_size: int | None,
+               class_names: list[str] | None = None) -> Dataset:
+    """The four IDX files of a folder: t10k is the test split, a stratified 10 % of the
+    training files (seed 0) the validation split. Class names: `class_names`, else the
+    folder's NAMES_FILE, else the label values."""
     if not folder.is_dir():
         raise DataError(f"{folder}: no such folder; give the folder holding the MNIST IDX files.")
     parts = {}
     for part in ("train", "test"):
         images = mnist_file(folder, MNIST_NAMES[part, "images"])
         labels = mnist_file(folder, MNIST_NAMES[part, "labels"])
-        x = _to_nchw(read_idx(read_file(images), str(images), ndim=3), str(images))
-        y = read_idx(read_file(labels), str(labels), ndim=1)
+        x = _to_nchw(_idx(images, ndim=3), str(images))
+        y = _idx(labels, ndim=1)
         _check_label_count(str(labels), y, len(x))
         _check_sides(str(images), x.shape, resizable=image_size is not None)
         parts[part] = x, y
@@ -242,15 +284,41 @@ def _mnist_dir(spec: str, folder: Path, image_size: int | None) -> Dataset:
     classes = np.unique(np.concatenate([y_train, y_test]))
     _check_class_count(str(folder), len(classes))
     y_train, y_test = np.searchsorted(classes, y_train), np.searchsorted(classes, y_test)
-    train, val = _split_off(np.arange(len(x_train)), y_train, math.ceil(0.1 * len(x_train)))
+    train, val = _held_out(y_train, math.ceil(0.1 * len(x_train)))
+    if class_names is None and (folder / NAMES_FILE).is_file():
+        names_file = folder / NAMES_FILE
+        lines = names_file.read_text(errors="replace").splitlines()
+        class_names = _checked_names(str(names_file), [n for n in lines if n.strip()],
+                                     len(classes))
     dataset = Dataset(
         name=spec,
         train=Split(x_train[train], y_train[train]),
         val=Split(x_train[val], y_train[val]),
-        test=Split(x_test, y_test),
-        class_names=[str(c) for c in classes],
+        test=Split(np.array(x_test), y_test),  # a copy: the cache's own is read-only
+        class_names=class_names or [str(c) for c in classes],
     )
     return _resized(dataset, image_size)
+
+
+def _idx(path: Path, ndim: int) -> np.ndarray:
+    """An IDX file's array, parsed once and then read from the dataset cache."""
+    digest, data = dataset_cache.file_digest(path, read_file)
+
+    def parse() -> np.ndarray:
+        return read_idx(read_file(path) if data is None else data, str(path), ndim=ndim)
+
+    x = dataset_cache.cached_array(f"idx-{digest}", parse)
+    return x if x.ndim == ndim else parse()  # parse() says what the file holds instead
+
+
+def _held_out(y: np.ndarray, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """_split_off for a labelled IDX training file, cached by its labels: the split is the
+    same every time, and recomputing it would import scikit-learn (a second)."""
+    digest = hashlib.sha256(np.ascontiguousarray(y, dtype=np.int64).tobytes()).hexdigest()
+    order = dataset_cache.cached_array(
+        f"split-{SEED}-{n_out}-{digest}",
+        lambda: np.concatenate(_split_off(np.arange(len(y)), y, n_out)))
+    return np.asarray(order[:-n_out]), np.asarray(order[-n_out:])
 
 
 # --------------------------------------------------------------------------- arrays
@@ -274,6 +342,8 @@ def _to_nchw(x: np.ndarray, name: str) -> np.ndarray:
         )
     if len(x) == 0:
         raise DataError(f"{name}: array 'x' holds 0 images; supply at least {MIN_IMAGES}.")
+    if x.dtype == np.uint8:  # in range by its type: no pass over the pixels to check
+        return np.ascontiguousarray(x)
     if x.dtype.kind == "b":
         return np.ascontiguousarray(x, dtype=np.uint8) * np.uint8(255)
     if x.dtype.kind == "f":

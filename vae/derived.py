@@ -19,7 +19,7 @@ from vae.checkpoints import Checkpoint
 from vae.data import Dataset, Split, load_dataset, model_inputs
 from vae.evaluation import EVALUATION_VERSION, evaluate
 from vae.files import write_atomic
-from vae.models import VAE
+from vae.models import VAE, as_input
 
 # Bump when what encode_split stores changes.
 ENCODINGS_VERSION = 1
@@ -81,7 +81,7 @@ def encode_split(path: str | Path, split: str = "test", *,
         return cached
     x, part, _ = checkpoint_data(ckpt, split)
     c = torch.as_tensor(part.y) if model.config.num_classes else None
-    mu, logvar = model.encode(torch.as_tensor(x), c)
+    mu, logvar = model.encode(as_input(torch.as_tensor(x)), c)
     out = {"mu": mu.numpy(), "logvar": logvar.numpy()}
     if part.y is not None:
         out["y"] = part.y

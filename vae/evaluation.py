@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from vae.losses import gaussian_log_density, kl_divergence, log_likelihood, model_log_sigma
-from vae.models import VAE
+from vae.models import VAE, as_input
 
 # The definitions' version: bump it when what evaluate returns changes, so cached figures are
 # recomputed.
@@ -79,12 +79,12 @@ def evaluate(model: VAE, x: np.ndarray, y: np.ndarray | None = None, *,
     """Beta = 1 terms in nats per example; elbo, recon and log_likelihood: higher is better."""
     model.eval()
     elbo_rng, iwae_rng = streams(seed)
-    xt = torch.as_tensor(x, dtype=torch.float32)
+    xt = torch.as_tensor(x)
     ct = torch.as_tensor(y, dtype=torch.long) if model.config.num_classes else None
     d = model.config.latent_dim
     elbo, recon, log_px, kl_dims, mus = [], [], [], [], []
     for part in _chunks(len(xt), batch_size):
-        xb, cb = xt[part], None if ct is None else ct[part]
+        xb, cb = as_input(xt[part]), None if ct is None else ct[part]
         n = len(xb)
         # Encoded once for every pass and the bound: the encoder costs as much as the decoder.
         mu, logvar = model.encode(xb, cb)

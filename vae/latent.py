@@ -26,6 +26,9 @@ def sample_prior(model: VAE, n: int, *, label: int | None = None,
     z = np.random.default_rng(seed).standard_normal((n, model.config.latent_dim)).astype(
         np.float32)
     if not k:
+        if label is not None:
+            raise ValueError("This model was trained without classes, so a label cannot be "
+                             "given; leave it out.")
         return decode_images(model, z), None
     if label is not None:
         if not 0 <= label < k:
@@ -100,14 +103,31 @@ def decode_every_class(model: VAE, z: np.ndarray) -> np.ndarray:
     return decode_images(model, codes, np.arange(k))
 
 
+NEAREST_ROWS = 8192
+
+
+def _float_rows(flat: np.ndarray):
+    """(n, D) pixels as float32 in [0, 1], a slice of rows at a time: uint8 pixels are never
+    converted all at once (a large set would take four times the memory)."""
+    scale = np.float32(1 / 255 if flat.dtype == np.uint8 else 1)
+    for start in range(0, len(flat), NEAREST_ROWS):
+        yield np.asarray(flat[start:start + NEAREST_ROWS], np.float32) * scale
+
+
+def pixel_norms(flat: np.ndarray) -> np.ndarray:
+    """The squared norms `nearest_in` needs, of (n, D) pixels (uint8 or floats in [0, 1])."""
+    return np.concatenate([(rows ** 2).sum(1) for rows in _float_rows(flat)])
+
+
 def nearest_in(flat: np.ndarray, squared_norms: np.ndarray, query: np.ndarray,
                k: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """The k images of a large set flattened to (n, D), with its squared norms precomputed,
-    closest to `query` in pixel space (Euclidean; one matrix-vector product per query): their
-    indices, closest first, and their root-mean-square pixel differences from the query
-    (0 = identical, 1 = opposite everywhere)."""
-    q = np.asarray(query, flat.dtype).reshape(-1)
-    squared = squared_norms - 2 * (flat @ q) + q @ q
+    """The k images of a large set flattened to (n, D), uint8 or floats in [0, 1], with its
+    `pixel_norms`, closest to `query` in pixel space (Euclidean; one matrix-vector product
+    per query): their indices, closest first, and their root-mean-square pixel differences
+    from the query (0 = identical, 1 = opposite everywhere)."""
+    q = np.asarray(query, np.float32).reshape(-1)
+    dots = np.concatenate([rows @ q for rows in _float_rows(flat)])
+    squared = squared_norms - 2 * dots + q @ q
     top = np.argsort(squared) if k >= len(squared) else np.argpartition(squared, k)[:k]
     top = top[np.argsort(squared[top])]
     return top, np.sqrt(np.maximum(squared[top], 0) / flat.shape[1])

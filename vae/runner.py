@@ -34,6 +34,7 @@ class RunSpec:
     rgb: bool = False
     preset: str | None = None
     sweep: str | None = None  # the beta sweep this run belongs to, if any
+    class_names: list[str] | None = None  # in label order, for data that has only numbers
 
     def model_config(self, data: Dataset) -> ModelConfig:
         if self.kind not in ("vae", "cvae"):
@@ -53,7 +54,7 @@ class RunSpec:
     def to_dict(self) -> dict:
         return {"dataset": self.dataset, "model": self.model, "train": self.train,
                 "kind": self.kind, "image_size": self.image_size, "rgb": self.rgb,
-                "preset": self.preset, "sweep": self.sweep}
+                "preset": self.preset, "sweep": self.sweep, "class_names": self.class_names}
 
     @classmethod
     def from_dict(cls, data: dict) -> RunSpec:
@@ -142,7 +143,8 @@ def prepare(spec: RunSpec, out: Path, resume: bool) -> tuple[Trainer, dict, Data
         state = {"weights": previous.weights(), "optimizer": optimizer,
                  "history": previous.history,
                  "snapshots": checkpoints.split_snapshots(previous.snapshots() or {})}
-    data = load_dataset(spec.dataset, image_size=spec.image_size, rgb=spec.rgb)
+    data = load_dataset(spec.dataset, image_size=spec.image_size, rgb=spec.rgb,
+                        class_names=spec.class_names)
     if state is None:
         model_config, train_config = spec.model_config(data), spec.train_config()
     torch.manual_seed(train_config.seed)

@@ -15,7 +15,7 @@ import torch
 from vae import checkpoints
 from vae.data import Split, model_inputs
 from vae.losses import BetaSchedule, Capacity, elbo_terms, total_correlation, training_objective
-from vae.models import VAE
+from vae.models import VAE, as_input
 
 MAX_SNAPSHOTS = 50
 MAX_STEP_RECORDS = 2000
@@ -246,7 +246,7 @@ class Trainer:
         return y[index] if (y is not None and self.model.config.num_classes) else None
 
     def train_step(self, index: torch.Tensor) -> dict:
-        x, c = self.train_x[index], self._labels(self.train_y, index)
+        x, c = as_input(self.train_x[index]), self._labels(self.train_y, index)
         eps = torch.randn(len(index), self.model.config.latent_dim, generator=self.generator,
                           device=self.device)
         terms = elbo_terms(self.model, x, c, eps)
@@ -279,7 +279,7 @@ class Trainer:
     def validation_terms(self) -> dict:
         """Beta = 1 terms on the validation split, one fixed draw of z per example."""
         model = self.eval_model.eval()
-        terms = elbo_terms(model, self.val_x, self._labels(self.val_y, slice(None)),
+        terms = elbo_terms(model, as_input(self.val_x), self._labels(self.val_y, slice(None)),
                            self.val_eps)
         kl_per_dim = terms["kl_per_dim"].mean(0)
         return {"val_elbo": terms["elbo"].mean().item(), "val_recon": terms["recon"].mean().item(),

@@ -1,0 +1,45 @@
+"""Fashion-MNIST (Xiao, Rasul and Vollgraf 2017), the built-in 28x28 dataset: where its IDX
+files are on this machine and what its ten classes are called. Nothing is downloaded: the
+files come from Debian's dataset-fashion-mnist package, or from a folder a user names."""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from pathlib import Path
+
+from vae.file_readers import MNIST_NAMES
+
+ENV = "LATENT_LAB_FASHION_DIR"
+PACKAGE = "dataset-fashion-mnist"
+CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+               "Sneaker", "Bag", "Ankle boot")
+MISSING = (f"Fashion-MNIST is not installed here: install Debian's {PACKAGE} package "
+           f"(apt-get install {PACKAGE}), or set {ENV} to a folder holding its four IDX files.")
+
+
+@functools.cache
+def _package_folder() -> Path | None:
+    """The folder Debian's package put the files in, as dpkg lists it; None without it."""
+    try:
+        listing = subprocess.run(["dpkg", "-L", PACKAGE], capture_output=True, text=True,
+                                 timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    images = MNIST_NAMES["train", "images"]
+    for line in listing.splitlines():
+        if line.endswith((images, f"{images}.gz")):
+            return Path(line).parent
+    return None
+
+
+def folder() -> Path | None:
+    """Where the four files are: the folder ENV names (and only it, when set), else the
+    package's; None when they are not all there."""
+    named = os.environ.get(ENV)
+    where = Path(named).expanduser() if named else _package_folder()
+    if where is None or not all((where / name).is_file() or (where / f"{name}.gz").is_file()
+                                for name in MNIST_NAMES.values()):
+        return None
+    return where
