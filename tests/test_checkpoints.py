@@ -438,6 +438,16 @@ def test_delete_is_atomic(roots: tuple[Path, Path], monkeypatch: pytest.MonkeyPa
     assert list(runs.iterdir()) == []
 
 
+def test_the_previous_version_keeps_its_weights_only(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    first = _saved_with_extras(folder)
+    second = _saved_with_extras(folder)
+    assert sorted(p.name for p in first.version.iterdir()) == [
+        "config.json", "history.json", "model.safetensors"]
+    assert (second.version / "snapshots.safetensors").exists()
+    assert first.weights().keys() == second.weights().keys()  # its reader can still finish
+
+
 # --- zips -------------------------------------------------------------------------------------
 
 
@@ -544,6 +554,21 @@ def test_import_refuses_bad_content(roots: tuple[Path, Path], tmp_path: Path) ->
     with pytest.raises(CheckpointError, match="not a readable zip file"):
         checkpoint_zips.import_zip(tmp_path / "text.zip")
     assert list(runs.iterdir()) == []
+
+
+def test_export_refuses_what_import_would_refuse(roots: tuple[Path, Path], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    original = _saved_with_extras(tmp_path / "elsewhere" / "run")
+    size = sum(f.stat().st_size for f in original.version.iterdir())
+    monkeypatch.setattr(checkpoint_zips, "MAX_IMPORT_BYTES", size - 1)
+    for export in (lambda: checkpoint_zips.export_zip(original.path, tmp_path / "big.zip"),
+                   lambda: checkpoint_zips.export_zip_bytes(original.path)):
+        with pytest.raises(CheckpointError, match="more than the .* import accepts; export a "
+                           "slim copy"):
+            export()
+    assert not (tmp_path / "big.zip").exists()
+    monkeypatch.setattr(checkpoint_zips, "MAX_IMPORT_BYTES", size + 2000)  # + the zip's own
+    checkpoint_zips.import_zip(checkpoint_zips.export_zip(original.path, tmp_path / "ok.zip"))
 
 
 def test_import_limits_sizes(roots: tuple[Path, Path], tmp_path: Path,

@@ -235,3 +235,17 @@ def test_refit_trains_on_train_plus_validation(tmp_path, digits):
     trainer = Trainer(small_model(), digits.train, digits.val, TrainConfig(refit=True))
     assert len(trainer.train_x) == len(trainer.train_y) == 1437
     assert torch.equal(trainer.train_x[-len(digits.val):], trainer.val_x)
+
+
+def test_snapshots_are_budgeted_by_bytes(digits, tmp_path, monkeypatch):
+    from vae import training
+
+    model = VAE(ModelConfig(hidden=(32,), latent_dim=2))
+    size = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    monkeypatch.setattr(training, "MAX_SNAPSHOT_BYTES", int(3.5 * size))
+    spec = RunSpec(model={"hidden": [32], "latent_dim": 2}, train={"epochs": 5, "threads": 1})
+    result = train_run(spec, tmp_path / "run")
+    steps = sorted(split_snapshots(result.checkpoint.snapshots()))
+    last = 5 * math.ceil(len(digits.train) / 128)
+    assert len(steps) == 3 and steps[0] == 1 and steps[-1] == last  # first, middle, last
+    assert (result.checkpoint.version / "snapshots.safetensors").stat().st_size < 3.5 * size

@@ -40,6 +40,7 @@ def export_zip(path: str | Path, out: str | Path) -> Path:
     `out` is the zip's path, or an existing folder to put NAME.zip in; returns the zip's path.
     """
     checkpoint = load(path)
+    _check_exportable(checkpoint)
     out = Path(out)
     if out.is_dir():
         out = out / f"{checkpoint.name}.zip"
@@ -51,7 +52,9 @@ def export_zip(path: str | Path, out: str | Path) -> Path:
 def export_zip_bytes(path: str | Path) -> bytes:
     """The zip export_zip would write, in memory (a download)."""
     buffer = io.BytesIO()
-    _write_zip(load(path), buffer)
+    checkpoint = load(path)
+    _check_exportable(checkpoint)
+    _write_zip(checkpoint, buffer)
     return buffer.getvalue()
 
 
@@ -67,6 +70,18 @@ def import_zip(
     where = f"Zip '{Path(str(label)).name}'"
     top, files = _read_zip(zip_path, where, MAX_IMPORT_BYTES)
     return import_files(files, where, top, root=root, name=name)
+
+
+def _check_exportable(checkpoint: Checkpoint) -> None:
+    """Whatever export writes, import reads back: a zip over the import limit is refused
+    before it is written. Its files are stored as they are, so their sizes bound it."""
+    size = sum(f.stat().st_size for name in _FILES if (f := checkpoint.version / name).exists())
+    if size > MAX_IMPORT_BYTES:
+        raise refusal(f"Checkpoint '{checkpoint.name}'",
+                      f"its zip would hold {size / 2**20:.0f} MB, more than the "
+                      f"{MAX_IMPORT_BYTES / 2**20:.0f} MB that import accepts",
+                      "export a slim copy instead (python -m vae slim, without the training "
+                      "state)")
 
 
 def _write_zip(checkpoint: Checkpoint, target: Path | IO[bytes]) -> None:

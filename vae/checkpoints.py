@@ -114,6 +114,13 @@ class Checkpoint:
             return CACHE_DIR / DERIVED / name
         return inside
 
+    def derived_files(self, kind: str, code_version: int) -> list[Path]:
+        """Every file of `kind` derived from this version by that code, whatever its
+        parameters, wherever `derived_file` put it."""
+        stem = f"{kind}-c{code_version}-{self.key}"
+        return sorted(p for folder in (self.path / DERIVED, CACHE_DIR / DERIVED)
+                      for p in folder.glob(f"{stem}*"))
+
     def class_index(self, text: str) -> int:
         """The label of the class `text` names, by name or by number; a sentence for a model
         trained without classes or a class it does not have."""
@@ -193,7 +200,12 @@ def save(
         raise
     _fsync_dir(folder)
     # The previous version stays: a reader that resolved CURRENT just before may still read it.
+    # Its weights are all such a reader needs; its training state is the new version's now.
     _collect_garbage(folder, keep={version.name, previous})
+    if previous:
+        for name in (OPTIMIZER, SNAPSHOTS):
+            with contextlib.suppress(OSError):
+                (folder / previous / name).unlink(missing_ok=True)
     checkpoint = Checkpoint(folder, version, stored_config, stored_history,
                             _remember_key(version / MODEL, files[MODEL]))
     kept = {checkpoint.key}

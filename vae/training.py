@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import torch
+from torch import nn
 
 from vae import checkpoints
 from vae.data import Split, model_inputs
@@ -18,6 +19,8 @@ from vae.losses import BetaSchedule, Capacity, elbo_terms, total_correlation, tr
 from vae.models import VAE, as_input
 
 MAX_SNAPSHOTS = 50
+# Per run, besides the count: a 28x28 MLP's 50 snapshots would take 115 MB.
+MAX_SNAPSHOT_BYTES = 20 * 2**20
 MAX_STEP_RECORDS = 2000
 # What a divergence rolls back to is kept at the first validated epoch end this many steps
 # after the last one kept (a shapes epoch is longer: every one). Keeping every 15-ms epoch of
@@ -110,6 +113,14 @@ def snapshot_steps(total_steps: int, count: int = MAX_SNAPSHOTS) -> set[int]:
     return {int(s) for s in np.unique(np.round(np.geomspace(1, max(total_steps, 1), count)))}
 
 
+def snapshot_count(model: nn.Module) -> int:
+    """How many timeline snapshots a run of `model` keeps: at most MAX_SNAPSHOTS and as many
+    as MAX_SNAPSHOT_BYTES holds, each the whole model (the timeline's maps and
+    reconstructions need the encoder too), and at least the first and the last."""
+    size = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    return max(2, min(MAX_SNAPSHOTS, MAX_SNAPSHOT_BYTES // max(size, 1)))
+
+
 Callback = Callable[["Trainer", dict], None]
 
 
@@ -176,7 +187,7 @@ class Trainer:
         self.beta_override: float | None = None
         self.history: dict = {"steps": [], "epochs": [], "beta_changes": [], "stopped": None}
         self.snapshots: dict[int, dict[str, torch.Tensor]] = {}
-        self.snapshot_at = snapshot_steps(self.total_steps)
+        self.snapshot_at = snapshot_steps(self.total_steps, snapshot_count(model))
         self.best_val = -math.inf
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.stale_epochs = 0
