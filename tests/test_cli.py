@@ -181,3 +181,53 @@ def test_sweep_refuses_bad_betas_with_a_sentence(betas, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and ("Betas" in err or "sweep takes" in err)
     assert err.count("\n") == 1
+
+
+def test_list_never_evaluates_and_says_which_are_not(trained, tmp_path, monkeypatch, capsys):
+    from vae import derived, evaluation
+
+    monkeypatch.setattr(checkpoints, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(checkpoints, "CACHE_DIR", tmp_path / "cache")
+    assert main(["export", str(trained), "--out", str(tmp_path / "tiny.zip")]) == 0
+    assert main(["import", str(tmp_path / "tiny.zip"), "--name", "fresh"]) == 0
+    with monkeypatch.context() as m:
+        m.setattr(evaluation, "evaluate", lambda *a, **k: pytest.fail("list evaluated"))
+        m.setattr(derived, "evaluate", lambda *a, **k: pytest.fail("list evaluated"))
+        capsys.readouterr()
+        assert main(["list"]) == 0
+    row = next(r for r in capsys.readouterr().out.splitlines() if r.startswith("fresh"))
+    assert row.endswith("not evaluated")
+    assert main(["evaluate", str(tmp_path / "runs" / "fresh"), "--iwae-samples", "5",
+                 "--json", "--quiet"]) == 0
+    elbo = json.loads(capsys.readouterr().out)["elbo"]
+    assert main(["list"]) == 0
+    row = next(r for r in capsys.readouterr().out.splitlines() if r.startswith("fresh"))
+    assert row.endswith(f"{elbo:.3f}")
+
+
+def test_evaluate_encode_and_metrics_show_progress_and_take_threads(trained, tmp_path, capsys):
+    assert main(["evaluate", str(trained), "--iwae-samples", "5", "--threads", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "evaluating (K = 5) [" in err and "100.0%" in err and "left" in err
+    assert main(["encode", str(trained), "--out", str(tmp_path / "c.npz"), "--threads", "1"]) == 0
+    assert "encoding [" in capsys.readouterr().err
+    assert main(["metrics", str(trained), "--threads", "1", "--quiet"]) == 0
+    assert "[" not in capsys.readouterr().err
+    assert main(["evaluate", str(trained), "--threads", "0"]) == 2
+    assert "--threads must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_an_evaluation_cleanly_and_writes_nothing(trained):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "vae", "evaluate", str(trained),
+                             "--iwae-samples", "20000", "--threads", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    seen, deadline = b"", time.monotonic() + 180
+    while b"% " not in seen and time.monotonic() < deadline:  # the bar: it is computing
+        seen += os.read(proc.stderr.fileno(), 256)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert b"stopped by Ctrl-C" in err and b"Traceback" not in err
+    assert not list(trained.rglob("evaluation-*-k20000*")), "a half-done evaluation was written"

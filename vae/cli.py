@@ -128,6 +128,9 @@ def _parser() -> argparse.ArgumentParser:
     metrics = sub.add_parser("metrics", help="disentanglement metrics and the KL decomposition")
     metrics.add_argument("checkpoint", type=Path)
     metrics.add_argument("--json", action="store_true")
+    for command in (evaluate, encode, metrics):
+        command.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+        command.add_argument("--quiet", action="store_true", help="no progress bar")
 
     derive = sub.add_parser("derive", help="compute and keep what the app shows of checkpoints "
                             "(test figures, encodings, metrics, t-SNE map)")
@@ -164,27 +167,52 @@ def _spec(args: argparse.Namespace):
                    preset=args.preset, class_names=args.class_names)
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min {seconds % 60:02.0f} s" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+class _Bar:
+    """A one-line progress bar on stderr with the time left, redrawn at most ten times a
+    second; `end()` closes its line."""
+
+    def __init__(self, what: str, quiet: bool = False):
+        self.what, self.quiet = what, quiet
+        self.start = time.monotonic()
+        self.last = -1.0
+
+    def __call__(self, fraction: float, detail: str = "") -> None:
+        now = time.monotonic()
+        if self.quiet or (now - self.last < 0.1 and fraction < 1):
+            return
+        self.last, elapsed = now, now - self.start
+        left = f"{_duration(elapsed * (1 - fraction) / fraction)} left" if fraction > 0 else ""
+        sys.stderr.write(f"\r{self.what} [{'#' * int(30 * fraction):<30}] {100 * fraction:5.1f}%"
+                         f" {detail}{_duration(elapsed)} so far, {left}\x1b[K")
+        sys.stderr.flush()
+
+    def end(self) -> None:
+        if not self.quiet and self.last >= 0:
+            sys.stderr.write("\n")
+
+
 class _Progress:
-    """A one-line progress bar on stderr, redrawn at most ten times a second."""
+    """Training's bar: the epoch, samples per second, the current loss and validation ELBO."""
 
     def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.last = 0.0
-        self.start = time.monotonic()
+        self.bar = _Bar("training", quiet)
+        self.first_step: int | None = None
 
     def __call__(self, trainer, record: dict) -> None:
-        now = time.monotonic()
-        if self.quiet or (now - self.last < 0.1 and record["kind"] == "step"):
-            return
-        self.last = now
-        done = trainer.step / max(trainer.total_steps, 1)
-        bar = "#" * int(30 * done)
-        elbo = trainer.history["epochs"][-1]["val_elbo"] if trainer.history["epochs"] else None
-        val = f" val ELBO {elbo:8.3f}" if elbo is not None else ""
-        sys.stderr.write(f"\r[{bar:<30}] {100 * done:5.1f}% epoch {trainer.epoch}/"
-                         f"{trainer.config.epochs} beta {trainer.beta:.3g}{val} "
-                         f"{now - self.start:6.1f}s")
-        sys.stderr.flush()
+        if self.first_step is None:  # a resumed run counts its speed from where it resumed
+            self.first_step = trainer.step - 1
+        seconds = max(time.monotonic() - self.bar.start, 1e-9)
+        speed = (trainer.step - self.first_step) * trainer.config.batch_size / seconds
+        epochs = trainer.history["epochs"]
+        val = f" val ELBO {epochs[-1]['val_elbo']:.2f}," if epochs else ""
+        loss = f" loss {record['loss']:.2f}," if record["kind"] == "step" else ""
+        self.bar(trainer.step / max(trainer.total_steps, 1),
+                 f"epoch {trainer.epoch}/{trainer.config.epochs}, beta {trainer.beta:.3g},"
+                 f"{loss}{val} {speed:,.0f} samples/s, ")
 
 
 def _save_again(failed: SaveFailed) -> RunResult:
@@ -223,13 +251,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer.stop("interrupted (Ctrl-C)")
 
     signal.signal(signal.SIGINT, interrupt)
+    progress = _Progress(args.quiet)
     try:
-        result = train_run(spec, args.out, trainer=trainer, config=config,
-                           callbacks=(_Progress(args.quiet),))
+        result = train_run(spec, args.out, trainer=trainer, config=config, callbacks=(progress,))
     except SaveFailed as failed:
         result = _save_again(failed)
-    if not args.quiet:
-        sys.stderr.write("\n")
+    progress.bar.end()
     print(f"{result.message} Saved to {args.out}.")
     if result.status == "stopped":
         print(f"Continue with: python -m vae train --resume --out {args.out}")
@@ -281,7 +308,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from vae.derived import evaluate_checkpoint
 
-    result = evaluate_checkpoint(args.checkpoint, iwae_samples=args.iwae_samples)
+    _threads(args)
+    bar = _Bar(f"evaluating (K = {args.iwae_samples})", args.quiet)
+    result = evaluate_checkpoint(args.checkpoint, iwae_samples=args.iwae_samples, report=bar)
+    bar.end()
     if args.json:
         print(json.dumps(result))
         return 0
@@ -296,7 +326,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_encode(args: argparse.Namespace) -> int:
     from vae.derived import encode_split
 
-    np.savez_compressed(args.out, **encode_split(args.checkpoint))
+    _threads(args)
+    bar = _Bar("encoding", args.quiet)
+    codes = encode_split(args.checkpoint, report=bar)
+    bar.end()
+    np.savez_compressed(args.out, **codes)
     print(f"Wrote the test split's encodings to {args.out}.")
     return 0
 
@@ -322,7 +356,10 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     from vae.derived import disentanglement_metrics
     from vae.disentanglement import METRICS
 
-    result = disentanglement_metrics(args.checkpoint)
+    _threads(args)
+    bar = _Bar("measuring", args.quiet)
+    result = disentanglement_metrics(args.checkpoint, report=bar)
+    bar.end()
     if args.json:
         print(json.dumps(result))
         return 0
@@ -348,15 +385,14 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from vae.derived import evaluate_checkpoint
+    from vae.derived import cached_evaluation
 
     rows = [("name", "dataset", "model", "z", "beta", "test ELBO")]
     for ckpt in checkpoints.list_checkpoints():
         cfg = ckpt.config
-        try:
-            elbo = f"{evaluate_checkpoint(ckpt.path, iwae_samples=1)['elbo']:.3f}"
-        except (DataError, ValueError, OSError):
-            elbo = "n/a (data missing)"
+        # Never computed here: a 28x28 model's evaluation takes minutes (`evaluate` does it).
+        figures = cached_evaluation(ckpt, iwae_samples=None)
+        elbo = f"{figures['elbo']:.3f}" if figures else "not evaluated"
         rows.append((ckpt.name + ("" if ckpt.shipped else " (run)"), cfg["data"]["dataset"],
                      kind_label(cfg["model"]["num_classes"]).lower() + "/"
                      + cfg["model"]["arch"], str(cfg["model"]["latent_dim"]),
@@ -398,6 +434,15 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _threads(args: argparse.Namespace) -> None:
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError("--threads must be at least 1.")
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = globals()[f"cmd_{args.command}"]
@@ -406,6 +451,9 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, ConfigError, checkpoints.CheckpointError, ValueError, OSError) as err:
         print(f"error: {_printable(str(err))}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # what was finished is kept; what was under way is not written
+        print("\nstopped by Ctrl-C; run the command again to finish it.", file=sys.stderr)
+        return 130
 
 
 def _printable(text: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,12 @@ from vae.models import VAE, as_input
 
 # Bump when what encode_split stores changes.
 ENCODINGS_VERSION = 1
+ENCODE_BATCH = 1024
+# Seconds each metric took on a shapes sweep member (benchmarks/metrics.py): how far along a
+# metrics run is, as its progress bar says.
+METRIC_SHARES = {"mig": 0.1, "sap": 0.3, "sap_continuous": 0.05, "dci": 41.0, "kl": 1.1,
+                 "factor_vae": 3.1}
+Report = Callable[[float], None]
 
 
 def checkpoint_data(ckpt: Checkpoint, split: str = "test") -> tuple[np.ndarray, Split, Dataset]:
@@ -37,9 +44,10 @@ def checkpoint_data(ckpt: Checkpoint, split: str = "test") -> tuple[np.ndarray, 
 ELBO_ONLY = 1  # K = 1: the ELBO terms alone, no importance-sampled bound
 
 
-def evaluate_checkpoint(path: str | Path, *, iwae_samples: int = 100,
-                        use_cache: bool = True) -> dict:
-    """`evaluate` on a checkpoint's test split, cached per checkpoint version."""
+def evaluate_checkpoint(path: str | Path, *, iwae_samples: int = 100, use_cache: bool = True,
+                        report: Report | None = None) -> dict:
+    """`evaluate` on a checkpoint's test split, cached per checkpoint version; `report` hears
+    the fraction done."""
     model, ckpt = checkpoints.load_model(path)
     cache = evaluation_file(ckpt, iwae_samples)
     if use_cache and (cached := _read_json(cache)) is not None:
@@ -48,7 +56,7 @@ def evaluate_checkpoint(path: str | Path, *, iwae_samples: int = 100,
         model = model.to(memory_format=torch.channels_last)
     x, split, _ = checkpoint_data(ckpt)
     result = evaluate(model, x, split.y, iwae_samples=iwae_samples,
-                      binarized=ckpt.config["train"].get("binarize", False))
+                      binarized=ckpt.config["train"].get("binarize", False), report=report)
     if use_cache:
         write_atomic(cache, json.dumps(result).encode())
     return result
@@ -65,23 +73,35 @@ def _read_json(file: Path) -> dict | None:
         return None
 
 
-def cached_evaluation(ckpt: Checkpoint, *, iwae_samples: int = 100) -> dict | None:
-    """What `evaluate_checkpoint` would return if it is cached already; never computes (a big
-    model's evaluation takes minutes)."""
-    return _read_json(evaluation_file(ckpt, iwae_samples))
+def cached_evaluation(ckpt: Checkpoint, *, iwae_samples: int | None = 100) -> dict | None:
+    """What `evaluate_checkpoint` would return if it is cached already, for any K where
+    `iwae_samples` is None (the ELBO is the same whatever K); never computes (a big model's
+    evaluation takes minutes)."""
+    if iwae_samples is not None:
+        return _read_json(evaluation_file(ckpt, iwae_samples))
+    results = map(_read_json, ckpt.derived_files("evaluation", EVALUATION_VERSION))
+    return next((r for r in results if r is not None), None)
 
 
 @torch.no_grad()
-def encode_split(path: str | Path, split: str = "test", *,
-                 use_cache: bool = True) -> dict[str, np.ndarray]:
-    """mu, logvar, y and (where the data has them) factors of a split."""
+def encode_split(path: str | Path, split: str = "test", *, use_cache: bool = True,
+                 report: Report | None = None) -> dict[str, np.ndarray]:
+    """mu, logvar, y and (where the data has them) factors of a split, encoded a batch at a
+    time (`report` hears the fraction done)."""
     model, ckpt = checkpoints.load_model(path)
     cache = encodings_file(ckpt, split)
     if use_cache and (cached := _read_arrays(cache)) is not None:
         return cached
     x, part, _ = checkpoint_data(ckpt, split)
     c = torch.as_tensor(part.y) if model.config.num_classes else None
-    mu, logvar = model.encode(as_input(torch.as_tensor(x)), c)
+    codes = []
+    for start in range(0, len(x), ENCODE_BATCH):
+        batch = slice(start, start + ENCODE_BATCH)
+        codes.append(model.encode(as_input(torch.as_tensor(x[batch])),
+                                  None if c is None else c[batch]))
+        if report:
+            report(min(1.0, (start + ENCODE_BATCH) / len(x)))
+    mu, logvar = (torch.cat(parts) for parts in zip(*codes, strict=True))
     out = {"mu": mu.numpy(), "logvar": logvar.numpy()}
     if part.y is not None:
         out["y"] = part.y
@@ -111,10 +131,12 @@ def tsne_file(ckpt: Checkpoint, split: str = "test", seed: int = 0) -> Path:
     return ckpt.derived_file("tsne", projection.TSNE_VERSION, f"{split}-seed{seed}", ".npy")
 
 
-def disentanglement_metrics(path: str | Path, *, seed: int = 0, use_cache: bool = True) -> dict:
+def disentanglement_metrics(path: str | Path, *, seed: int = 0, use_cache: bool = True,
+                            report: Report | None = None) -> dict:
     """Every metric of vae.disentanglement on a checkpoint's test encodings (posterior means),
     cached per checkpoint version. Data with labels but no factors has the label as its one
-    factor."""
+    factor. `report` hears the fraction done, as the metrics' shares of a shapes member's
+    time (METRIC_SHARES)."""
     # Imported here: scikit-learn would add a second to every app start.
     from vae import disentanglement as dis
     from vae import shapes
@@ -133,15 +155,22 @@ def disentanglement_metrics(path: str | Path, *, seed: int = 0, use_cache: bool 
     else:
         raise ValueError(f"{ckpt.name}: its data has neither factors nor labels, so there is "
                          "nothing to measure disentanglement against.")
-    result = {"factor_names": names, **dis.compute_mig(mu, factors),
-              **dis.compute_sap(mu, factors, seed=seed),
-              **dis.compute_sap_continuous(mu, factors, seed=seed),
-              **dis.compute_dci(mu, factors, seed=seed),
-              "kl_decomposition": dis.kl_decomposition(mu, logvar, seed=seed)}
+    steps = {"mig": lambda: dis.compute_mig(mu, factors),
+             "sap": lambda: dis.compute_sap(mu, factors, seed=seed),
+             "sap_continuous": lambda: dis.compute_sap_continuous(mu, factors, seed=seed),
+             "dci": lambda: dis.compute_dci(mu, factors, seed=seed),
+             "kl": lambda: {"kl_decomposition": dis.kl_decomposition(mu, logvar, seed=seed)}}
     reason = factor_vae_refusal(ckpt, len(names))
     if reason is None:
-        result.update(dis.compute_factor_vae(grid_codes(model), shapes.FACTOR_SIZES, seed=seed))
-    else:
+        steps["factor_vae"] = lambda: dis.compute_factor_vae(grid_codes(model),
+                                                             shapes.FACTOR_SIZES, seed=seed)
+    result, done, total = {"factor_names": names}, 0.0, sum(METRIC_SHARES[s] for s in steps)
+    for step, compute in steps.items():
+        result.update(compute())
+        done += METRIC_SHARES[step]
+        if report:
+            report(done / total)
+    if reason is not None:
         result.update(factor_vae=None, factor_vae_train=None, factor_vae_active_dims=0,
                       factor_vae_reason=reason)
     result["roles"] = dis.dimension_roles(result["mi_matrix"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -75,8 +76,10 @@ def streams(seed: int) -> tuple[torch.Generator, torch.Generator]:
 @torch.no_grad()
 def evaluate(model: VAE, x: np.ndarray, y: np.ndarray | None = None, *,
              iwae_samples: int = 100, passes: int = 10, seed: int = 0,
-             binarized: bool = False, batch_size: int = 256) -> dict:
-    """Beta = 1 terms in nats per example; elbo, recon and log_likelihood: higher is better."""
+             binarized: bool = False, batch_size: int = 256,
+             report: Callable[[float], None] | None = None) -> dict:
+    """Beta = 1 terms in nats per example; elbo, recon and log_likelihood: higher is better.
+    `report` hears the fraction of examples done after each batch."""
     model.eval()
     elbo_rng, iwae_rng = streams(seed)
     xt = torch.as_tensor(x)
@@ -96,6 +99,8 @@ def evaluate(model: VAE, x: np.ndarray, y: np.ndarray | None = None, *,
         mus.append(mu)
         eps = torch.randn(iwae_samples, n, d, generator=iwae_rng)
         log_px.append(iwae_bound(log_weights(model, xb, cb, eps, (mu, logvar))))
+        if report:
+            report(part.stop / len(xt))
     kl_per_dim = torch.cat(kl_dims).mean(0)
     mu = torch.cat(mus).numpy()
     likelihood = model.config.likelihood
