@@ -257,3 +257,16 @@ def test_fashion_is_offered_where_its_files_are_and_trains(runs, tmp_path, monke
     ckpt = checkpoints.load(runs / "clothes")
     assert ckpt.config["data"]["dataset"] == "fashion"
     assert ckpt.config["data"]["class_names"] == list(fashion.CLASS_NAMES)
+
+
+def test_a_running_job_shows_its_speed_time_left_and_loss(runs):
+    job = state.job_manager().submit(LONG, "long-one")
+    wait_for(lambda: job.steps_per_second() is not None)
+    t0, s0 = time.monotonic(), job.step
+    time.sleep(3)
+    measured = (job.step - s0) / (time.monotonic() - t0) * 128  # samples/s, seen from here
+    at = open_page()
+    text = at.get("progress")[0].proto.text
+    assert "samples/s · about" in text and " left · loss " in text, text
+    shown = float(text.split(" samples/s")[0].rsplit("· ", 1)[1].replace(",", ""))
+    assert measured / 2 < shown < measured * 2, (shown, measured)

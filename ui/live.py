@@ -179,7 +179,7 @@ def _status(job: Job) -> None:
     beta = f" · β = {job.beta:.2f}" if job.beta is not None else ""
     pace = f" · paced at {job.pace:g} steps/s" if job.pace and job.active else ""
     st.progress(done, text=f"{job.status} · step {job.step} of {job.total_steps or '?'}"
-                           f"{beta}{pace}")
+                           f"{beta}{pace}{_speed(job)}")
     if job.status == "queued":
         st.info("Waiting in the queue: one job trains at a time while the app serves.")
     elif job.status == "failed":
@@ -188,6 +188,18 @@ def _status(job: Job) -> None:
         _unsaved(job)
     elif job.status in ("stopped", "interrupted"):
         st.warning(render.escape(job.message))
+
+
+def _speed(job: Job) -> str:
+    """Samples per second, the time left and the current loss of a running job."""
+    speed = job.steps_per_second() if job.status == "running" else None
+    if speed is None or not job.config or not job.steps:
+        return ""
+    left = max(job.total_steps - job.step, 0) / speed
+    left_text = f"{left / 60:.0f} min" if left >= 90 else f"{left:.0f} s"
+    samples = speed * job.config["train"]["batch_size"]
+    return (f" · {samples:,.0f} samples/s · about {left_text} left"
+            f" · loss {job.steps[-1]['loss']:.2f}")
 
 
 def _unsaved(job: Job) -> None:

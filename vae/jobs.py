@@ -30,6 +30,7 @@ from vae.runner import RunSpec, write_error
 
 ACTIVE = ("queued", "running", "paused")
 MAX_KEPT_STEPS = 4000
+SPEED_WINDOW_S = 10.0
 
 
 class JobError(RuntimeError):
@@ -61,6 +62,8 @@ class Job:
     config: dict | None = field(default=None, repr=False)  # the run's config.json content
     # An unsaved run: what its save would have written, and its result once written.
     unsaved: dict | None = field(default=None, repr=False)
+    # (arrival time, step) of the latest metric messages: the training speed.
+    marks: list[tuple[float, int]] = field(default_factory=list, repr=False)
 
     RECORD_FIELDS = ("id", "name", "out", "spec", "owner", "resume", "status", "message",
                      "created", "pid", "step", "total_steps")
@@ -73,6 +76,13 @@ class Job:
     def holds_out(self) -> bool:
         """Whether the job may still write its folder: active, or unsaved and kept."""
         return self.active or self.status == "unsaved"
+
+    def steps_per_second(self) -> float | None:
+        """Training speed over the last SPEED_WINDOW_S of messages; None until it is known."""
+        if len(self.marks) < 2:
+            return None
+        (t0, s0), (t1, s1) = self.marks[0], self.marks[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 and s1 > s0 else None
 
     def record(self) -> dict:
         data = asdict(self)
@@ -279,6 +289,8 @@ class JobManager:
                 job.beta = record.get("beta", job.beta)
             if len(job.steps) > MAX_KEPT_STEPS:
                 job.steps = job.steps[::2]
+            now = time.monotonic()
+            job.marks = [m for m in job.marks if now - m[0] <= SPEED_WINDOW_S] + [(now, job.step)]
         elif kind == "beta":
             job.beta_changes.append(payload)
         elif kind == "weights":
