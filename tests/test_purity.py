@@ -17,3 +17,19 @@ def test_library_never_imports_streamlit():
     importing = re.compile(r"^\s*(import|from)\s+streamlit\b", re.MULTILINE)
     for path in Path(vae.__file__).parent.glob("*.py"):
         assert not importing.search(path.read_text()), f"{path.name} imports streamlit"
+
+
+def test_every_cached_computation_says_what_it_does_while_it_runs():
+    """Streamlit's default spinner shows the function's name ("Running _load(...)"): each
+    st.cache_* in the app names its work in words, or shows none."""
+    import ast
+
+    root = Path(vae.__file__).parent.parent
+    for path in [root / "app.py", *(root / "ui").glob("*.py"), *(root / "pages").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            for decorator in getattr(node, "decorator_list", []):
+                target = decorator.func if isinstance(decorator, ast.Call) else decorator
+                if isinstance(target, ast.Attribute) and target.attr in ("cache_data",
+                                                                          "cache_resource"):
+                    keywords = [k.arg for k in getattr(decorator, "keywords", [])]
+                    assert "show_spinner" in keywords, f"{path.name}: {node.name} spinner"

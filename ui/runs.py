@@ -80,7 +80,7 @@ def model_from_weights(config: dict, weights: Mapping) -> VAE:
     return model.eval()
 
 
-@st.cache_resource(max_entries=8)
+@st.cache_resource(max_entries=8, show_spinner="Reading validation images…")
 def validation(dataset: str, image_size: int | None, rgb: bool,
                binarize: bool) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     """The first MAP_POINTS validation images as a model sees them, labels, class names."""

@@ -33,13 +33,13 @@ from vae.models import VAE
 from vae.projection import TsneWorkers
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner="Starting the server…")
 def server_started() -> None:
     """Once per server, before anything derived is read."""
     checkpoints.remove_legacy_caches()
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def job_manager() -> JobManager:
     # docs/design.md §2: one running job while the app serves; the worker gets one torch thread.
     return JobManager(max_running=1, max_queued=8, threads=1)
@@ -58,7 +58,7 @@ def _fingerprint() -> tuple:
     return tuple(sorted(marks))
 
 
-@st.cache_resource(max_entries=4)
+@st.cache_resource(max_entries=4, show_spinner="Listing the models…")
 def _listing(fingerprint: tuple) -> list[checkpoints.Checkpoint]:
     return checkpoints.list_checkpoints()
 
@@ -68,13 +68,13 @@ def model_list() -> list[checkpoints.Checkpoint]:
     return _listing(_fingerprint())
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def tsne_workers() -> TsneWorkers:
     # docs/design.md §2: t-SNE runs off the server, in a spawned process, one map at a time.
     return TsneWorkers(max_running=1)
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def metric_workers() -> Workers:
     # Metrics take most of a minute on shapes (DCI's boosted trees): computed off the server,
     # one model at a time.
@@ -87,7 +87,7 @@ def request_metrics(ckpt: checkpoints.Checkpoint) -> Progress:
                                     ready=Path.exists)
 
 
-@st.cache_resource(max_entries=16)
+@st.cache_resource(max_entries=16, show_spinner="Loading the model…")
 def _load(path: str, key: str) -> tuple[VAE, checkpoints.Checkpoint]:
     return checkpoints.load_model(path)
 
@@ -101,7 +101,7 @@ def load(path: str | Path) -> tuple[VAE, checkpoints.Checkpoint]:
     return _load(str(path), key_of(path))
 
 
-@st.cache_resource(max_entries=8)
+@st.cache_resource(max_entries=8, show_spinner="Loading the model's data…")
 def dataset(spec: str, image_size: int | None = None, rgb: bool = False) -> Dataset:
     return load_dataset(spec, image_size=image_size, rgb=rgb)
 
@@ -131,7 +131,7 @@ def encodings(path: str, key: str, split: str = "test") -> dict[str, np.ndarray]
     return encode_split(path, split)
 
 
-@st.cache_resource(max_entries=16)
+@st.cache_resource(max_entries=16, show_spinner="Preparing the decoder for the browser…")
 def decoder_payload(path: str, key: str) -> dict | str:
     """The model's decoder for the page's latent pad, or why the page cannot run it."""
     try:
@@ -140,14 +140,14 @@ def decoder_payload(path: str, key: str) -> dict | str:
         return str(e)
 
 
-@st.cache_data(max_entries=16)
+@st.cache_data(max_entries=16, show_spinner="Reading the test images…")
 def test_images(path: str, key: str) -> np.ndarray:
     """The test split as the model sees it (binarized where it was trained so)."""
     model, ckpt = load(path)
     return checkpoint_data(ckpt, "test")[0]
 
 
-@st.cache_resource(max_entries=4)
+@st.cache_resource(max_entries=4, show_spinner="Indexing the training images…")
 def _train_pixels(spec: str, image_size: int | None, rgb: bool) -> tuple[np.ndarray, np.ndarray]:
     pixels = dataset(spec, image_size, rgb).train.x  # uint8 stays uint8 (vae.latent.nearest_in)
     flat = pixels.reshape(len(pixels), -1)
