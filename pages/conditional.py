@@ -4,7 +4,7 @@ across every class; class swap of a real test image."""
 import numpy as np
 import streamlit as st
 
-from ui import latent_pad, latent_views, render, session, state
+from ui import latent_pad, latent_views, render, session, state, words
 from ui import latent_sliders as sliders
 from vae.evaluation import latent_health
 from vae.latent import decode_every_class, decode_images, encode_images, prior_code
@@ -14,20 +14,26 @@ EXAMPLE = "digits-cvae"
 
 model, ckpt = session.current()
 k = model.config.num_classes
+dataset = ckpt.config["data"]["dataset"]
 
 st.title("Conditional generation")
 render.explain(
     "A conditional VAE is told the class c: the encoder sees it next to the image, the decoder "
     "next to the code z. So z is free to hold what the class does not say, the *style* "
-    "(slant, thickness, size): the same z decoded under every class gives the same style.",
+    f"({words.style(dataset)}): the same z decoded under every class gives the same style.",
     r"q_\phi(z \mid x, c), \qquad p_\theta(x \mid z, c), \qquad p(z) = \mathcal{N}(0, I)")
 
 
 if not k:
+    # A CVAE of the data this model shows, if there is one: the lesson stays on its pictures.
+    cvaes = [c.name for c in state.model_list() if c.config["model"]["num_classes"]]
+    same = [c.name for c in state.model_list() if c.config["model"]["num_classes"]
+            and c.config["data"]["dataset"] == dataset]
+    example = (same or cvaes or [EXAMPLE])[0]
     st.info(f"This page needs a conditional VAE (CVAE), whose decoder takes the class you "
-            f"choose: pick a CVAE model, e.g. {EXAMPLE}, in the sidebar.")
-    if EXAMPLE in [c.name for c in state.model_list()]:
-        st.button(f"Use {EXAMPLE}", on_click=session.select_model, args=(EXAMPLE,))
+            f"choose: pick a CVAE model, e.g. {example}, in the sidebar.")
+    if example in cvaes:
+        st.button(f"Use {example}", on_click=session.select_model, args=(example,))
     st.stop()
 
 path, key = str(ckpt.path), ckpt.key
@@ -79,7 +85,7 @@ latent_views.labelled_strip(decode_every_class(model, z), names)
 
 st.header("Class swap")
 st.caption("A real test image is encoded together with its own label; its code is then decoded "
-           "under every other label: the same handwriting, another digit.")
+           f"under every other label: {words.swap(dataset)}.")
 
 
 def pick_random() -> None:

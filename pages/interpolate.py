@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import render, session, state
+from ui import render, session, state, words
 from ui.charts import code_lengths
 from vae.images import gif_bytes, png_bytes
 from vae.latent import decode_images, interpolate
@@ -68,7 +68,8 @@ if conditional:
     k = st.selectbox("Decode every step as class", range(len(class_names)),
                      int(y[a]), format_func=class_names.__getitem__, key="interp_class")
     st.caption("A CVAE gets the class separately from z, so the path runs through style "
-               "(slant, thickness) while the class stays the one chosen here.")
+               f"({words.style(ckpt.config['data']['dataset'])}) while the class stays the one "
+               "chosen here.")
     labels = np.full(steps, k)
 
 codes = interpolate(mu[a], mu[b], steps, method)

@@ -33,7 +33,10 @@ def image_urls(at: AppTest) -> list[str]:
 @pytest.mark.parametrize("name", ["tiny-vae-4d", "tiny-vae-2d"])
 def test_a_plain_vae_gets_a_sentence_not_a_crash(conditional, name):
     at = conditional(name)
-    assert any("digits-cvae" in i.value for i in at.info)
+    # It points to a CVAE of the same data, with a button that picks it.
+    named = [n for n in ("digits-cvae", "tiny-cvae") if any(f"e.g. {n}" in i.value
+                                                             for i in at.info)]
+    assert named and any(b.label == f"Use {named[0]}" for b in at.button)
     assert not at.slider
 
 
@@ -75,3 +78,32 @@ def test_the_example_button_switches_to_the_shipped_cvae(conditional):
     assert not at.exception
     assert at.session_state["model_name"] == "digits-cvae"
     assert at.selectbox(key="cond_class").value == 0
+
+
+def test_the_words_follow_the_data(tmp_path, monkeypatch):
+    """A CVAE of clothes is not told about handwriting: every text on its Conditional and
+    Interpolate pages speaks of its data."""
+    from test_fashion import fake_fashion
+
+    from vae import fashion
+    from vae.runner import RunSpec, train_run
+
+    monkeypatch.setenv(fashion.ENV, str(fake_fashion(tmp_path)))
+    monkeypatch.setattr(checkpoints, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(checkpoints, "CACHE_DIR", tmp_path / "cache")
+    train_run(RunSpec(dataset="fashion", kind="cvae", model={"hidden": [32], "latent_dim": 2},
+                      train={"epochs": 2, "threads": 1}), tmp_path / "runs" / "clothes")
+    texts = []
+    for page in ("pages/conditional.py", "pages/interpolate.py"):
+        at = AppTest.from_file("../app.py", default_timeout=60)
+        at.session_state["model_name"] = "clothes"
+        at.session_state[latent_pad.PREFERENCE] = False
+        at.run()
+        at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        texts += [e.value for kind in ("markdown", "caption", "info", "text")
+                  for e in at.get(kind)]
+    words = " ".join(texts).lower()
+    assert "garment" in words and "Ankle boot".lower() in words
+    for wrong in ("digit", "handwriting", "slant"):
+        assert wrong not in words, wrong
