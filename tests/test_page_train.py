@@ -3,6 +3,8 @@ the timeline, and uploads refused with one sentence."""
 
 from __future__ import annotations
 
+import gzip
+import re
 import shutil
 import time
 
@@ -15,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from ui import session, state
 from vae import checkpoints, uploads
-from vae.data import load_dataset
+from vae.data import DataError, load_dataset
 from vae.runner import RunSpec
 
 SCRIPT = "../pages/train.py"
@@ -157,7 +159,7 @@ def test_an_accepted_upload_is_stored_for_the_worker(runs):
     x = (np.random.default_rng(0).random((30, 10, 10)) * 255).astype(np.uint8)
     y = np.arange(30) % 3
     upload, error = uploads.accept({"mine.npz": npz_bytes(x=x, y=y)})
-    assert error is None and upload.spec.startswith("npz:")
+    assert error is None and re.fullmatch(r"upload:[0-9a-f]{64}", upload.spec)  # no path
     assert upload.images == 30 and upload.image_shape == (1, 10, 10)
     data = load_dataset(upload.spec)  # what the worker process will load
     assert len(data.train) + len(data.val) + len(data.test) == 30
@@ -169,6 +171,32 @@ def test_an_accepted_upload_is_stored_for_the_worker(runs):
     assert error is None, error
     data = load_dataset(pair.spec)
     assert data.class_names == ["4", "5", "6"] and len(data.test) == 3
+
+    # The cache cleared under a model trained on it: one sentence, not a crash.
+    shutil.rmtree(checkpoints.CACHE_DIR / "uploads")
+    with pytest.raises(DataError, match="no longer on this server .*; upload the same files"):
+        load_dataset(upload.spec)
+
+
+def test_mnist_s_four_files_upload_together_and_t10k_stays_the_test_split(runs):
+    rng = np.random.default_rng(0)
+    x, x_test = (rng.integers(0, 256, (n, 28, 28), dtype=np.uint8) for n in (60, 20))
+    y, y_test = np.arange(60) % 10, rng.permutation(np.arange(20) % 10)
+    files = {"train-images-idx3-ubyte.gz": gzip.compress(idx_bytes(x)),
+             "train-labels-idx1-ubyte.gz": gzip.compress(idx_bytes(y)),
+             "t10k-images-idx3-ubyte.gz": gzip.compress(idx_bytes(x_test)),
+             "t10k-labels-idx1-ubyte": idx_bytes(y_test)}
+    upload, error = uploads.accept(files)
+    assert error is None, error
+    assert upload.images == 80 and upload.image_shape == (1, 28, 28)
+    data = load_dataset(upload.spec)  # what the worker loads: t10k is the test split, in order
+    np.testing.assert_array_equal(data.test.x[:, 0], x_test)
+    np.testing.assert_array_equal(data.test.y, y_test)
+    assert (len(data.train), len(data.val)) == (54, 6)
+
+    files["t10k-labels-idx1-ubyte"] = idx_bytes(x_test)  # two images files in the test pair
+    upload, error = uploads.accept(files)
+    assert upload is None and "MNIST's train and t10k pairs" in error and one_sentence(error)
 
 
 def test_a_bad_upload_on_the_page_shows_one_sentence(runs, monkeypatch):

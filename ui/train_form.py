@@ -151,7 +151,8 @@ def _dataset_choice() -> tuple[DataInfo | None, str | None, bool]:
     if choice != "upload":
         return DataInfo(choice, *BUILT_IN[choice]), None, False
     files = st.file_uploader(
-        "An .npz (x, optional y), a .zip of images (class folders), or two IDX files",
+        "An .npz (x, optional y), a .zip of images (class folders), or IDX files (images and "
+        "labels, or MNIST's four: t10k stays the test split)",
         accept_multiple_files=True, key=key("upload"),  # any type: IDX names have no suffix
         help="At most 200 MB; images 8 to 128 pixels a side (or choose an image size).")
     if not files:

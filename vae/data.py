@@ -16,6 +16,7 @@ import importlib.util
 import io
 import itertools
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from vae.file_readers import (
     check_upload_size,
     folder_entries,
     idx_pair,
+    idx_roles,
     mnist_file,
     read_file,
     read_idx,
@@ -123,6 +125,8 @@ def _load(spec: str, image_size: int | None, rgb: bool) -> Dataset:
             raise DataError(fashion.MISSING)
         with dataset_cache.held():
             return _mnist_dir(spec, folder, image_size, list(fashion.CLASS_NAMES))
+    if kind == "upload" and re.fullmatch(r"[0-9a-f]{64}", arg):
+        return _upload(spec, arg, image_size, rgb)
     if kind in ("mnist", "npz", "images") and arg:
         path = Path(arg).expanduser()
         if kind == "mnist":
@@ -140,6 +144,31 @@ def _load(spec: str, image_size: int | None, rgb: bool) -> Dataset:
         f"{spec!r} is not a dataset spec; use digits, shapes, fashion, mnist:DIR, npz:FILE, "
         "images:DIR or images:FILE.zip."
     )
+
+
+UPLOAD_GONE = ("The uploaded data of this model is no longer on this server (its cache was "
+               "cleared, or the model was trained elsewhere); upload the same files again on "
+               "the Train page.")
+
+
+def _upload(spec: str, digest: str, image_size: int | None, rgb: bool) -> Dataset:
+    """An upload the app stored (vae.uploads), named by its content hash: a model trained on
+    it names it so, whatever folder the cache lives in."""
+    from vae.uploads import uploads_dir  # it imports this module
+
+    folder = uploads_dir() / digest
+    stored = sorted(folder.glob("*")) if folder.is_dir() else []
+    if any(p.name.startswith(MNIST_NAMES["train", "images"]) for p in stored):
+        with dataset_cache.held():
+            return _mnist_dir(spec, folder, image_size)
+    for path in stored:
+        if path.suffix == ".npz":
+            x, y = read_npz(read_file(path), path.name)
+            return _from_arrays(spec, x, y, path.name, image_size)
+        if path.suffix == ".zip":
+            return _from_images(spec, zip_entries(read_file(path), path.name), path.name,
+                                image_size, rgb)
+    raise DataError(UPLOAD_GONE)
 
 
 def _checked_names(name: str, names: list[str], k: int) -> list[str]:
@@ -185,9 +214,15 @@ def load_upload(
     if len(files) <= 2:
         x, y = idx_pair(files)
         return _from_arrays(spec, x, y, names, image_size)
+    if len(files) == 4:  # MNIST's own train and t10k pairs: t10k stays the test split
+        parts: dict = {"train": [None, None], "test": [None, None]}
+        for name, (part, kind) in idx_roles(files).items():
+            array = read_idx(files[name], name, ndim=3 if kind == "images" else 1)
+            parts[part][kind == "labels"] = name, array
+        return _idx_dataset(spec, names, parts, image_size, None, names)
     raise DataError(
         f"{names}: {len(files)} files were uploaded; upload one .npz, one .zip of images, "
-        "or an IDX images file with its labels file."
+        "an IDX images file with its labels file, or MNIST's four IDX files."
     )
 
 
@@ -270,26 +305,38 @@ def _mnist_dir(spec: str, folder: Path, image_size: int | None,
     for part in ("train", "test"):
         images = mnist_file(folder, MNIST_NAMES[part, "images"])
         labels = mnist_file(folder, MNIST_NAMES[part, "labels"])
-        x = _to_nchw(_idx(images, ndim=3), str(images))
-        y = _idx(labels, ndim=1)
-        _check_label_count(str(labels), y, len(x))
-        _check_sides(str(images), x.shape, resizable=image_size is not None)
-        parts[part] = x, y
-    (x_train, y_train), (x_test, y_test) = parts["train"], parts["test"]
-    if x_train.shape[1:] != x_test.shape[1:]:
-        raise DataError(
-            f"{folder}: train images are {x_train.shape[2]}x{x_train.shape[3]} but t10k images "
-            f"are {x_test.shape[2]}x{x_test.shape[3]}; use files from the same dataset."
-        )
-    classes = np.unique(np.concatenate([y_train, y_test]))
-    _check_class_count(str(folder), len(classes))
-    y_train, y_test = np.searchsorted(classes, y_train), np.searchsorted(classes, y_test)
-    train, val = _held_out(y_train, math.ceil(0.1 * len(x_train)))
+        parts[part] = (str(images), _idx(images, ndim=3)), (str(labels), _idx(labels, ndim=1))
     if class_names is None and (folder / NAMES_FILE).is_file():
         names_file = folder / NAMES_FILE
         lines = names_file.read_text(errors="replace").splitlines()
-        class_names = _checked_names(str(names_file), [n for n in lines if n.strip()],
-                                     len(classes))
+        class_names = [n for n in lines if n.strip()]
+        names_where = str(names_file)
+    else:
+        names_where = str(folder)
+    return _idx_dataset(spec, str(folder), parts, image_size, class_names, names_where)
+
+
+def _idx_dataset(spec: str, where: str, parts: dict, image_size: int | None,
+                 class_names: list[str] | None, names_where: str) -> Dataset:
+    """A dataset from MNIST's train and t10k pairs, each ((name, images), (name, labels))."""
+    checked = {}
+    for part, ((images, x), (labels, y)) in parts.items():
+        x = _to_nchw(x, images)
+        _check_label_count(labels, y, len(x))
+        _check_sides(images, x.shape, resizable=image_size is not None)
+        checked[part] = x, y
+    (x_train, y_train), (x_test, y_test) = checked["train"], checked["test"]
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise DataError(
+            f"{where}: train images are {x_train.shape[2]}x{x_train.shape[3]} but t10k images "
+            f"are {x_test.shape[2]}x{x_test.shape[3]}; use files from the same dataset."
+        )
+    classes = np.unique(np.concatenate([y_train, y_test]))
+    _check_class_count(where, len(classes))
+    y_train, y_test = np.searchsorted(classes, y_train), np.searchsorted(classes, y_test)
+    train, val = _held_out(y_train, math.ceil(0.1 * len(x_train)))
+    if class_names is not None:
+        class_names = _checked_names(names_where, class_names, len(classes))
     dataset = Dataset(
         name=spec,
         train=Split(x_train[train], y_train[train]),

@@ -144,6 +144,34 @@ def read_idx(data: bytes, name: str, ndim: int | None = None) -> np.ndarray:
     return np.frombuffer(body, np.uint8).reshape(shape).copy()
 
 
+def idx_dims(data: bytes, name: str) -> int:
+    """How many dimensions an IDX file's header declares (3 for images, 1 for labels),
+    reading no further than its magic number."""
+    magic = _gzip_reader(data, name)(4)
+    if len(magic) < 4 or magic[:3] != b"\x00\x00\x08" or not 1 <= magic[3] <= 4:
+        raise DataError(
+            f"{name}: not an IDX file of unsigned bytes (wrong magic number); use MNIST-style "
+            "IDX files, or an .npz or a .zip of images instead."
+        )
+    return magic[3]
+
+
+def idx_roles(files: dict[str, bytes]) -> dict[str, tuple[str, str]]:
+    """MNIST's four files uploaded together, each as (part, kind): "t10k" or "test" in a
+    name marks the test pair, the header's dimensions tell images from labels."""
+    roles = {}
+    for name, data in files.items():
+        part = "test" if any(w in name.lower() for w in ("t10k", "test")) else "train"
+        roles[name] = part, {3: "images", 1: "labels"}.get(idx_dims(data, name), "other")
+    if sorted(roles.values()) != sorted(MNIST_NAMES):
+        raise DataError(
+            f"{' + '.join(files)}: four files must be MNIST's train and t10k pairs of images "
+            "and labels, named as MNIST names them (train-..., t10k-...); rename them, or "
+            "upload one images file with its labels."
+        )
+    return roles
+
+
 def idx_pair(files: dict[str, bytes]) -> tuple[np.ndarray, np.ndarray | None]:
     """Tell an uploaded IDX images file from its labels file by their dimensions."""
     arrays = {name: read_idx(data, name) for name, data in files.items()}

@@ -1,8 +1,9 @@
 """Uploaded datasets: validated once in the server, then kept on disk for the worker process.
 
 Training runs in another process that loads its data from a spec string, so an accepted
-upload is stored under CACHE_DIR/uploads/<sha256>/ and named by a spec (npz:PATH or
-images:PATH.zip). Identical uploads share one folder.
+upload is stored under CACHE_DIR/uploads/<sha256>/ and named by the spec upload:<sha256>,
+which a model's config keeps: not a path, so moving the cache or the model loses nothing but
+the files themselves. Identical uploads share one folder.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from vae import checkpoints
 from vae.data import DataError, Dataset, load_upload
+from vae.file_readers import MNIST_NAMES, idx_roles
 from vae.files import write_atomic
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -88,22 +90,24 @@ def save_upload(files: dict[str, bytes], *, image_size: int | None = None,
     """Validate an upload (vae.data.load_upload) and store it where a worker can load it.
 
     Raises DataError with one sentence when the files are refused. A .npz or a .zip is kept
-    as it came; an IDX images + labels pair becomes an .npz of the same arrays, because the
-    mnist:DIR spec wants MNIST's own train and t10k files, which an upload of two lacks.
+    as it came, and so are MNIST's four IDX files (under MNIST's names); an IDX images +
+    labels pair becomes an .npz of the same arrays, as it has no t10k pair to split by.
     """
     data = load_upload(files, image_size=image_size, rgb=rgb)
-    folder = uploads_dir() / digest(files)
-    if len(files) == 1 and (name := next(iter(files))).lower().endswith((".npz", ".zip")):
-        suffix = name.lower()[-4:]
-        path = folder / _safe(name, suffix)
-        _write_once(path, lambda f: f.write(files[name]))
-        spec = f"{'npz' if suffix == '.npz' else 'images'}:{path}"
+    name = digest(files)
+    folder = uploads_dir() / name
+    if len(files) == 1 and (first := next(iter(files))).lower().endswith((".npz", ".zip")):
+        _write_once(folder / _safe(first, first.lower()[-4:]), lambda f: f.write(files[first]))
+    elif len(files) == 4:  # MNIST's layout, so t10k stays the test split
+        for file, role in idx_roles(files).items():
+            gz = ".gz" if files[file][:2] == b"\x1f\x8b" else ""
+            _write_once(folder / f"{MNIST_NAMES[role]}{gz}",
+                        lambda f, data=files[file]: f.write(data))
     else:
         x, y = _all_arrays(data)
-        path = folder / "idx-upload.npz"
         arrays = {"x": x} if y is None else {"x": x, "y": y}
-        _write_once(path, lambda f: np.savez(f, **arrays))
-        spec = f"npz:{path}"
+        _write_once(folder / "idx-upload.npz", lambda f: np.savez(f, **arrays))
+    spec = f"upload:{name}"
     images = len(data.train) + len(data.val) + len(data.test)
     return Upload(spec, images, data.image_shape, list(data.class_names))
 
