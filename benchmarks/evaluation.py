@@ -23,6 +23,7 @@ from vae import checkpoints
 from vae.derived import ELBO_ONLY, checkpoint_data, evaluate_checkpoint
 from vae.evaluation import streams
 from vae.losses import elbo_terms
+from vae.models import as_input
 
 PASSES = 10
 BATCH = 256  # evaluate's default
@@ -39,7 +40,7 @@ def plain_elbo(path: str) -> float:
     generator = streams(0)[0]
     elbo = []
     for i in range(0, len(x), BATCH):
-        xb, cb = x[i:i + BATCH], None if y is None else y[i:i + BATCH]
+        xb, cb = as_input(x[i:i + BATCH]), None if y is None else y[i:i + BATCH]
         eps = [torch.randn(len(xb), d, generator=generator) for _ in range(PASSES)]
         elbo.append(torch.stack([elbo_terms(model, xb, cb, e)["elbo"] for e in eps]).mean(0))
     return torch.cat(elbo).mean().item()

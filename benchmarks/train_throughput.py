@@ -2,6 +2,7 @@
 torch thread, as in the app) next to a bare loop over the same model and data in this process.
 
     python -m benchmarks.train_throughput [--rounds 10] [--epochs 100] [--threads 1]
+    python -m benchmarks.train_throughput --dataset fashion --rounds 5 --epochs 3
 
 Both sides validate after each epoch and time each epoch from the previous one's end (the
 job's per-epoch `seconds`), so the ratio shows all the worker, its callbacks, its reporting
@@ -12,13 +13,16 @@ short rounds, each going first in every other round; each side of a round is sco
 summed seconds of all its epochs (the job's periodic work included), and the ratio is the
 median of the rounds' ratios. A third side runs the bare loop in a freshly spawned process, as
 the job's worker is: what separates it from the job is the job's own work, what separates it
-from the bare loop is the process.
+from the bare loop is the process. Peak resident memory is that of the spawned bare loop's
+process and of the job's worker process (the worker keeps pixels as uint8, the bare loop as
+float32, as pytorch/examples does).
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import resource
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -37,15 +41,17 @@ from vae.runner import RunSpec
 MODEL = {"hidden": [400], "latent_dim": 20}  # the pytorch/examples shape, docs/design.md §6
 
 
-def bare_loop(epochs: int, batch_size: int, threads: int) -> list[float]:
+def bare_loop(epochs: int, batch_size: int, threads: int,
+              dataset: str = "digits") -> list[float]:
     """Seconds per epoch of the plainest loop that trains the same model the same way and,
     like the job, validates after each epoch; timed from epoch to epoch, as the job is."""
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)  # as the Trainer does
-    data = load_dataset("digits")
+    data = load_dataset(dataset)
     x, x_val = (torch.as_tensor(split.images()) for split in (data.train, data.val))
     torch.manual_seed(0)
-    model = VAE(ModelConfig(hidden=tuple(MODEL["hidden"]), latent_dim=MODEL["latent_dim"]))
+    model = VAE(ModelConfig(hidden=tuple(MODEL["hidden"]), latent_dim=MODEL["latent_dim"],
+                            image_shape=data.image_shape))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     rng = np.random.default_rng(0)
     seconds = []
@@ -67,29 +73,56 @@ def bare_loop(epochs: int, batch_size: int, threads: int) -> list[float]:
     return seconds
 
 
-def spawned_bare_loop(epochs: int, batch_size: int, threads: int) -> list[float]:
-    """bare_loop in a new spawned process; its start-up is not timed."""
+def _peak_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _bare_with_peak(*args) -> tuple[list[float], int]:
+    return bare_loop(*args), _peak_bytes()
+
+
+def spawned_bare_loop(epochs: int, batch_size: int, threads: int,
+                      dataset: str = "digits") -> tuple[list[float], int]:
+    """bare_loop in a new spawned process (its start-up is not timed), and that process's
+    peak resident memory in bytes."""
     with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
-        return pool.submit(bare_loop, epochs, batch_size, threads).result()
+        return pool.submit(_bare_with_peak, epochs, batch_size, threads, dataset).result()
 
 
-def job(epochs: int, batch_size: int, threads: int) -> tuple[list[float], float]:
-    """(seconds per epoch of training steps, seconds from submit to the first step)."""
+def _worker_peak(pid: int | None) -> int:
+    """The peak resident memory of a live process (VmHWM), 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            line = next(row for row in status if row.startswith("VmHWM:"))
+        return int(line.split()[1]) * 1024
+    except (OSError, StopIteration, TypeError):
+        return 0
+
+
+def job(epochs: int, batch_size: int, threads: int,
+        dataset: str = "digits") -> tuple[list[float], float, int]:
+    """(seconds per epoch of training steps, seconds from submit to the first step, the
+    worker process's peak resident memory in bytes)."""
     with tempfile.TemporaryDirectory() as root:
         manager = JobManager(Path(root), threads=threads)
-        spec = RunSpec(model=MODEL, train={"epochs": epochs, "batch_size": batch_size})
+        spec = RunSpec(dataset=dataset, model=MODEL,
+                       train={"epochs": epochs, "batch_size": batch_size})
         submitted = time.perf_counter()
         record = manager.submit(spec, "bench")
         while record.step == 0 and record.active:
             time.sleep(0.01)
         startup = time.perf_counter() - submitted
+        peak = 0
+        while record.active:  # read until the worker exits: the last reading is its peak
+            peak = max(peak, _worker_peak(record.pid))
+            time.sleep(0.2)
         manager.wait(record.id)
         manager.shutdown()
         if record.status != "finished":
             raise SystemExit(f"job {record.status}: {record.message}")
         # A finished job's live records are let go once saved: its history has them.
         epochs = checkpoints.load(record.out).history["epochs"]
-        return [e["seconds"] for e in epochs], startup
+        return [e["seconds"] for e in epochs], startup, peak
 
 
 def main() -> None:
@@ -98,22 +131,27 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--dataset", choices=["digits", "fashion"], default="digits")
     args = parser.parse_args()
-    samples = len(load_dataset("digits").train) * args.epochs  # per side and round
+    data = load_dataset(args.dataset)
+    samples = len(data.train) * args.epochs  # per side and round
+    side_args = (args.epochs, args.batch_size, args.threads, args.dataset)
 
     bare, spawned, jobs, startups, ratios, process_ratios = [], [], [], [], [], []
+    peaks = {"spawned": 0, "job": 0}
     order = ("bare", "spawned", "job")
     for r in range(args.rounds):
         # Every epoch counts, periodic work included; the sides take turns going first.
         sides = {}
         for side in order[r % 3:] + order[:r % 3]:
             if side == "bare":
-                sides[side] = sum(bare_loop(args.epochs, args.batch_size, args.threads))
+                sides[side] = sum(bare_loop(*side_args))
             elif side == "spawned":
-                sides[side] = sum(spawned_bare_loop(args.epochs, args.batch_size, args.threads))
+                seconds, peak = spawned_bare_loop(*side_args)
+                sides[side], peaks[side] = sum(seconds), max(peaks[side], peak)
             else:
-                seconds, startup = job(args.epochs, args.batch_size, args.threads)
-                sides[side] = sum(seconds)
+                seconds, startup, peak = job(*side_args)
+                sides[side], peaks[side] = sum(seconds), max(peaks[side], peak)
                 startups.append(startup)
         bare.append(sides["bare"])
         spawned.append(sides["spawned"])
@@ -121,7 +159,9 @@ def main() -> None:
         ratios.append(sides["bare"] / sides["job"])
         process_ratios.append(sides["spawned"] / sides["job"])
 
-    print(f"digits MLP 64-400-20, batch {args.batch_size}, {args.rounds} alternating rounds of "
+    pixels = int(np.prod(data.image_shape))
+    print(f"{args.dataset} MLP {pixels}-400-20, batch {args.batch_size}, {args.rounds} "
+          "alternating rounds of "
           f"{args.epochs} epochs each, {args.threads} thread(s); samples/s over all epochs of "
           "all rounds")
     print(f"  bare loop (reference)   {samples * len(bare) / sum(bare):9.0f}")
@@ -132,6 +172,8 @@ def main() -> None:
     print(f"  ratio job / spawned     {np.median(process_ratios):9.3f} (median of the rounds; "
           f"{min(process_ratios):.3f} to {max(process_ratios):.3f}): the job's own work")
     print(f"  job start-up            {min(startups):9.2f} s (spawn, imports, data)")
+    print(f"  peak memory, MB         {peaks['spawned'] / 2**20:9.0f} bare loop (spawned), "
+          f"{peaks['job'] / 2**20:.0f} job worker")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ from ui import render, session, state
 from ui.latent_url import format_code
 from ui.scatter import latent_map
 from vae import derived, projection
-from vae.latent import decode_images
+from vae.latent import decode_images, nearest_in, pixel_norms
 
 POLL_S = 0.5
+NEIGHBOURS = 8
 
 model, ckpt = session.current()
 path, key = str(ckpt.path), ckpt.key
@@ -129,6 +130,13 @@ with right:
     if y is not None:
         st.text(f"Class: {class_names[y[index]]}")
     st.text(f"Map position: ({coords[index, 0]:.2f}, {coords[index, 1]:.2f})")
+    # In the code space itself, not on the map: a flattened map can put far codes side by side.
+    near, _ = nearest_in(mu, pixel_norms(mu), mu[index], k=NEIGHBOURS + 1)
+    near = [int(i) for i in near if i != index][:NEIGHBOURS]
+    render.show_images(images[near], columns=NEIGHBOURS, width=render.image_width(480),
+                       caption=f"Its {NEIGHBOURS} nearest neighbours by code μ (Euclidean, in "
+                               f"all {d} dimensions): test images #" +
+                               ", #".join(map(str, near)))
     if st.button("Open in Explore", icon=":material/tune:",
                  help="Set the Explore page's sliders to this image's code."):
         # Explore reads its position (and a CVAE's class) from these URL parameters.
@@ -143,3 +151,14 @@ with right:
         data=lambda: projection.encodings_csv(mu, labels_text, maps),
         file_name=f"{ckpt.name}-test-encodings.csv", mime="text/csv",
         help="One row per test image: index, label, μ and the 2-D map coordinates.")
+    projector = st.columns(2)
+    render.download_button(
+        projector[0], "Vectors (TSV)", icon=":material/download:",
+        data=lambda: projection.projector_tsv(mu, labels_text)[0],
+        file_name=f"{ckpt.name}-vectors.tsv", mime="text/tab-separated-values",
+        help="For TensorFlow's Embedding Projector: load this with the metadata file.")
+    render.download_button(
+        projector[1], "Metadata (TSV)", icon=":material/download:",
+        data=lambda: projection.projector_tsv(mu, labels_text)[1],
+        file_name=f"{ckpt.name}-metadata.tsv", mime="text/tab-separated-values",
+        help="Each vector's test-image number and label, for the Embedding Projector.")

@@ -30,6 +30,10 @@ def values(axis) -> np.ndarray:
     return np.frombuffer(base64.b64decode(axis["bdata"]), dtype=axis["dtype"])
 
 
+def image_captions(at) -> list[str]:
+    return [image.caption for element in at.get("image") for image in element.proto.imgs]
+
+
 def axis_titles(at) -> tuple[str, str]:
     layout = chart(at)["layout"]
     return layout["xaxis"]["title"]["text"], layout["yaxis"]["title"]["text"]
@@ -65,6 +69,10 @@ def test_a_picked_image_shows_with_its_reconstruction_and_opens_in_explore(tree)
     mu = encode_split(checkpoints.RUNS_DIR / "tiny-vae-4d")["mu"]
     y = encode_split(checkpoints.RUNS_DIR / "tiny-vae-4d")["y"]
     assert f"Class: {y[7]}" in [t.value for t in at.text]
+    # Its 8 nearest neighbours by code, in all dimensions, nearest first.
+    nearest = np.argsort(((mu - mu[7]) ** 2).sum(1))[1:9]
+    caption = next(c for c in image_captions(at) if "nearest neighbours" in c)
+    assert caption.endswith("#" + ", #".join(map(str, nearest)))
     # The ring marking the pick sits on image 7.
     ring = chart(at)["data"][-1]
     assert ring["name"] == "selected"
@@ -83,8 +91,8 @@ def test_a_2d_model_is_plotted_directly_with_a_csv_download(tree):
     assert not at.exception
     assert not at.radio  # nothing to project
     assert axis_titles(at) == ("z0", "z1")
-    [download] = at.get("download_button")
-    assert download.proto.label == "Download encodings (CSV)"
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert labels == ["Download encodings (CSV)", "Vectors (TSV)", "Metadata (TSV)"]
 
 
 def test_shapes_maps_colour_by_a_chosen_factor(tree):

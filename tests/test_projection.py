@@ -149,3 +149,12 @@ def test_strip_png_and_pingpong_gif():
     gif = Image.open(io.BytesIO(gif_bytes(x, scale=4)))
     assert gif.size == (32, 32) and gif.n_frames == 8  # 0 1 2 3 4 3 2 1
     assert gif.info["loop"] == 0
+
+
+def test_projector_tsv_holds_the_codes_and_their_labels():
+    mu = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    vectors, metadata = projection.projector_tsv(mu, ["a", "b\tc", "d", "e", "f"])
+    back = np.array([[float(v) for v in row.split("\t")] for row in vectors.splitlines()])
+    np.testing.assert_allclose(back, mu, rtol=1e-5)
+    rows = metadata.splitlines()
+    assert rows[0] == "index\tlabel" and rows[2] == "1\tb c" and len(rows) == 6

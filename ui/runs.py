@@ -17,11 +17,11 @@ import torch
 from ui import state
 from vae import checkpoints
 from vae.checkpoints import split_snapshots
-from vae.data import model_inputs
+from vae.data import Split, model_inputs
 from vae.evaluation import active_units
 from vae.jobs import Job
 from vae.latent import decode_images, encode_images, sample_prior
-from vae.models import VAE, ModelConfig, as_input
+from vae.models import VAE, ModelConfig
 from vae.projection import pca
 
 SHOWN_INPUTS = 8
@@ -85,7 +85,7 @@ def validation(dataset: str, image_size: int | None, rgb: bool,
                binarize: bool) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     """The first MAP_POINTS validation images as a model sees them, labels, class names."""
     data = state.dataset(dataset, image_size, rgb)
-    x = as_input(torch.as_tensor(model_inputs(data.val, "val", binarize)[:MAP_POINTS])).numpy()
+    x = Split(model_inputs(data.val, "val", binarize)[:MAP_POINTS]).images()
     y = None if data.val.y is None else data.val.y[:MAP_POINTS]
     return x, y, list(data.class_names)
 

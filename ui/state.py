@@ -15,7 +15,7 @@ import streamlit as st
 
 from vae import checkpoints
 from vae.background import Progress, Workers
-from vae.data import Dataset, load_dataset
+from vae.data import Dataset, Split, load_dataset
 from vae.decoder_payload import Unsupported
 from vae.decoder_payload import decoder_payload as _decoder_payload
 from vae.derived import (
@@ -142,9 +142,10 @@ def decoder_payload(path: str, key: str) -> dict | str:
 
 @st.cache_data(max_entries=16, show_spinner="Reading the test images…")
 def test_images(path: str, key: str) -> np.ndarray:
-    """The test split as the model sees it (binarized where it was trained so)."""
+    """The test split as the model sees it (binarized where it was trained so), float32 in
+    [0, 1]: what pages show and encode."""
     model, ckpt = load(path)
-    return checkpoint_data(ckpt, "test")[0]
+    return Split(checkpoint_data(ckpt, "test")[0]).images()
 
 
 @st.cache_resource(max_entries=4, show_spinner="Indexing the training images…")

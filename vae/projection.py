@@ -165,3 +165,14 @@ def encodings_csv(mu: np.ndarray, labels: list[str] | None,
         maps = [f"{v:.6g}" for name in names for v in coords[name][i]]
         writer.writerow([i, label, *(f"{v:.6g}" for v in row), *maps])
     return out.getvalue()
+
+
+def projector_tsv(mu: np.ndarray, labels: list[str] | None) -> tuple[str, str]:
+    """The codes as TensorFlow's Embedding Projector loads them: the vectors (one row of
+    tab-separated values per code, no header) and their metadata (a header row, then each
+    row's index and label)."""
+    vectors = "".join("\t".join(f"{v:.6g}" for v in row) + "\n" for row in mu)
+    clean = [" ".join(str(t).split()) for t in labels] if labels is not None else None
+    metadata = "index\tlabel\n" + "".join(
+        f"{i}\t{'' if clean is None else clean[i]}\n" for i in range(len(mu)))
+    return vectors, metadata
