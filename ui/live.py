@@ -226,7 +226,7 @@ def panel(job: Job) -> None:
     run = runs.run_of(job)
     if run.config is None:
         if job.active:
-            st.caption("Starting the training process…")
+            st.caption("Starting the training process and loading its data…")
         return
     large = render.presentation()
     width = render.image_width(480 if large else 360)

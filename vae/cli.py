@@ -244,6 +244,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise checkpoints.CheckpointError(
             f"{args.out} holds a checkpoint already; pass --resume to continue it, or choose "
             "another --out.")
+    if not args.quiet:  # a first open of 60,000 images parses them: say why it waits
+        sys.stderr.write(f"loading the data ({spec.dataset}) and building the model...\n")
     trainer, config, _ = prepare(spec, args.out, args.resume)
 
     def interrupt(signum, frame):  # first Ctrl-C: finish this step and save; second: abort
