@@ -133,7 +133,7 @@ with right:
     # In the code space itself, not on the map: a flattened map can put far codes side by side.
     near, _ = nearest_in(mu, pixel_norms(mu), mu[index], k=NEIGHBOURS + 1)
     near = [int(i) for i in near if i != index][:NEIGHBOURS]
-    render.show_images(images[near], columns=NEIGHBOURS, width=render.image_width(480),
+    render.show_images(images[near], columns=NEIGHBOURS // 2, width=render.image_width(300),
                        caption=f"Its {NEIGHBOURS} nearest neighbours by code μ (Euclidean, in "
                                f"all {d} dimensions): test images #" +
                                ", #".join(map(str, near)))
