@@ -193,12 +193,14 @@ else:
             if st.button("Continue training", key="models_continue"):
                 continue_training(ckpt, int(epochs))
     with export_tab:
-        render.download_button(st, "Download as zip",
-                               data=lambda: checkpoint_zips.export_zip_bytes(ckpt.path),
-                               file_name=f"{ckpt.name}.zip", mime="application/zip",
-                               icon=":material/download:", key="models_export",
-                               help="Weights, config and history in one file; import it "
-                                    "on another Latent Lab.")
+        if (refused := checkpoint_zips.export_refusal(ckpt)) is not None:
+            st.info(render.escape(refused))
+        else:
+            render.download_button(
+                st, "Download as zip", data=lambda: checkpoint_zips.export_zip_bytes(ckpt.path),
+                file_name=f"{ckpt.name}.zip", mime="application/zip",
+                icon=":material/download:", key="models_export",
+                help="Weights, config and history in one file; import it on another Latent Lab.")
 
 st.subheader("Import a model")
 upload = st.file_uploader("A zip exported by Latent Lab", type=["zip"], key="models_upload")

@@ -49,6 +49,8 @@ def _own_cache(tmp_path_factory):
     from vae import checkpoints
 
     checkpoints.CACHE_DIR = tmp_path_factory.mktemp("cache")
+    os.environ["LATENT_LAB_CACHE_DIR"] = str(checkpoints.CACHE_DIR)  # and job workers'
+
 
 
 @pytest.fixture(autouse=True)

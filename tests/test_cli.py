@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -206,6 +207,9 @@ def test_list_never_evaluates_and_says_which_are_not(trained, tmp_path, monkeypa
 
 
 def test_evaluate_encode_and_metrics_show_progress_and_take_threads(trained, tmp_path, capsys):
+    fresh = tmp_path / "fresh"  # nothing derived yet: each command computes, with its bar
+    shutil.copytree(trained, fresh, ignore=shutil.ignore_patterns("derived"))
+    trained = fresh
     assert main(["evaluate", str(trained), "--iwae-samples", "5", "--threads", "1"]) == 0
     err = capsys.readouterr().err
     assert "evaluating (K = 5) [" in err and "100.0%" in err and "left" in err
@@ -231,3 +235,10 @@ def test_ctrl_c_stops_an_evaluation_cleanly_and_writes_nothing(trained):
     assert proc.returncode == 130, err
     assert b"stopped by Ctrl-C" in err and b"Traceback" not in err
     assert not list(trained.rglob("evaluation-*-k20000*")), "a half-done evaluation was written"
+
+
+def test_durations_read_as_minutes_and_seconds():
+    from vae.cli import _duration
+
+    assert [_duration(s) for s in (5.2, 59.6, 100, 119.6, 3600)] == [
+        "5 s", "1 min 00 s", "1 min 40 s", "2 min 00 s", "60 min 00 s"]

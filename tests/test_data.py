@@ -189,6 +189,17 @@ def test_an_idx_folder_is_parsed_once_then_read_from_the_cache(tmp_path, monkeyp
     assert len(data.load_dataset(f"mnist:{folder}").test) == 20
 
 
+def test_a_refused_idx_folder_leaves_nothing_in_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoints, "CACHE_DIR", tmp_path / "cache")
+    folder = make_mnist(tmp_path / "m")
+    write(folder / "t10k-labels-idx1-ubyte.gz", gzip.compress(idx_bytes(np.arange(19) % 10)))
+    refused(lambda: data.load_dataset(f"mnist:{folder}"), "19 labels for 20")
+    assert not (tmp_path / "cache").exists()  # the three good files were parsed, not kept
+    write(folder / "t10k-labels-idx1-ubyte.gz", gzip.compress(idx_bytes(np.arange(20) % 10)))
+    data.load_dataset(f"mnist:{folder}")
+    assert len(list(dataset_cache.cache_dir().glob("idx-*.npy"))) == 4  # accepted: kept
+
+
 def test_class_names_from_a_file_beside_the_idx_files_or_given(tmp_path):
     folder = make_mnist(tmp_path / "m")
     names = [f"kind {i}" for i in range(10)]
@@ -202,6 +213,8 @@ def test_class_names_from_a_file_beside_the_idx_files_or_given(tmp_path):
             "distinct")
     write(folder / data.NAMES_FILE, b"one\ntwo\n")
     refused(lambda: data.load_dataset(f"mnist:{folder}"), data.NAMES_FILE, "2 class names")
+    # Names given replace a names file, even a broken one.
+    assert data.load_dataset(f"mnist:{folder}", class_names=given).class_names == given
 
 
 def test_mnist_refusals(tmp_path, monkeypatch):

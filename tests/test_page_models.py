@@ -174,3 +174,13 @@ def test_the_manage_box_starts_on_the_model_the_url_names(tree):
     at.run()
     assert not at.exception
     assert at.selectbox(key="models_pick").value == "tiny-vae-2d"
+
+
+def test_a_model_too_big_to_import_says_so_instead_of_a_download(tree, monkeypatch):
+    at = page_alone("pages/models.py", "tiny-vae-4d", models_pick="tiny-vae-2d")
+    assert [d.proto.label for d in at.get("download_button")] == ["Download as zip"]
+    monkeypatch.setattr(checkpoint_zips, "MAX_IMPORT_BYTES", 1000)
+    at = page_alone("pages/models.py", "tiny-vae-4d", models_pick="tiny-vae-2d")
+    assert not at.get("download_button")
+    assert any("more than the 0 MB that import accepts; export a slim copy" in i.value
+               for i in at.info), [i.value for i in at.info]

@@ -194,6 +194,11 @@ def test_mnist_s_four_files_upload_together_and_t10k_stays_the_test_split(runs):
     np.testing.assert_array_equal(data.test.y, y_test)
     assert (len(data.train), len(data.val)) == (54, 6)
 
+    few = {**files, "train-images-idx3-ubyte.gz": gzip.compress(idx_bytes(x[:1])),
+           "train-labels-idx1-ubyte.gz": gzip.compress(idx_bytes(y[:1]))}
+    upload, error = uploads.accept(few)
+    assert upload is None and "holds 1 image, fewer than the 10" in error and one_sentence(error)
+
     files["t10k-labels-idx1-ubyte"] = idx_bytes(x_test)  # two images files in the test pair
     upload, error = uploads.accept(files)
     assert upload is None and "MNIST's train and t10k pairs" in error and one_sentence(error)

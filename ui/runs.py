@@ -82,18 +82,19 @@ def model_from_weights(config: dict, weights: Mapping) -> VAE:
 
 @st.cache_resource(max_entries=8, show_spinner="Reading validation images…")
 def validation(dataset: str, image_size: int | None, rgb: bool,
-               binarize: bool) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
-    """The first MAP_POINTS validation images as a model sees them, labels, class names."""
+               binarize: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The first MAP_POINTS validation images as a model sees them, and their labels."""
     data = state.dataset(dataset, image_size, rgb)
     x = Split(model_inputs(data.val, "val", binarize)[:MAP_POINTS]).images()
-    y = None if data.val.y is None else data.val.y[:MAP_POINTS]
-    return x, y, list(data.class_names)
+    return x, None if data.val.y is None else data.val.y[:MAP_POINTS]
 
 
 def run_validation(config: dict) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """A run's validation images, labels and class names (its config's: --class-names)."""
     data = config["data"]
-    return validation(data["dataset"], data.get("image_size"), data.get("rgb", False),
+    x, y = validation(data["dataset"], data.get("image_size"), data.get("rgb", False),
                       config["train"].get("binarize", False))
+    return x, y, list(data["class_names"])
 
 
 @dataclass
@@ -154,7 +155,17 @@ def latest_pictures(run: Run) -> Pictures | None:
 
 @st.cache_resource(max_entries=8, show_spinner="Reading the run's snapshots…")
 def _saved_snapshots(key: str, path: str) -> dict[int, dict[str, torch.Tensor]]:
-    return split_snapshots(checkpoints.load(path).snapshots() or {})
+    for _ in range(2):
+        ckpt = checkpoints.load(path)
+        try:
+            tensors = ckpt.snapshots()
+        except checkpoints.CheckpointError:
+            tensors = None
+        # A save between the load and the read trims the version just loaded to its weights
+        # (docs/design.md §5): the new current version has the snapshots.
+        if tensors is not None or checkpoints.current_key(path) == ckpt.key:
+            return split_snapshots(tensors or {})
+    return {}
 
 
 def snapshots(run: Run) -> dict[int, Mapping]:

@@ -156,7 +156,7 @@ def _dataset_choice() -> tuple[DataInfo | None, str | None, bool]:
         accept_multiple_files=True, key=key("upload"),  # any type: IDX names have no suffix
         help="At most 200 MB; images 8 to 128 pixels a side (or choose an image size).")
     if not files:
-        return None, "Upload a dataset first, or choose digits or shapes.", False
+        return None, "Upload a dataset first, or choose a built-in dataset.", False
     st.checkbox("Keep colour (RGB)", **keep("rgb"),
                 help="For a zip of colour images; otherwise they are read as grey.")
     image_size = int(value("image_size")) or None

@@ -72,16 +72,23 @@ def import_zip(
     return import_files(files, where, top, root=root, name=name)
 
 
-def _check_exportable(checkpoint: Checkpoint) -> None:
-    """Whatever export writes, import reads back: a zip over the import limit is refused
-    before it is written. Its files are stored as they are, so their sizes bound it."""
+def export_refusal(checkpoint: Checkpoint) -> str | None:
+    """Why export would refuse this checkpoint, or None. Whatever export writes, import reads
+    back: a zip over the import limit is refused before it is written. Its files are stored
+    as they are, so their sizes bound it."""
     size = sum(f.stat().st_size for name in _FILES if (f := checkpoint.version / name).exists())
-    if size > MAX_IMPORT_BYTES:
-        raise refusal(f"Checkpoint '{checkpoint.name}'",
-                      f"its zip would hold {size / 2**20:.0f} MB, more than the "
-                      f"{MAX_IMPORT_BYTES / 2**20:.0f} MB that import accepts",
-                      "export a slim copy instead (python -m vae slim, without the training "
-                      "state)")
+    if size <= MAX_IMPORT_BYTES:
+        return None
+    return str(refusal(f"Checkpoint '{checkpoint.name}'",
+                       f"its zip would hold {size / 2**20:.0f} MB, more than the "
+                       f"{MAX_IMPORT_BYTES / 2**20:.0f} MB that import accepts",
+                       "export a slim copy instead (python -m vae slim, without the training "
+                       "state)"))
+
+
+def _check_exportable(checkpoint: Checkpoint) -> None:
+    if (reason := export_refusal(checkpoint)) is not None:
+        raise CheckpointError(reason)
 
 
 def _write_zip(checkpoint: Checkpoint, target: Path | IO[bytes]) -> None:

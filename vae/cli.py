@@ -168,7 +168,8 @@ def _spec(args: argparse.Namespace):
 
 
 def _duration(seconds: float) -> str:
-    return f"{seconds / 60:.0f} min {seconds % 60:02.0f} s" if seconds >= 60 else f"{seconds:.0f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
 
 
 class _Bar:
@@ -180,9 +181,9 @@ class _Bar:
         self.start = time.monotonic()
         self.last = -1.0
 
-    def __call__(self, fraction: float, detail: str = "") -> None:
+    def __call__(self, fraction: float, detail: str = "", *, force: bool = False) -> None:
         now = time.monotonic()
-        if self.quiet or (now - self.last < 0.1 and fraction < 1):
+        if self.quiet or (now - self.last < 0.1 and fraction < 1 and not force):
             return
         self.last, elapsed = now, now - self.start
         left = f"{_duration(elapsed * (1 - fraction) / fraction)} left" if fraction > 0 else ""
@@ -212,7 +213,7 @@ class _Progress:
         loss = f" loss {record['loss']:.2f}," if record["kind"] == "step" else ""
         self.bar(trainer.step / max(trainer.total_steps, 1),
                  f"epoch {trainer.epoch}/{trainer.config.epochs}, beta {trainer.beta:.3g},"
-                 f"{loss}{val} {speed:,.0f} samples/s, ")
+                 f"{loss}{val} {speed:,.0f} samples/s, ", force=record["kind"] == "epoch")
 
 
 def _save_again(failed: SaveFailed) -> RunResult:

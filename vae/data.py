@@ -107,13 +107,15 @@ def load_dataset(spec: str, *, image_size: int | None = None, rgb: bool = False,
     `rgb` decodes image files (folders, zips) in colour instead of grayscale, while arrays
     (npz, IDX) keep the channels they have; `class_names` name the classes in label order."""
     _check_image_size(image_size)
-    dataset = _load(spec, image_size, rgb)
-    if class_names is not None:
-        dataset.class_names = _checked_names(spec, list(class_names), dataset.num_classes)
+    names = None if class_names is None else list(class_names)
+    dataset = _load(spec, image_size, rgb, names)
+    if names is not None:  # IDX folders took them already, instead of their names file
+        dataset.class_names = _checked_names(spec, names, dataset.num_classes)
     return dataset
 
 
-def _load(spec: str, image_size: int | None, rgb: bool) -> Dataset:
+def _load(spec: str, image_size: int | None, rgb: bool,
+          class_names: list[str] | None) -> Dataset:
     kind, _, arg = spec.partition(":")
     if kind == "digits" and not arg:
         return _resized(_digits(spec), image_size)
@@ -131,7 +133,7 @@ def _load(spec: str, image_size: int | None, rgb: bool) -> Dataset:
         path = Path(arg).expanduser()
         if kind == "mnist":
             with dataset_cache.held():  # a refused folder leaves nothing in the cache
-                return _mnist_dir(spec, path, image_size)
+                return _mnist_dir(spec, path, image_size, class_names)
         if kind == "npz":
             x, y = read_npz(read_file(path), str(path))
             return _from_arrays(spec, x, y, str(path), image_size)
@@ -158,7 +160,8 @@ def _upload(spec: str, digest: str, image_size: int | None, rgb: bool) -> Datase
 
     folder = uploads_dir() / digest
     stored = sorted(folder.glob("*")) if folder.is_dir() else []
-    if any(p.name.startswith(MNIST_NAMES["train", "images"]) for p in stored):
+    train_images = MNIST_NAMES["train", "images"]
+    if any(p.name in (train_images, f"{train_images}.gz") for p in stored):
         with dataset_cache.held():
             return _mnist_dir(spec, folder, image_size)
     for path in stored:
@@ -322,6 +325,7 @@ def _idx_dataset(spec: str, where: str, parts: dict, image_size: int | None,
     checked = {}
     for part, ((images, x), (labels, y)) in parts.items():
         x = _to_nchw(x, images)
+        _check_count(images, len(x))
         _check_label_count(labels, y, len(x))
         _check_sides(images, x.shape, resizable=image_size is not None)
         checked[part] = x, y

@@ -23,7 +23,7 @@ RACY_NS = 2_000_000_000
 
 
 def cache_dir() -> Path:
-    from vae import checkpoints  # read at call time: tests point LATENT_LAB_CACHE_DIR elsewhere
+    from vae import checkpoints  # at call time: checkpoints imports torch, and tests move it
 
     return checkpoints.CACHE_DIR / "datasets"
 
@@ -60,7 +60,7 @@ def _index() -> dict[str, dict]:
 
 def _remember(entries: dict[str, tuple[str, dict]]) -> None:
     """Index entries by path (each path's only one): (key, entry)."""
-    index = {k: v for k, v in _index().items() if k.partition("|")[0] not in entries}
+    index = {k: v for k, v in _index().items() if k.rsplit("|", 3)[0] not in entries}
     index.update(dict(entries.values()))
     write_atomic(cache_dir() / INDEX, json.dumps(index, indent=0).encode())
 

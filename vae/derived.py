@@ -205,7 +205,7 @@ def grid_codes(model: VAE, batch: int = 2048) -> np.ndarray:
     images, _ = shapes.grid()
     out = []
     for start in range(0, len(images), batch):
-        x = torch.as_tensor(images[start:start + batch].astype(np.float32)) / 255  # a copy
+        x = as_input(torch.as_tensor(images[start:start + batch]))
         out.append(model.encode(x.contiguous(memory_format=torch.channels_last))[0].numpy())
     return np.concatenate(out)
 

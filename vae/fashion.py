@@ -9,7 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from vae.file_readers import MNIST_NAMES
+from vae.file_readers import MNIST_NAMES, DataError, mnist_file
 
 ENV = "LATENT_LAB_FASHION_DIR"
 PACKAGE = "dataset-fashion-mnist"
@@ -39,7 +39,11 @@ def folder() -> Path | None:
     package's; None when they are not all there."""
     named = os.environ.get(ENV)
     where = Path(named).expanduser() if named else _package_folder()
-    if where is None or not all((where / name).is_file() or (where / f"{name}.gz").is_file()
-                                for name in MNIST_NAMES.values()):
+    if where is None:
+        return None
+    try:  # found as `mnist:DIR` finds them, under any of the names it accepts
+        for name in MNIST_NAMES.values():
+            mnist_file(where, name)
+    except DataError:
         return None
     return where

@@ -60,10 +60,14 @@ def read_file(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def is_gzip(data: bytes) -> bool:
+    return data[:2] == b"\x1f\x8b"
+
+
 def _gzip_reader(data: bytes, name: str) -> Callable[[int], bytes]:
     """read(n): the next n bytes of the file, inflated if it is gzipped. A gzip is inflated
     only as far as the caller reads, so a gzip bomb costs what the caller's bound allows."""
-    if data[:2] != b"\x1f\x8b":
+    if not is_gzip(data):
         stream = io.BytesIO(data)
         return stream.read
     gz = gzip.GzipFile(fileobj=io.BytesIO(data))
@@ -107,13 +111,7 @@ def read_idx(data: bytes, name: str, ndim: int | None = None) -> np.ndarray:
     longer file) is ever inflated: a gzip bomb is refused without expanding it.
     """
     read = _gzip_reader(data, name)
-    magic = read(4)
-    if len(magic) < 4 or magic[:3] != b"\x00\x00\x08" or not 1 <= magic[3] <= 4:
-        raise DataError(
-            f"{name}: not an IDX file of unsigned bytes (wrong magic number); use MNIST-style "
-            "IDX files, or an .npz or a .zip of images instead."
-        )
-    dims = magic[3]
+    dims = _idx_magic(read, name)
     if ndim is not None and dims != ndim:
         raise DataError(
             f"{name}: holds {dims}-D data where {ndim}-D {'images' if ndim == 3 else 'labels'} "
@@ -144,16 +142,21 @@ def read_idx(data: bytes, name: str, ndim: int | None = None) -> np.ndarray:
     return np.frombuffer(body, np.uint8).reshape(shape).copy()
 
 
-def idx_dims(data: bytes, name: str) -> int:
-    """How many dimensions an IDX file's header declares (3 for images, 1 for labels),
-    reading no further than its magic number."""
-    magic = _gzip_reader(data, name)(4)
+def _idx_magic(read: Callable[[int], bytes], name: str) -> int:
+    """The dimensions an IDX file of unsigned bytes declares in its magic number."""
+    magic = read(4)
     if len(magic) < 4 or magic[:3] != b"\x00\x00\x08" or not 1 <= magic[3] <= 4:
         raise DataError(
             f"{name}: not an IDX file of unsigned bytes (wrong magic number); use MNIST-style "
             "IDX files, or an .npz or a .zip of images instead."
         )
     return magic[3]
+
+
+def idx_dims(data: bytes, name: str) -> int:
+    """How many dimensions an IDX file's header declares (3 for images, 1 for labels),
+    reading no further than its magic number."""
+    return _idx_magic(_gzip_reader(data, name), name)
 
 
 def idx_roles(files: dict[str, bytes]) -> dict[str, tuple[str, str]]:

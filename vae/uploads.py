@@ -19,7 +19,7 @@ import numpy as np
 
 from vae import checkpoints
 from vae.data import DataError, Dataset, load_upload
-from vae.file_readers import MNIST_NAMES, idx_roles
+from vae.file_readers import MNIST_NAMES, idx_roles, is_gzip
 from vae.files import write_atomic
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -100,7 +100,7 @@ def save_upload(files: dict[str, bytes], *, image_size: int | None = None,
         _write_once(folder / _safe(first, first.lower()[-4:]), lambda f: f.write(files[first]))
     elif len(files) == 4:  # MNIST's layout, so t10k stays the test split
         for file, role in idx_roles(files).items():
-            gz = ".gz" if files[file][:2] == b"\x1f\x8b" else ""
+            gz = ".gz" if is_gzip(files[file]) else ""
             _write_once(folder / f"{MNIST_NAMES[role]}{gz}",
                         lambda f, data=files[file]: f.write(data))
     else:
