@@ -158,9 +158,11 @@ for _ in sys.stdin:
 
 
 def version_digest(folder) -> str:
+    """A version's model: weights, config and history. Its training state (optimizer,
+    snapshots) is dropped by design once a newer version is current (docs/design.md §5)."""
     digest = hashlib.sha256()
-    for file in sorted(folder.iterdir()):
-        digest.update(file.name.encode() + file.read_bytes())
+    for name in (checkpoints.CONFIG, checkpoints.MODEL, checkpoints.HISTORY):
+        digest.update(name.encode() + (folder / name).read_bytes())
     return digest.hexdigest()
 
 
@@ -234,7 +236,8 @@ def test_sigkill_during_saves_leaves_the_previous_version_intact(tmp_path):
             if last_saved is not None and ckpt.version.name != last_saved:
                 assert ckpt.version.name > last_saved and not between
                 newer += 1
-            # No version that was ever live changed by a byte, whatever the kill interrupted.
+            # No version that was ever live changed its model by a byte, whatever the kill
+            # interrupted.
             for name in names:
                 if name in digests:
                     assert version_digest(out / name) == digests[name], name
@@ -263,9 +266,9 @@ def test_sigkill_during_saves_leaves_the_previous_version_intact(tmp_path):
         "each kill the run is loaded, listed and resumed.",
         f"Every kill left the name resolving to one complete version whose files agree (the "
         f"optimizer's step = the history's step) and whose model decodes; no version ever live "
-        f"changed by a byte ({len(digests)} checked); the listing showed "
-        f"only 'killed-run' at that version; the next process resumed from it; the last resume "
-        f"finished: '{after.message}', and its save cleared the leftovers "
+        f"changed its weights, config or history by a byte ({len(digests)} checked); the "
+        f"listing showed only 'killed-run' at that version; the next process resumed from it; "
+        f"the last resume finished: '{after.message}', and its save cleared the leftovers "
         f"({', '.join(sorted(p.name for p in out.iterdir()))}).",
         kills=kills, **{"kills inside a save (before its last line)": mid_save,
                         "kills that left a temp folder or unswitched version": leftovers,
