@@ -205,7 +205,7 @@ def grid_codes(model: VAE, batch: int = 2048) -> np.ndarray:
     images, _ = shapes.grid()
     out = []
     for start in range(0, len(images), batch):
-        x = as_input(torch.as_tensor(images[start:start + batch]))
+        x = as_input(torch.tensor(images[start:start + batch]))  # a copy: the grid is read-only
         out.append(model.encode(x.contiguous(memory_format=torch.channels_last))[0].numpy())
     return np.concatenate(out)
 
