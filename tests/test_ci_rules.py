@@ -13,12 +13,17 @@ from benchmarks.harness import REPO
 pytestmark = pytest.mark.slow  # two pytest runs of their own
 
 
-def run_a_browser_test(**env: str) -> subprocess.CompletedProcess:
+def run_tests(file: str, **env: str) -> subprocess.CompletedProcess:
+    """pytest on one test file in a process of its own, LATENT_LAB_REQUIRE unset unless given."""
     environment = {k: v for k, v in os.environ.items() if k != "LATENT_LAB_REQUIRE"}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
-         "tests/test_browser_navigation.py"], cwd=REPO, capture_output=True, text=True,
-        env={**environment, "LATENT_LAB_CHROMIUM": "/no/such/chromium", **env})
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", file],
+        cwd=REPO, capture_output=True, text=True, env={**environment, **env})
+
+
+def run_a_browser_test(**env: str) -> subprocess.CompletedProcess:
+    return run_tests("tests/test_browser_navigation.py",
+                     LATENT_LAB_CHROMIUM="/no/such/chromium", **env)
 
 
 def test_a_browser_test_without_chromium_skips_outside_ci():
@@ -34,11 +39,7 @@ def test_a_browser_test_without_chromium_fails_where_it_is_required():
 
 
 def run_the_fashion_tests(**env: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k != "LATENT_LAB_REQUIRE"}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
-         "tests/test_fashion.py"], cwd=REPO, capture_output=True, text=True,
-        env={**environment, "LATENT_LAB_FASHION_DIR": "/no/such/folder", **env})
+    return run_tests("tests/test_fashion.py", LATENT_LAB_FASHION_DIR="/no/such/folder", **env)
 
 
 def test_fashion_tests_without_the_files_skip_outside_ci_and_fail_in_it():
