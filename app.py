@@ -11,6 +11,7 @@ from ui import entry
 def main() -> None:
     """One run of a session: the navigation, the sidebar, then the page the URL names."""
     from ui import render, sidebar, state  # imported on the first run, not by the server
+    from vae.data import DataError
 
     # A file, not a :material/...: icon, whose favicon Streamlit would fetch from Google's fonts.
     st.set_page_config(page_title="Latent Lab", page_icon="ui/favicon.png", layout="wide")
@@ -33,7 +34,10 @@ def main() -> None:
             st.session_state["presentation"] = False
             st.rerun()
     sidebar.render()
-    page.run()
+    try:
+        page.run()
+    except DataError as e:  # a model whose data is gone: the sentence says what to do
+        st.error(str(e))
 
 
 if __name__ == "__main__":

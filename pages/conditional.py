@@ -43,7 +43,7 @@ d = model.config.latent_dim
 names = [str(n) for n in ckpt.config["data"].get("class_names") or []]
 names += [str(i) for i in range(len(names), k)]
 test_x = state.test_images(path, key)
-test_y = state.model_dataset(ckpt).test.y
+test_y = state.test_labels(path, key)
 
 model_key = f"{path}@{key}"
 sliders.prepare("cz", model_key, d, CLASS)
@@ -86,6 +86,8 @@ latent_views.labelled_strip(decode_every_class(model, z), names)
 st.header("Class swap")
 st.caption("A real test image is encoded together with its own label; its code is then decoded "
            f"under every other label: {words.swap(dataset)}.")
+if sample := state.sample_note(path, key):
+    st.caption(sample)
 
 
 def pick_random() -> None:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from ui import canvas, latent_pad, latent_views, render, session, state
 from ui import latent_sliders as sliders
+from vae.data import DataError
 from vae.evaluation import latent_health
 from vae.latent import (
     decode_images,
@@ -28,7 +29,7 @@ d, k = model.config.latent_dim, model.config.num_classes
 class_names = ckpt.config["data"].get("class_names") or []
 digits = ckpt.config["data"]["dataset"] == "digits"
 model_key = f"{path}@{key}"
-n_test = len(state.model_dataset(ckpt).test)
+n_test = len(state.test_images(path, key))
 
 
 def label_now() -> int | None:
@@ -55,7 +56,7 @@ def encode_test(random: bool) -> None:
     if random:
         st.session_state[TEST_INDEX] = int(np.random.default_rng().integers(n_test))
     i = int(st.session_state.get(TEST_INDEX, 0))
-    y = state.model_dataset(ckpt).test.y
+    y = state.test_labels(path, key)
     label = int(y[i]) if k and y is not None else None
     source = f"Test image {i}" + (f", class {class_text(int(y[i]))}" if y is not None else "")
     show_picture(state.test_images(path, key)[i:i + 1], label, source)
@@ -106,6 +107,8 @@ render.explain(
 for note in notes:
     if note:
         st.warning(note)
+if sample := state.sample_note(path, key):
+    st.caption(sample)
 
 with st.container(horizontal=True, vertical_alignment="bottom"):
     st.button("Zero", on_click=sliders.set_code, args=("z", np.zeros(d)),
@@ -117,6 +120,22 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
     st.number_input("Test image", 0, n_test - 1, key=TEST_INDEX, width=150)
     st.button("Encode it", on_click=encode_test, args=(False,))
     prefer_pad = latent_pad.toggle()
+
+
+def nearest_training_image(decoded: np.ndarray) -> None:
+    try:
+        flat, norms = state.train_pixels(ckpt)
+    except DataError as e:  # the sliders need only the decoder; this panel needs the data
+        st.info(f"Not shown here: {e}")
+        return
+    index, rms = nearest_in(flat, norms, decoded)
+    train = state.model_dataset(ckpt).train
+    render.show_images(train.images(int(index[0])), width=render.image_width(192), frame=True)
+    if train.y is not None:
+        st.text(f"Class {class_text(int(train.y[index[0]]))}")
+    st.caption(f"Differs from the decoded picture by {rms[0]:.2f} per pixel (0 = identical). "
+               f"If every picture you make has a near-twin here, the model is copying its "
+               f"{len(flat):,} training images rather than generalizing.")
 
 
 @st.fragment
@@ -157,16 +176,7 @@ def latent_panel() -> None:
                 "code decodes to almost the same picture. Pick another model in the sidebar.")
     with nearest_column:
         st.subheader("Nearest training image")
-        flat, norms = state.train_pixels(ckpt)
-        index, rms = nearest_in(flat, norms, decoded)
-        train = state.model_dataset(ckpt).train
-        render.show_images(train.images(int(index[0])), width=render.image_width(192),
-                           frame=True)
-        if train.y is not None:
-            st.text(f"Class {class_text(int(train.y[index[0]]))}")
-        st.caption(f"Differs from the decoded picture by {rms[0]:.2f} per pixel (0 = identical). "
-                   f"If every picture you make has a near-twin here, the model is copying its "
-                   f"{len(flat):,} training images rather than generalizing.")
+        nearest_training_image(decoded)
     sliders.write_url("z", z, ckpt.name, class_key=CLASS if k else None, label=label)
 
     # A 2-D model's two traversal rows fit beside its plane, except on a projector.

@@ -30,6 +30,8 @@ render.explain(
     r"\frac{\sin((1-t)\Omega)}{\sin\Omega}\,a + \frac{\sin(t\Omega)}{\sin\Omega}\,b,"
     r"\ \cos\Omega = \frac{a\cdot b}{\lVert a\rVert\,\lVert b\rVert}")
 
+if sample := state.sample_note(path, key):
+    st.caption(sample)
 modes = ["By number", "Random pair"] + (["Two classes"] if y is not None else [])
 pick, how, many = st.columns([2, 2, 3])
 mode = pick.radio("Choose the two test images", modes, key="interp_mode")

@@ -46,7 +46,7 @@ colour = controls[1].selectbox("Colour by", colour_options or ["nothing"], key="
                                disabled=not colour_options)
 
 maps: dict[str, np.ndarray] = {}
-tsne_file = derived.tsne_file(ckpt)
+tsne_file = derived.tsne_file(ckpt, state.shown_split(path, key))
 tsne_state = None
 if d == 2:
     coords, axes = mu, ("z0", "z1")
@@ -106,6 +106,8 @@ figure = latent_map(coords, axes, groups=groups, group_names=class_names, values
 with left:
     event = st.plotly_chart(figure, on_select="rerun", selection_mode="points", key="map_chart",
                             width="stretch")
+    if sample := state.sample_note(path, key):
+        st.caption(sample)
     if conditional:
         st.caption("A CVAE encodes each image together with its class, which the decoder gets "
                    "separately: z keeps the style, so classes overlap on this map.")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import session, state
 from ui.render import escape
+from vae.data import DataError
 from vae.evaluation import latent_health
 from vae.models import kind_label
 
@@ -27,14 +28,19 @@ def model_picker() -> None:
 def model_summary() -> None:
     model, ckpt = session.current()
     cfg = ckpt.config
-    metrics = state.test_evaluation(str(ckpt.path), ckpt.key)
-    health = latent_health(metrics["kl_per_dim"], metrics["active_dims"])
     box = st.sidebar.container(border=True)
     kind = kind_label(model.config.num_classes)
     box.markdown(f"**{kind}** · {model.config.arch.upper()} · z = {model.config.latent_dim} · "
                  f"β = {cfg['train']['beta']:g}")
     box.text(f"Data: {cfg['data']['dataset']}")
-    box.metric("Test ELBO", f"{metrics['elbo']:.2f}", help=metrics["units"] + "; higher is better")
+    try:
+        metrics = state.test_evaluation(str(ckpt.path), ckpt.key)
+    except DataError as e:
+        box.caption(f"No test figures: {e}")
+        return
+    health = latent_health(metrics["kl_per_dim"], metrics["active_dims"])
+    box.metric("Test ELBO", f"{metrics['elbo']:.2f}", help=f"{metrics['units']}, on "
+               f"{metrics['n_examples']:,} test images; higher is better")
     box.caption(f"{health['active']} of {model.config.latent_dim} latent dimensions in use"
                 f" · KL {health['kl']:.2f} nats")
     if health["collapse"]:

@@ -27,6 +27,7 @@ from vae.derived import (
     metrics_file,
     metrics_target,
 )
+from vae.derived import shown_split as derived_shown_split
 from vae.jobs import JobManager
 from vae.latent import pixel_norms
 from vae.models import VAE
@@ -126,9 +127,29 @@ def measured_test_evaluation(ckpt: checkpoints.Checkpoint) -> dict | None:
     return cached_evaluation(ckpt, iwae_samples=TEST_IWAE_SAMPLES)
 
 
-@st.cache_data(max_entries=16, show_spinner="Encoding the test split…")
-def encodings(path: str, key: str, split: str = "test") -> dict[str, np.ndarray]:
+@st.cache_data(max_entries=32, show_spinner="Looking for the model's test images…")
+def shown_split(path: str, key: str) -> str:
+    """"test", or the bundled sample's split where the model's data is not here
+    (vae.derived.shown_split); a DataError, one sentence, where it has neither."""
+    return derived_shown_split(load(path)[1])
+
+
+def sample_note(path: str, key: str) -> str | None:
+    """What a page showing test images says where they are the model's bundled sample."""
+    if shown_split(path, key) == "test":
+        return None
+    return (f"On {len(test_images(path, key)):,} test images: the sample that comes with this "
+            "model, because its full data is not installed here.")
+
+
+@st.cache_data(max_entries=16, show_spinner="Encoding the test images…")
+def _encodings(path: str, key: str, split: str) -> dict[str, np.ndarray]:
     return encode_split(path, split)
+
+
+def encodings(path: str, key: str, split: str | None = None) -> dict[str, np.ndarray]:
+    """mu, logvar, y (and factors) of a split; by default of the test images shown."""
+    return _encodings(path, key, split or shown_split(path, key))
 
 
 @st.cache_resource(max_entries=16, show_spinner="Preparing the decoder for the browser…")
@@ -141,11 +162,20 @@ def decoder_payload(path: str, key: str) -> dict | str:
 
 
 @st.cache_data(max_entries=16, show_spinner="Reading the test images…")
+def _test_split_data(path: str, key: str, split: str) -> tuple[np.ndarray, np.ndarray | None]:
+    x, part = checkpoint_data(load(path)[1], split)
+    return Split(x).images(), part.y
+
+
 def test_images(path: str, key: str) -> np.ndarray:
-    """The test split as the model sees it (binarized where it was trained so), float32 in
-    [0, 1]: what pages show and encode."""
-    model, ckpt = load(path)
-    return Split(checkpoint_data(ckpt, "test")[0]).images()
+    """The test images shown (shown_split) as the model sees them (binarized where it was
+    trained so), float32 in [0, 1]: what pages show and encode."""
+    return _test_split_data(path, key, shown_split(path, key))[0]
+
+
+def test_labels(path: str, key: str) -> np.ndarray | None:
+    """The labels of test_images, or None for data without labels."""
+    return _test_split_data(path, key, shown_split(path, key))[1]
 
 
 @st.cache_resource(max_entries=4, show_spinner="Indexing the training images…")

@@ -58,6 +58,8 @@ OPTIONAL_CONFIG_KEYS = {"spec": dict}
 
 # Derived data (figures, metrics, encodings, maps) of every version, named by content key.
 DERIVED = "derived"
+# A data licence notice a shipped model's bundled sample carries (vae/bundled_sample.py).
+DATA_NOTICE = "DATA-NOTICE.txt"
 # Set by `make checkpoints`: shipped models then get their derived data as tracked files.
 WRITE_SHIPPED_ENV = "LATENT_LAB_WRITE_SHIPPED_DERIVED"
 # Caches of earlier releases, keyed by path and mtime: removed by remove_legacy_caches.
@@ -626,7 +628,7 @@ def _is_layout_entry(name: str) -> bool:
 
 def _check_layout(folder: Path, where: str) -> None:
     strangers = sorted(e.name for e in folder.iterdir()
-                       if not _is_layout_entry(e.name) and e.name != DERIVED)
+                       if not _is_layout_entry(e.name) and e.name not in (DERIVED, DATA_NOTICE))
     if strangers:
         raise refusal(where, f"the folder holds files that are not part of a checkpoint "
                       f"({', '.join(strangers[:3])})", "choose a new or empty folder")

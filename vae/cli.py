@@ -135,6 +135,9 @@ def _parser() -> argparse.ArgumentParser:
     derive = sub.add_parser("derive", help="compute and keep what the app shows of checkpoints "
                             "(test figures, encodings, metrics, t-SNE map)")
     derive.add_argument("checkpoints", type=Path, nargs="+")
+    derive.add_argument("--sample", action="store_true",
+                        help="also keep a sample of the test images, so the model can be shown "
+                        "where its data is not installed")
 
     sub.add_parser("list", help="list the checkpoints")
     rename = sub.add_parser("rename", help="rename a checkpoint (shipped ones are protected)")
@@ -381,7 +384,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
     from vae.derived import derive_all
 
     for path in args.checkpoints:
-        files = derive_all(path)
+        files = derive_all(path, sample=args.sample)
         print(f"{path}: {len(files)} derived files, {sum(f.stat().st_size for f in files):,} "
               "bytes.")
     return 0

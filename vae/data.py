@@ -598,6 +598,14 @@ def _split_off(
     return kept, out
 
 
+def stratified_subset(total: int, y: np.ndarray | None, n: int) -> np.ndarray:
+    """The indices of n of `total` items, stratified by their labels y where every class allows
+    it (seed 0), in order."""
+    if n >= total:
+        return np.arange(total)
+    return np.sort(_split_off(np.arange(total), y, n)[1])
+
+
 def _split(spec: str, x: np.ndarray, y: np.ndarray | None, class_names: list[str]) -> Dataset:
     """User data: stratified 10 % test, then 10 % (of the whole) validation, seed 0."""
     n_held = math.ceil(0.1 * len(x))
