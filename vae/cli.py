@@ -314,10 +314,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from vae.derived import evaluate_checkpoint
 
-    _threads(args)
-    bar = _Bar(f"evaluating (K = {args.iwae_samples})", args.quiet)
-    result = evaluate_checkpoint(args.checkpoint, iwae_samples=args.iwae_samples, report=bar)
-    bar.end()
+    result = _with_bar(args, f"evaluating (K = {args.iwae_samples})", evaluate_checkpoint,
+                       iwae_samples=args.iwae_samples)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -332,10 +330,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_encode(args: argparse.Namespace) -> int:
     from vae.derived import encode_split
 
-    _threads(args)
-    bar = _Bar("encoding", args.quiet)
-    codes = encode_split(args.checkpoint, report=bar)
-    bar.end()
+    codes = _with_bar(args, "encoding", encode_split)
     np.savez_compressed(args.out, **codes)
     print(f"Wrote the test split's encodings to {args.out}.")
     return 0
@@ -362,10 +357,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     from vae.derived import disentanglement_metrics
     from vae.disentanglement import METRICS
 
-    _threads(args)
-    bar = _Bar("measuring", args.quiet)
-    result = disentanglement_metrics(args.checkpoint, report=bar)
-    bar.end()
+    result = _with_bar(args, "measuring", disentanglement_metrics)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -438,6 +430,16 @@ def cmd_slim(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     print(f"Imported as {checkpoint_zips.import_zip(args.zip, name=args.name).path}.")
     return 0
+
+
+def _with_bar(args: argparse.Namespace, what: str, compute, **kwargs):
+    """`compute(args.checkpoint, report=..., **kwargs)` on --threads threads, with a progress
+    bar that says what it is doing."""
+    _threads(args)
+    bar = _Bar(what, args.quiet)
+    result = compute(args.checkpoint, report=bar, **kwargs)
+    bar.end()
+    return result
 
 
 def _threads(args: argparse.Namespace) -> None:
