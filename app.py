@@ -43,4 +43,4 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 else:
-    app = st.App(__file__, lifespan=entry.navigation_only)
+    app = st.App(__file__, lifespan=entry.before_sessions)

@@ -3,7 +3,7 @@ Streamlit would make of the `pages/` folder on its own ("app", "conditional", ..
 not even for a moment before the real one ("Explore", "Map", ...) replaces it."""
 
 import pytest
-from conftest import page_errors, start_app, stop_app
+from conftest import page_errors, start_app, stop_app, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -51,4 +51,26 @@ def test_a_fresh_server_never_shows_the_raw_page_list(browser, tmp_path, path, t
         assert page_errors(page) == []
     finally:
         page.close()
+        stop_app(proc)
+
+
+def test_a_class_opening_a_fresh_server_at_once_gets_every_page_without_error(browser, tmp_path):
+    # Every tab's first run imports the pages' libraries in a script thread of its own: on a
+    # fresh server they raced, and Map got a half-imported pandas while Explore's first run was
+    # under way (ui/entry.py).
+    proc, url = start_app(tmp_path)
+    pages = []
+    try:
+        for path in ["", "map", "interpolate", "map?model=digits-vae-20d"]:
+            pages.append(browser.new_page(viewport={"width": 1400, "height": 1000}))
+            pages[-1].goto(f"{url}/{path}", wait_until="commit")
+            pages[-1].wait_for_timeout(700)
+        for page in pages:
+            page.get_by_text("Presentation mode").wait_for(timeout=120_000)
+            wait_idle(page, 120_000)
+            page.wait_for_timeout(2_000)
+            assert page_errors(page) == [], page.url
+    finally:
+        for page in pages:
+            page.close()
         stop_app(proc)

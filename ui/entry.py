@@ -9,6 +9,11 @@ Explore position, say) ran its page bare, without the app around it. No setting 
 off (`client.showSidebarNavigation = false` hides st.navigation's own sidebar too) and the folder
 keeps its name, so `streamlit run app.py` serves app.py as an `st.App` whose start-up clears the
 flag before the first connection: from the first run on, app.py's st.navigation picks the page.
+
+The same start-up imports pandas and plotly once, before any session: two first visits at once
+(a class opening the app) imported them in two script threads, and Python's import-deadlock
+breaker handed one thread a half-initialized pandas ("partially initialized module 'pandas' has
+no attribute 'Series'", seen on Map while Explore's first run was under way).
 """
 
 from __future__ import annotations
@@ -20,7 +25,11 @@ from streamlit.runtime.pages_manager import PagesManager
 
 
 @contextlib.asynccontextmanager
-async def navigation_only(_app) -> AsyncIterator[None]:
-    """st.App's lifespan: what the first st.navigation call would set, set before any session."""
+async def before_sessions(_app) -> AsyncIterator[None]:
+    """st.App's lifespan: what the first st.navigation call would set, set before any session,
+    and the libraries that script threads would otherwise race to import."""
+    import pandas  # noqa: F401  (plotly's array checks import it on first use)
+    import plotly.graph_objects  # noqa: F401
+
     PagesManager.uses_pages_directory = False
     yield
