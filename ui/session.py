@@ -11,7 +11,7 @@ from ui import state
 from vae import checkpoints
 from vae.models import VAE
 
-DEFAULT_MODEL = "digits-vae-20d"
+DEFAULT_MODEL = "fashion-vae"
 TEACHER_PASSWORD_ENV = "LATENT_LAB_TEACHER_PASSWORD"
 
 
