@@ -4,9 +4,11 @@ shipped model, next to the plainest loop that computes the same ELBO from the sa
 The two ELBOs printed must agree. Each side runs twice, alternating, after a warm-up that
 builds the data and runs the model once; each is scored by its faster run. Then each side runs
 once more in a fresh process (modules imported, nothing built or run yet), as on a page's first
-visit to a model.
+visit to a model. With --iwae-samples K, the whole evaluation `python -m vae evaluate` does
+(the ELBO and the importance-weighted bound with K samples) is timed once more on --threads.
 
     python -m benchmarks.evaluation [--model shapes-sweep-b1]
+    python -m benchmarks.evaluation --model fashion-vae --iwae-samples 100 --threads 2
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ BATCH = 256  # evaluate's default
 def plain_elbo(path: str) -> float:
     model, ckpt = checkpoints.load_model(path)
     model.eval()
-    x, split, _ = checkpoint_data(ckpt)
+    x, split = checkpoint_data(ckpt)
     x = torch.as_tensor(x)
     y = torch.as_tensor(split.y) if model.config.num_classes else None
     d = model.config.latent_dim
@@ -67,16 +69,19 @@ def ours(path: str) -> float:
     return evaluate_checkpoint(path, iwae_samples=ELBO_ONLY, use_cache=False)["elbo"]
 
 
-def timed(fn, *args) -> tuple[float, float]:
+def timed(fn, *args, **kwargs):
     start = time.perf_counter()
-    value = fn(*args)
+    value = fn(*args, **kwargs)
     return time.perf_counter() - start, value
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="shapes-sweep-b1")
-    name = parser.parse_args().model
+    parser.add_argument("--iwae-samples", type=int, metavar="K")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    name = args.model
     path = str(checkpoints.SHIPPED_DIR / name)
     torch.set_num_threads(1)
     model, ckpt = checkpoints.load_model(path)
@@ -94,6 +99,13 @@ def main() -> None:
     fresh = {side: fresh_seconds(path, side) for side in ("plain", "ours")}
     print(f"  in a fresh process: plain loop {fresh['plain']:.2f} s, evaluate_checkpoint "
           f"{fresh['ours']:.2f} s ({fresh['plain'] / fresh['ours']:.1f}x faster)")
+    if args.iwae_samples:
+        torch.set_num_threads(args.threads)
+        seconds, full = timed(evaluate_checkpoint, path, iwae_samples=args.iwae_samples,
+                              use_cache=False)
+        print(f"  the whole evaluation, K = {full['iwae_samples']}, {full['n_examples']:,} images, "
+              f"{args.threads} thread(s): {seconds:.1f} s   ELBO {full['elbo']:.4f}, "
+              f"IWAE bound {full['log_likelihood']:.4f}")
 
 
 if __name__ == "__main__":
