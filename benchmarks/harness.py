@@ -81,18 +81,28 @@ def wait_idle(page, timeout: float = 60_000) -> None:
     page.wait_for_timeout(200)
 
 
-def start_job(browser, url: str, name: str, epochs: int):
-    """A training job started as a user starts one, from the Train page of the server at
-    `url`; returns that page (the server's job thread then runs, as in class)."""
+def job_form(browser, url: str, name: str, epochs: int, dataset: str = ""):
+    """The Train page of the server at `url`, its form filled in for a job called `name`
+    (on the dataset whose radio label starts with `dataset`, if given), Start not yet pressed."""
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     page.goto(f"{url}/train")
     page.get_by_role("button", name="Start training").wait_for(timeout=180_000)
     wait_idle(page, 180_000)
+    if dataset:
+        page.get_by_test_id("stRadioGroup").get_by_text(dataset).click()
+        wait_idle(page, 180_000)
     for label, value in (("Name of the model", name), ("Epochs", str(epochs))):
         field = page.get_by_label(label, exact=True)
         field.fill(value)
         field.press("Enter")
         wait_idle(page, 180_000)
+    return page
+
+
+def start_job(browser, url: str, name: str, epochs: int, dataset: str = ""):
+    """A training job started as a user starts one, from the Train page of the server at
+    `url`; returns that page (the server's job thread then runs, as in class)."""
+    page = job_form(browser, url, name, epochs, dataset)
     page.get_by_role("button", name="Start training").click()
     page.get_by_text(f"Started: {name}").wait_for(timeout=60_000)
     return page
