@@ -126,7 +126,7 @@ def nearest_training_image(decoded: np.ndarray) -> None:
     try:
         flat, norms = state.train_pixels(ckpt)
     except DataError as e:  # the sliders need only the decoder; this panel needs the data
-        st.info(f"Not shown here: {e}")
+        st.info(f"Not shown: {e}")
         return
     index, rms = nearest_in(flat, norms, decoded)
     train = state.model_dataset(ckpt).train
