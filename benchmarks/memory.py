@@ -46,18 +46,21 @@ def resident(pid: int) -> int:
     return int(line.split()[1]) * 1024
 
 
-def server_growth(browser, tmp: Path, script: str, paths: list[str]) -> int:
-    """Bytes a server's resident memory grew by from its first answer to the end of opening
-    each of `paths` in a new tab."""
+def server_growth(browser, tmp: Path, script: str, paths: list[str]) -> list[int]:
+    """A server's resident memory from its first answer on, in bytes: at the start, then after
+    opening each of `paths` in a new tab."""
     proc, url = start_app(tmp, script=script)
     try:
-        before = resident(proc.pid)
+        sizes = [resident(proc.pid)]
         for path in paths:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{url}/{path}")
+            page.get_by_text("Presentation mode").or_(page.locator("img")).first.wait_for(
+                timeout=180_000)
             wait_idle(page, timeout=180_000)
             page.close()
-        return resident(proc.pid) - before
+            sizes.append(resident(proc.pid))
+        return sizes
     finally:
         stop_app(proc)
 
@@ -89,8 +92,11 @@ def main() -> None:
         trivial = server_growth(browser, Path(root) / "trivial", "benchmarks/trivial_app.py",
                                 [""] * len(paths))
         browser.close()
-    print(f"  server growth, every page on {MODEL}       {app / MB:6.0f}   (target <= 300)"
-          f"   trivial app, as many opens: {trivial / MB:.0f}")
+    print(f"  server growth, every page on {MODEL}       {(app[-1] - app[0]) / MB:6.0f}   "
+          f"(target <= 300)   trivial app, as many opens: {(trivial[-1] - trivial[0]) / MB:.0f}")
+    steps = ", ".join(f"{page or 'explore'} +{(after - before) / MB:.0f}"
+                      for page, before, after in zip(PAGES, app[:-1], app[1:], strict=True))
+    print(f"    from {app[0] / MB:.0f} MB at the start: {steps}")
 
 
 if __name__ == "__main__":
