@@ -262,8 +262,8 @@ def kl_decomposition(mu: np.ndarray, logvar: np.ndarray, *, samples: int = 1,
     n, d = mu.shape
     points = np.sort(rng.permutation(n)[:max_points])
     # Each chunk of samples makes a (chunk, n, d) float64 block of log-densities, and the
-    # log-mean-exp over examples two more of its size: bounded in bytes, not in samples, so
-    # 10,000 codes cost as little memory as 1,000 (256 samples at a time took 1 GB there).
+    # log-mean-exp over examples two more of its size: bounded in bytes, not in samples, the
+    # memory stays a few blocks whatever n (256 samples at a time over 10,000 codes took 1 GB).
     chunk = max(1, BLOCK_BYTES // (8 * n * d))
     totals = np.zeros(4)  # E[log q(z|x)], E[log q(z)], E[sum_j log q(z_j)], E[log p(z)]
     for _ in range(samples):
