@@ -99,10 +99,10 @@ def job_form(browser, url: str, name: str, epochs: int, dataset: str = ""):
     return page
 
 
-def start_job(browser, url: str, name: str, epochs: int, dataset: str = ""):
+def start_job(browser, url: str, name: str, epochs: int):
     """A training job started as a user starts one, from the Train page of the server at
     `url`; returns that page (the server's job thread then runs, as in class)."""
-    page = job_form(browser, url, name, epochs, dataset)
+    page = job_form(browser, url, name, epochs)
     page.get_by_role("button", name="Start training").click()
     page.get_by_text(f"Started: {name}").wait_for(timeout=60_000)
     return page

@@ -202,8 +202,6 @@ def main() -> None:
     print(f"slider move -> image, {args.moves} moves per page in {args.rounds} alternating "
           "rounds, ms (p50 / p95): first new image, all drawn (traversals included)")
     print(f"  {'':28s} {'first render':>12s} {'first':>13s} {'all drawn':>13s}")
-    print(f"  Start pressed -> first curve on the Train page ({args.job_data} job): "
-          f"{first_curve:.2f} s")
     for condition, r in (("idle", idle), ("while a job trains", busy)):
         for name in pages:
             first, drawn = r[name]["first"], r[name]["drawn"]
@@ -214,6 +212,8 @@ def main() -> None:
         ratios = r["ratios"]
         print(f"  ratio app / trivial, p50 of the first image, {condition}: "
               f"{statistics.median(ratios):.2f} (rounds: {min(ratios):.2f} to {max(ratios):.2f})")
+    print(f"  Start pressed -> first curve on the Train page ({args.job_data} job): "
+          f"{first_curve:.2f} s")
     server_p95 = percentile(idle["Latent Lab"]["first"], 95)
     print(f"\nin-page decode on the pad, {args.drag_seconds:g} s drag each: pointer event -> "
           f"decoded and drawn, ms; beside it the server path's idle p95 ({server_p95:.0f} ms)")
