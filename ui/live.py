@@ -230,13 +230,13 @@ def panel(job: Job) -> None:
         return
     large = render.presentation()
     width = render.image_width(480 if large else 360)
-    pics = runs.latest_pictures(run)
     charts_col, pictures_col = st.columns([3, 2], gap="large")
     with charts_col:
         if run.steps:
             st.plotly_chart(charts.training_curves(run.steps, run.epochs, run.beta_changes,
                                                    total_steps=job.total_steps, large=large),
                             key=f"curves_{job.id}", config={"displayModeBar": False})
+    pics = runs.latest_pictures(run)  # after the curves: encoding the pictures takes a while
     with pictures_col:
         if pics is not None:
             st.markdown("**Validation images (top) and their reconstructions (bottom)**")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vae.files import write_atomic
-from vae.processes import exit_with_parent, start_process
+from vae.processes import exit_with_parent, start
 
 # target(*args, file=..., report=...) computes and writes `file` (with write_atomic);
 # report(fraction) may be called as it goes.
@@ -53,7 +53,6 @@ class Workers:
 
     def __init__(self, max_running: int = 1):
         self.max_running = max_running
-        self._ctx = mp.get_context("spawn")
         self._lock = threading.Lock()
         self._procs: dict[Path, mp.process.BaseProcess] = {}
         self._failed: dict[Path, str] = {}
@@ -70,9 +69,7 @@ class Workers:
             if sum(p.is_alive() for p in self._procs.values()) >= self.max_running:
                 return Progress("waiting", 0.0, "waiting for another computation to finish")
             progress_file(file).unlink(missing_ok=True)
-            proc = self._ctx.Process(target=_worker, args=(target, args, str(file), os.getpid()),
-                                     name="latentlab-worker", daemon=True)
-            start_process(proc)
+            proc = start(_worker, (target, args, str(file), os.getpid()), "latentlab-worker")
             self._procs[file] = proc
             return Progress("running", 0.0)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from vae import checkpoints, job_worker
 from vae.files import write_atomic
-from vae.processes import pid_alive, start_process
+from vae.processes import context, pid_alive, start
 from vae.runner import RunSpec, write_error
 
 ACTIVE = ("queued", "running", "paused")
@@ -96,7 +96,7 @@ class JobManager:
         self.records_dir = self.root / ".jobs"
         self.records_dir.mkdir(parents=True, exist_ok=True)
         self.max_running, self.max_queued, self.threads = max_running, max_queued, threads
-        self._ctx = mp.get_context("spawn")
+        self._ctx = context()
         self._events = self._ctx.Queue()
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
@@ -242,11 +242,9 @@ class JobManager:
             if job.status != "queued":
                 continue
             parent_end, child_end = self._ctx.Pipe()
-            proc = self._ctx.Process(
-                target=job_worker.worker_main, name=f"vae-job-{job.id}", daemon=True,
-                args=(job.id, job.spec, job.out, job.resume, self.threads, child_end,
-                      self._events, os.getpid()))
-            start_process(proc)
+            proc = start(job_worker.worker_main, (job.id, job.spec, job.out, job.resume,
+                                                  self.threads, child_end, self._events,
+                                                  os.getpid()), name=f"vae-job-{job.id}")
             child_end.close()
             self._procs[job.id] = (proc, parent_end)
             job.status, job.pid = "running", proc.pid

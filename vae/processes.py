@@ -1,4 +1,9 @@
-"""Worker processes that live only as long as their parent (docs/design.md §2): jobs and t-SNE."""
+"""Worker processes that live only as long as their parent (docs/design.md §2): jobs and t-SNE.
+
+Workers fork from a fork server that imported torch once: a spawned interpreter spends about
+2 s on that import before a job's first step or a map's first iteration, and a job's first
+optimizer 1.7 s more importing torch._dynamo; a class waits for each.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,39 @@ import sys
 import threading
 import time
 import types
+from collections.abc import Callable
+from multiprocessing import forkserver
 
 PARENT_CHECK_S = 0.25
+PRELOAD = ["torch", "torch._dynamo"]
 _MAIN_LOCK = threading.Lock()
 
 
-def start_process(proc: mp.process.BaseProcess) -> None:
-    """Start a spawned process without it re-running the parent's __main__ file.
+def context() -> mp.context.BaseContext:
+    """The one way workers start: forked from the fork server (PRELOAD imported)."""
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx
 
-    spawn re-executes `__main__.__file__` in the child before the target runs; under Streamlit
-    __main__ is the app script (Streamlit installs it there), which the child must not run.
-    The targets here need nothing from __main__, so a bare module stands in while starting.
+
+def warm_up() -> None:
+    """Start the fork server now, in the background, so that the first worker need not wait
+    for its imports."""
+    context()
+    threading.Thread(target=forkserver.ensure_running, daemon=True).start()
+
+
+def start(target: Callable[..., None], args: tuple, name: str) -> mp.process.BaseProcess:
+    """`target(*args)` in a worker forked from the fork server, with this process's environment
+    as it is now (the fork server keeps the one it started with).
+
+    The child prepares itself as a spawned one would, re-executing `__main__.__file__` before
+    the target runs; under Streamlit __main__ is the app script (Streamlit installs it there),
+    which the child must not run. The targets here need nothing from __main__, so a bare
+    module stands in while starting.
     """
+    proc = context().Process(target=_run, args=(dict(os.environ), target, args), name=name,
+                             daemon=True)
     with _MAIN_LOCK:
         main = sys.modules.get("__main__")
         sys.modules["__main__"] = types.ModuleType("__main__")
@@ -27,10 +53,19 @@ def start_process(proc: mp.process.BaseProcess) -> None:
             proc.start()
         finally:
             sys.modules["__main__"] = main
+    return proc
+
+
+def _run(environ: dict[str, str], target: Callable[..., None], args: tuple) -> None:
+    os.environ.clear()
+    os.environ.update(environ)
+    target(*args)
 
 
 def _watch(parent_pid: int) -> None:
-    while os.getppid() == parent_pid:
+    # A worker's own parent is the fork server, which exits when the server does.
+    own_parent = os.getppid()
+    while os.getppid() == own_parent and pid_alive(parent_pid):
         time.sleep(PARENT_CHECK_S)
     os._exit(3)  # the parent is gone: nobody will read or save this work
 

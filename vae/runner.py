@@ -18,8 +18,13 @@ from vae.models import VAE, ModelConfig
 from vae.presets import PRESETS
 from vae.training import Callback, TrainConfig, Trainer, TrainingDiverged
 
-# How often a run saves what it has at an epoch's end; a throwaway server may ask for less.
-SAVE_INTERVAL_S = float(os.environ.get("LATENT_LAB_SAVE_INTERVAL_S") or 30.0)
+SAVE_INTERVAL_ENV = "LATENT_LAB_SAVE_INTERVAL_S"
+
+
+def save_interval_s() -> float:
+    """How often a run saves what it has at an epoch's end (30 s); a throwaway server may ask
+    for less through SAVE_INTERVAL_ENV."""
+    return float(os.environ.get(SAVE_INTERVAL_ENV) or 30.0)
 
 
 @dataclass
@@ -153,13 +158,14 @@ def prepare(spec: RunSpec, out: Path, resume: bool) -> tuple[Trainer, dict, Data
 
 
 def train_run(spec: RunSpec, out: str | Path, *, resume: bool = False,
-              callbacks: tuple[Callback, ...] = (), save_interval: float = SAVE_INTERVAL_S,
+              callbacks: tuple[Callback, ...] = (), save_interval: float | None = None,
               trainer: Trainer | None = None, config: dict | None = None) -> RunResult:
     """Train to the end (or a stop) and save; a diverged run saves its last good weights."""
     out = Path(out)
     if trainer is None:
         trainer, config, _ = prepare(spec, out, resume)
     last_save = [time.monotonic()]
+    save_interval = save_interval_s() if save_interval is None else save_interval
 
     def periodic_save(t: Trainer, record: dict) -> None:
         if record["kind"] == "epoch" and time.monotonic() - last_save[0] > save_interval:
