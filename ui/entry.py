@@ -14,6 +14,11 @@ The same start-up imports pandas and plotly once, before any session: two first 
 (a class opening the app) imported them in two script threads, and Python's import-deadlock
 breaker handed one thread a half-initialized pandas ("partially initialized module 'pandas' has
 no attribute 'Series'", seen on Map while Explore's first run was under way).
+
+It also does what the first visit to the default model would wait for: importing torch (2 s)
+and, on a fresh copy, parsing its data into the disk cache (2 s for Fashion-MNIST); and it
+starts the fork server that training and map workers fork from (vae/processes.py) in the
+background. The server answers a few seconds later; its first visitor does not wait for these.
 """
 
 from __future__ import annotations
@@ -31,5 +36,12 @@ async def before_sessions(_app) -> AsyncIterator[None]:
     import pandas  # noqa: F401  (plotly's array checks import it on first use)
     import plotly.graph_objects  # noqa: F401
 
+    from ui.session import DEFAULT_MODEL
+    from vae import checkpoints, derived, processes
+    from vae.data import DataError
+
     PagesManager.uses_pages_directory = False
+    processes.warm_up()
+    with contextlib.suppress(checkpoints.CheckpointError, DataError):  # its page will say why
+        derived.shown_split(checkpoints.load(checkpoints.SHIPPED_DIR / DEFAULT_MODEL))
     yield
