@@ -16,9 +16,9 @@ breaker handed one thread a half-initialized pandas ("partially initialized modu
 no attribute 'Series'", seen on Map while Explore's first run was under way).
 
 It also does what the first visit to the default model would wait for: importing torch (2 s)
-and, on a fresh copy, parsing its data into the disk cache (2 s for Fashion-MNIST); and it
-starts the fork server that training and map workers fork from (vae/processes.py) in the
-background. The server answers a few seconds later; its first visitor does not wait for these.
+and, on a fresh copy, parsing its data into the disk cache (2 s for Fashion-MNIST), beside the
+start of the fork server that training and map workers fork from (vae/processes.py: 4 s of
+imports). The server answers those seconds later; its first visitor waits for none of them.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ async def before_sessions(_app) -> AsyncIterator[None]:
     from vae.data import DataError
 
     PagesManager.uses_pages_directory = False
-    processes.warm_up()
+    fork_server = processes.warm_up()
     with contextlib.suppress(checkpoints.CheckpointError, DataError):  # its page will say why
         derived.shown_split(checkpoints.load(checkpoints.SHIPPED_DIR / DEFAULT_MODEL))
+    fork_server.join()
     yield
