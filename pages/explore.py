@@ -124,18 +124,18 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
 
 def nearest_training_image(decoded: np.ndarray) -> None:
     try:
-        flat, norms = state.train_pixels(ckpt)
+        train_index = state.train_index(ckpt)
     except DataError as e:  # the sliders need only the decoder; this panel needs the data
         st.info(f"Not shown: {e}")
         return
-    index, rms = nearest_in(flat, norms, decoded)
+    index, rms = nearest_in(train_index, decoded)
     train = state.model_dataset(ckpt).train
     render.show_images(train.images(int(index[0])), width=render.image_width(192), frame=True)
     if train.y is not None:
         st.text(f"Class {class_text(int(train.y[index[0]]))}")
     st.caption(f"Differs from the decoded picture by {rms[0]:.2f} per pixel (0 = identical). "
                f"If every picture you make has a near-twin here, the model is copying its "
-               f"{len(flat):,} training images rather than generalizing.")
+               f"{len(train_index):,} training images rather than generalizing.")
 
 
 @st.fragment

@@ -7,7 +7,7 @@ from ui import render, session, state
 from ui.latent_url import format_code
 from ui.scatter import latent_map
 from vae import derived, projection
-from vae.latent import decode_images, nearest_in, pixel_norms
+from vae.latent import decode_images, nearest_in, pixel_index
 
 POLL_S = 0.5
 NEIGHBOURS = 8
@@ -133,7 +133,7 @@ with right:
         st.text(f"Class: {class_names[y[index]]}")
     st.text(f"Map position: ({coords[index, 0]:.2f}, {coords[index, 1]:.2f})")
     # In the code space itself, not on the map: a flattened map can put far codes side by side.
-    near, _ = nearest_in(mu, pixel_norms(mu), mu[index], k=NEIGHBOURS + 1)
+    near, _ = nearest_in(pixel_index(mu), mu[index], k=NEIGHBOURS + 1)
     near = [int(i) for i in near if i != index][:NEIGHBOURS]
     render.show_images(images[near], columns=NEIGHBOURS // 2, width=render.image_width(300),
                        caption=f"Its {NEIGHBOURS} nearest neighbours by code μ (Euclidean, in "

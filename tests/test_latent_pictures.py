@@ -11,7 +11,7 @@ from vae import latent
 from vae.latent import (
     decode_every_class,
     nearest_in,
-    pixel_norms,
+    pixel_index,
     prior_code,
 )
 from vae.models import VAE, ModelConfig
@@ -95,13 +95,33 @@ def nearest(images: np.ndarray, query: np.ndarray, k: int = 1) -> np.ndarray:
 def test_nearest_in_agrees_with_nearest():
     rng = np.random.default_rng(0)
     images = rng.random((50, 1, 8, 8)).astype(np.float32)
-    flat = images.reshape(50, -1)
-    norms = (flat ** 2).sum(1)
     query = images[17] + 0.01
-    index, rms = nearest_in(flat, norms, query, k=3)
+    index, rms = nearest_in(pixel_index(images.reshape(50, -1)), query, k=3)
     np.testing.assert_array_equal(index, nearest(images, query, k=3))
     assert rms[0] == pytest.approx(0.01, abs=1e-4) and (np.diff(rms) >= 0).all()
-    assert len(nearest_in(flat, norms, query, k=80)[0]) == 50
+    assert len(nearest_in(pixel_index(images.reshape(50, -1)), query, k=80)[0]) == 50
+
+
+@pytest.mark.parametrize("structured", [True, False])
+def test_the_pruned_search_finds_what_a_search_of_every_image_finds(monkeypatch, structured):
+    # 28x28 images, many more than the basis is fitted to and than the first candidates;
+    # structured ones (few directions and noise) prune well, pure noise hardly at all.
+    monkeypatch.setattr(latent, "BASIS_SAMPLE", 500)
+    rng = np.random.default_rng(2)
+    n = 3000
+    if structured:
+        floats = rng.random((n, 6)) @ rng.random((6, 784)) / 6 + 0.05 * rng.random((n, 784))
+    else:
+        floats = rng.random((n, 784))
+    pixels = np.round(np.clip(floats, 0, 1) * 255).astype(np.uint8)
+    index = pixel_index(pixels)
+    for q in range(20):
+        query = pixels[q * 97] / np.float32(255) + rng.normal(0, 0.05, 784)
+        for k in (1, 8):
+            found, rms = nearest_in(index, query, k=k)
+            np.testing.assert_array_equal(found, nearest(pixels / np.float32(255), query, k=k))
+            reference = np.sqrt(((pixels[found] / 255 - query) ** 2).mean(1))
+            np.testing.assert_allclose(rms, reference, rtol=1e-4)
 
 
 def test_nearest_in_searches_uint8_pixels_as_their_floats(monkeypatch):
@@ -110,10 +130,9 @@ def test_nearest_in_searches_uint8_pixels_as_their_floats(monkeypatch):
     pixels = rng.integers(0, 256, (50, 64), dtype=np.uint8)
     floats = pixels / np.float32(255)
     query = floats[31] + 0.02
-    index, rms = nearest_in(pixels, pixel_norms(pixels), query, k=4)
+    index, rms = nearest_in(pixel_index(pixels), query, k=4)
     np.testing.assert_array_equal(index, nearest(floats, query, k=4))
     assert rms[0] == pytest.approx(0.02, abs=1e-4)
-    np.testing.assert_allclose(pixel_norms(pixels), (floats ** 2).sum(1), rtol=1e-5)
 
 
 def test_one_style_decodes_under_every_class():

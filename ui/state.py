@@ -29,7 +29,7 @@ from vae.derived import (
 )
 from vae.derived import shown_split as derived_shown_split
 from vae.jobs import JobManager
-from vae.latent import pixel_norms
+from vae.latent import PixelIndex, pixel_index
 from vae.models import VAE
 from vae.projection import TsneWorkers
 
@@ -179,14 +179,13 @@ def test_labels(path: str, key: str) -> np.ndarray | None:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Indexing the training images…")
-def _train_pixels(spec: str, image_size: int | None, rgb: bool) -> tuple[np.ndarray, np.ndarray]:
+def _train_index(spec: str, image_size: int | None, rgb: bool) -> PixelIndex:
     pixels = dataset(spec, image_size, rgb).train.x  # uint8 stays uint8 (vae.latent.nearest_in)
-    flat = pixels.reshape(len(pixels), -1)
-    return flat, pixel_norms(flat)
+    return pixel_index(pixels.reshape(len(pixels), -1))
 
 
-def train_pixels(ckpt: checkpoints.Checkpoint) -> tuple[np.ndarray, np.ndarray]:
-    """A model's training images flattened to (n, pixels), with their squared norms: what
-    `vae.latent.nearest_in` searches ("is the model copying?")."""
+def train_index(ckpt: checkpoints.Checkpoint) -> PixelIndex:
+    """A model's training images, indexed for `vae.latent.nearest_in` ("is the model
+    copying?")."""
     data = ckpt.config["data"]
-    return _train_pixels(data["dataset"], data.get("image_size"), data.get("rgb", False))
+    return _train_index(data["dataset"], data.get("image_size"), data.get("rgb", False))

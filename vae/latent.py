@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -104,6 +106,34 @@ def decode_every_class(model: VAE, z: np.ndarray) -> np.ndarray:
 
 
 NEAREST_ROWS = 8192
+BASIS_SIZE = 32  # directions a PixelIndex projects on
+BASIS_SAMPLE = 4096  # images its basis is fitted to
+
+
+@dataclass(frozen=True)
+class PixelIndex:
+    """(n, D) images, uint8 or floats in [0, 1], and their projections on BASIS_SIZE
+    orthonormal directions (the sample's principal ones), for `nearest_in`."""
+
+    flat: np.ndarray
+    basis: np.ndarray  # (B, D) float32, orthonormal rows
+    projected: np.ndarray  # (n, B) float32
+
+    def __len__(self) -> int:
+        return len(self.flat)
+
+
+def pixel_index(flat: np.ndarray) -> PixelIndex:
+    """The index `nearest_in` searches, over `flat` as it is (uint8 stays uint8)."""
+    d = flat.shape[1]
+    if d <= BASIS_SIZE:
+        basis = np.eye(d, dtype=np.float32)
+    else:
+        step = max(1, len(flat) // BASIS_SAMPLE)
+        sample = np.asarray(flat[::step][:BASIS_SAMPLE], np.float32)
+        basis = np.linalg.svd(sample - sample.mean(0), full_matrices=False)[2][:BASIS_SIZE]
+    projected = np.concatenate([rows @ basis.T for rows in _float_rows(flat)])
+    return PixelIndex(flat, np.ascontiguousarray(basis, np.float32), projected)
 
 
 def _float_rows(flat: np.ndarray):
@@ -114,20 +144,30 @@ def _float_rows(flat: np.ndarray):
         yield np.asarray(flat[start:start + NEAREST_ROWS], np.float32) * scale
 
 
-def pixel_norms(flat: np.ndarray) -> np.ndarray:
-    """The squared norms `nearest_in` needs, of (n, D) pixels (uint8 or floats in [0, 1])."""
-    return np.concatenate([(rows ** 2).sum(1) for rows in _float_rows(flat)])
+def nearest_in(index: PixelIndex, query: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The k images of `index` closest to `query` in pixel space (Euclidean), exactly as a
+    search of every image finds them: their indices, closest first, and their root-mean-square
+    pixel differences from the query (0 = identical, 1 = opposite everywhere).
 
-
-def nearest_in(flat: np.ndarray, squared_norms: np.ndarray, query: np.ndarray,
-               k: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """The k images of a large set flattened to (n, D), uint8 or floats in [0, 1], with its
-    `pixel_norms`, closest to `query` in pixel space (Euclidean; one matrix-vector product
-    per query): their indices, closest first, and their root-mean-square pixel differences
-    from the query (0 = identical, 1 = opposite everywhere)."""
+    A projection on orthonormal directions never lengthens a difference, so the projected
+    distance bounds the true one from below: true distances are computed for the images with
+    the smallest bounds, then for any other whose bound is below the k-th best found.
+    """
     q = np.asarray(query, np.float32).reshape(-1)
-    dots = np.concatenate([rows @ q for rows in _float_rows(flat)])
-    squared = squared_norms - 2 * dots + q @ q
-    top = np.argsort(squared) if k >= len(squared) else np.argpartition(squared, k)[:k]
-    top = top[np.argsort(squared[top])]
-    return top, np.sqrt(np.maximum(squared[top], 0) / flat.shape[1])
+    n, k = len(index), min(k, len(index))
+    bounds = ((index.projected - index.basis @ q) ** 2).sum(1)
+    m = min(n, 4 * k + 60)
+    first = np.argpartition(bounds, m - 1)[:m]
+    exact = _squared_distances(index.flat, first, q)
+    # Float32 rounding can lift a bound a hair above its true distance: keep a margin.
+    kth = np.partition(exact, k - 1)[k - 1] * (1 + 1e-4) + 1e-4
+    rest = np.setdiff1d(np.flatnonzero(bounds <= kth), first, assume_unique=True)
+    if len(rest):
+        first = np.concatenate([first, rest])
+        exact = np.concatenate([exact, _squared_distances(index.flat, rest, q)])
+    top = np.argsort(exact, kind="stable")[:k]
+    return first[top], np.sqrt(np.maximum(exact[top], 0) / index.flat.shape[1])
+
+
+def _squared_distances(flat: np.ndarray, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
+    return np.concatenate([((x - q) ** 2).sum(1) for x in _float_rows(flat[rows])])
