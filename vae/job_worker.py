@@ -12,11 +12,13 @@ from pathlib import Path
 from vae.processes import exit_with_parent
 from vae.runner import RunSpec, SaveFailed
 
-# How often a worker sends a copy of the weights, and its buffered step records: as often as
-# the live page redraws (ui/live.py, every 0.5 s) and half of that, so each redraw has news.
-# Every send wakes the queue's feeder thread, which takes the GIL from the training: at 0.1 s
-# the sends cost a small model's job 1-2 % of its speed.
-WEIGHTS_INTERVAL_S = 0.5
+# How often a worker sends a copy of the weights, and its buffered step records. The records
+# come twice as often as the live page redraws (ui/live.py, every 0.5 s), so each redraw has
+# news; the weights once a second, as each copy has the server encode and decode pictures,
+# which at every redraw took a fifth of a core while students' sliders waited for it. Every
+# send wakes the queue's feeder thread, which takes the GIL from the training: at 0.1 s the
+# sends cost a small model's job 1-2 % of its speed.
+WEIGHTS_INTERVAL_S = 1.0
 METRICS_INTERVAL_S = 0.25
 
 
