@@ -1,21 +1,22 @@
-"""Training throughput of a job run through the job manager (a spawned worker process, one
-torch thread, as in the app) next to a bare loop over the same model and data in this process.
+"""Training throughput of a job run through the job manager (a worker process forked from the
+fork server, one torch thread, as in the app) next to a bare loop over the same model and data
+in this process.
 
     python -m benchmarks.train_throughput [--rounds 10] [--epochs 100] [--threads 1]
     python -m benchmarks.train_throughput --dataset fashion --rounds 5 --epochs 3
 
 Both sides validate after each epoch and time each epoch from the previous one's end (the
 job's per-epoch `seconds`), so the ratio shows all the worker, its callbacks, its reporting
-and its roll-back copy cost. The job's start-up (process spawn, imports, data) is printed
+and its roll-back copy cost. The job's start-up (process start, imports, data) is printed
 separately, and a run this short makes none of the periodic saves (one every 30 s). This
 machine's speed drifts by tens of percent over seconds (shared cores), so the two alternate in
 short rounds, each going first in every other round; each side of a round is scored by the
 summed seconds of all its epochs (the job's periodic work included), and the ratio is the
-median of the rounds' ratios. A third side runs the bare loop in a freshly spawned process, as
-the job's worker is: what separates it from the job is the job's own work, what separates it
-from the bare loop is the process. Peak resident memory is that of the spawned bare loop's
-process and of the job's worker process (the worker keeps pixels as uint8, the bare loop as
-float32, as pytorch/examples does).
+median of the rounds' ratios. A third side runs the bare loop in a freshly spawned process (a
+worker is a process of its own too): what separates it from the job is the job's own work,
+what separates it from the bare loop is the process. Peak resident memory is that of the
+spawned bare loop's process and of the job's worker process (the worker keeps pixels as uint8,
+the bare loop as float32, as pytorch/examples does).
 """
 
 from __future__ import annotations

@@ -35,12 +35,15 @@ async def before_sessions(_app) -> AsyncIterator[None]:
     and the libraries that script threads would otherwise race to import."""
     import pandas  # noqa: F401  (plotly's array checks import it on first use)
     import plotly.graph_objects  # noqa: F401
+    import torch
 
     from ui.session import DEFAULT_MODEL
     from vae import checkpoints, derived, processes
     from vae.data import DataError
 
     PagesManager.uses_pages_directory = False
+    # One thread a decode: a second waits for a core that a job or another rerun holds.
+    torch.set_num_threads(1)
     fork_server = processes.warm_up()
     with contextlib.suppress(checkpoints.CheckpointError, DataError):  # its page will say why
         derived.shown_split(checkpoints.load(checkpoints.SHIPPED_DIR / DEFAULT_MODEL))
