@@ -161,7 +161,10 @@ def decoder_payload(path: str, key: str) -> dict | str:
         return str(e)
 
 
-@st.cache_data(max_entries=16, show_spinner="Reading the test images…")
+# A resource, shared by every session (pages only read it), not data: st.cache_data would keep
+# a pickled copy of the float pixels (31 MB for Fashion's test split) and unpickle another at
+# every call, several times a rerun.
+@st.cache_resource(max_entries=16, show_spinner="Reading the test images…")
 def _test_split_data(path: str, key: str, split: str) -> tuple[np.ndarray, np.ndarray | None]:
     x, part = checkpoint_data(load(path)[1], split)
     return Split(x).images(), part.y
