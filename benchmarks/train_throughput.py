@@ -36,7 +36,8 @@ from vae import checkpoints
 from vae.data import load_dataset
 from vae.jobs import JobManager
 from vae.losses import elbo_terms, training_objective
-from vae.models import VAE, ModelConfig
+from vae.model_config import ModelConfig
+from vae.models import VAE
 from vae.runner import RunSpec
 
 MODEL = {"hidden": [400], "latent_dim": 20}  # the pytorch/examples shape, docs/design.md §6

@@ -8,7 +8,7 @@ from ui import render, session, state
 from vae import checkpoint_zips, checkpoints
 from vae.checkpoints import CheckpointError
 from vae.jobs import JobError
-from vae.models import kind_label
+from vae.model_config import kind_label
 from vae.runner import RunSpec
 
 NOT_MEASURED = "not measured yet"

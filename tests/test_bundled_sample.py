@@ -10,13 +10,13 @@ from test_fashion import fake_fashion
 from tiny_models import REPO
 
 from vae import bundled_sample, checkpoints, fashion
+from vae.cached_figures import evaluation_file
 from vae.data import DataError
 from vae.derived import (
     ELBO_ONLY,
     derive_all,
     encode_split,
     evaluate_checkpoint,
-    evaluation_file,
     shown_split,
 )
 from vae.runner import RunSpec, train_run

@@ -19,7 +19,8 @@ from safetensors.torch import save_file
 
 from vae import checkpoint_zips, checkpoints
 from vae.checkpoints import CheckpointError
-from vae.models import VAE, ModelConfig
+from vae.model_config import ModelConfig, weight_shapes
+from vae.models import VAE
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL = {"hidden": (16,), "latent_dim": 4}
@@ -139,7 +140,8 @@ SAVE_AND_KILL = """
 import json, os, random, signal, sys, time
 import torch
 from vae import checkpoints
-from vae.models import VAE, ModelConfig
+from vae.model_config import ModelConfig
+from vae.models import VAE
 
 folder, rounds, config = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
 for r in range(rounds):
@@ -597,3 +599,18 @@ def test_import_limits_sizes(roots: tuple[Path, Path], tmp_path: Path,
     monkeypatch.setattr(checkpoint_zips, "MAX_IMPORT_BYTES", sum(sizes))
     assert checkpoint_zips.import_zip(small).name == "run"
     assert [p.name for p in runs.iterdir()] == ["run"]
+
+
+@pytest.mark.parametrize("config", [
+    ModelConfig(),
+    ModelConfig(image_shape=(1, 28, 28), hidden=(400, 200), latent_dim=16, num_classes=10),
+    ModelConfig(image_shape=(3, 32, 32), arch="conv", hidden=(256,), learn_sigma=True,
+                likelihood="gaussian"),
+    ModelConfig(image_shape=(1, 28, 28), arch="conv", conv_channels=(8, 16), num_classes=3,
+                activation="elu"),
+])
+def test_the_shapes_a_checkpoint_is_checked_against_are_the_networks(config):
+    # Checked without building the network (listing never imports torch): the two agree.
+    with torch.device("meta"):
+        built = [(k, tuple(v.shape)) for k, v in VAE(config).state_dict().items()]
+    assert list(weight_shapes(config).items()) == built  # the order names the first mismatch

@@ -13,7 +13,8 @@ from vae import checkpoints
 from vae.derived import checkpoint_data, evaluate_checkpoint
 from vae.evaluation import evaluate
 from vae.jobs import JobManager
-from vae.models import VAE, ModelConfig
+from vae.model_config import ModelConfig
+from vae.models import VAE
 from vae.runner import RunSpec, train_run
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),

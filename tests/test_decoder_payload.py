@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from vae import decoder_payload
-from vae.models import VAE, ModelConfig
+from vae.model_config import ModelConfig
+from vae.models import VAE
 
 
 @pytest.mark.parametrize("config", [

@@ -6,13 +6,12 @@ import shutil
 import numpy as np
 from tiny_models import app_on, use_tree
 
-from vae import checkpoints, disentanglement, evaluation, projection
+from vae import cached_figures, checkpoints, disentanglement, projection
+from vae.cached_figures import cached_evaluation, evaluation_file
 from vae.derived import (
     ELBO_ONLY,
-    cached_evaluation,
     encode_split,
     evaluate_checkpoint,
-    evaluation_file,
     metrics_file,
     tsne_file,
 )
@@ -80,10 +79,8 @@ def test_every_derived_file_names_the_weights_and_the_deriving_code(tmp_path, mo
     monkeypatch.setattr(disentanglement, "VERSION", disentanglement.VERSION + 1)
     assert metrics_file(ckpt) != files["metrics"]
     assert evaluation_file(ckpt, ELBO_ONLY) == files["evaluation"]
-    monkeypatch.setattr(evaluation, "EVALUATION_VERSION", evaluation.EVALUATION_VERSION + 1)
-    import vae.derived
-
-    monkeypatch.setattr(vae.derived, "EVALUATION_VERSION", evaluation.EVALUATION_VERSION)
+    monkeypatch.setattr(cached_figures, "EVALUATION_VERSION",
+                        cached_figures.EVALUATION_VERSION + 1)
     assert evaluation_file(ckpt, ELBO_ONLY) != files["evaluation"]
 
 

@@ -4,7 +4,8 @@ import torch
 
 from vae.evaluation import active_units, evaluate, iwae_bound, log_weights, streams
 from vae.losses import elbo_terms
-from vae.models import VAE, ModelConfig
+from vae.model_config import ModelConfig
+from vae.models import VAE
 from vae.training import TrainConfig, Trainer
 
 

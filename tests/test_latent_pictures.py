@@ -14,7 +14,8 @@ from vae.latent import (
     pixel_index,
     prior_code,
 )
-from vae.models import VAE, ModelConfig
+from vae.model_config import ModelConfig
+from vae.models import VAE
 from vae.pictures import background_is_dark, drawing_to_digit, picture_to_input, read_picture
 
 

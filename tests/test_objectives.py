@@ -8,7 +8,8 @@ import torch
 
 from vae.disentanglement import kl_decomposition
 from vae.losses import Capacity, total_correlation, training_objective
-from vae.models import VAE, ModelConfig
+from vae.model_config import ModelConfig
+from vae.models import VAE
 from vae.training import TrainConfig, Trainer
 
 

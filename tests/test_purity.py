@@ -33,3 +33,17 @@ def test_every_cached_computation_says_what_it_does_while_it_runs():
                                                                           "cache_resource"):
                     keywords = [k.arg for k in getattr(decorator, "keywords", [])]
                     assert "show_spinner" in keywords, f"{path.name}: {node.name} spinner"
+
+
+def test_listing_checkpoints_starts_without_torch(tmp_path):
+    """`python -m vae list` answers in a fraction of a second because nothing it runs imports
+    torch (2 s): the CLI, reading every checkpoint and checking its weights' shapes, and the
+    cached figures."""
+    code = ("import runpy, sys\nsys.argv = ['vae', 'list']\n"
+            "try:\n    runpy.run_module('vae', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "print('torch' in sys.modules)\n")
+    env = {"LATENT_LAB_RUNS_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, cwd=Path(vae.__file__).parent.parent)
+    assert result.returncode == 0, result.stderr
+    assert "fashion-vae" in result.stdout and result.stdout.split()[-1] == "False"

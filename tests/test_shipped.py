@@ -7,14 +7,13 @@ import pytest
 import torch
 
 from vae import bundled_sample, checkpoints, decoder_payload, projection, sweep
+from vae.cached_figures import cached_evaluation, evaluation_file
 from vae.derived import (
     ELBO_ONLY,
-    cached_evaluation,
     cached_metrics,
     encode_split,
     encodings_file,
     evaluate_checkpoint,
-    evaluation_file,
     metrics_file,
     tsne_file,
 )

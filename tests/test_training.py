@@ -9,7 +9,8 @@ from vae import checkpoints, data
 from vae.checkpoints import split_snapshots
 from vae.data import model_inputs
 from vae.evaluation import evaluate
-from vae.models import VAE, ModelConfig
+from vae.model_config import ModelConfig
+from vae.models import VAE
 from vae.runner import RunSpec, train_run
 from vae.training import TrainConfig, Trainer, TrainingDiverged
 

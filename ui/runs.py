@@ -21,7 +21,8 @@ from vae.data import Split, model_inputs
 from vae.evaluation import active_units
 from vae.jobs import Job
 from vae.latent import decode_images, encode_images, sample_prior
-from vae.models import VAE, ModelConfig
+from vae.model_config import ModelConfig
+from vae.models import VAE
 from vae.projection import pca
 
 SHOWN_INPUTS = 8

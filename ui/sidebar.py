@@ -8,7 +8,7 @@ from ui import session, state
 from ui.render import escape
 from vae.data import DataError
 from vae.evaluation import latent_health
-from vae.models import kind_label
+from vae.model_config import kind_label
 
 PICKER = "model_picker"
 

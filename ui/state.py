@@ -15,12 +15,12 @@ import streamlit as st
 
 from vae import checkpoints
 from vae.background import Progress, Workers
+from vae.cached_figures import cached_evaluation
 from vae.data import Dataset, Split, load_dataset
 from vae.decoder_payload import Unsupported
 from vae.decoder_payload import decoder_payload as _decoder_payload
 from vae.derived import (
     ELBO_ONLY,
-    cached_evaluation,
     checkpoint_data,
     encode_split,
     evaluate_checkpoint,

@@ -13,7 +13,7 @@ import streamlit as st
 
 from ui import render
 from vae import fashion, uploads
-from vae.models import CONV_SIDES, conv_accepts, parse_hidden
+from vae.model_config import CONV_SIDES, conv_accepts, parse_hidden
 from vae.presets import PRESETS
 from vae.runner import RunSpec
 

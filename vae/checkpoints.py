@@ -24,17 +24,21 @@ import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import safetensors
-import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load as deserialize
-from safetensors.torch import save as serialize
 
 from vae.files import write_atomic
-from vae.models import VAE, ConfigError, ModelConfig
+from vae.model_config import ConfigError, ModelConfig, weight_shapes
+
+# torch is imported where tensors are made or read: listing checkpoints and reading their
+# configs (`python -m vae list`) start without its 2 s import.
+if TYPE_CHECKING:
+    import torch
+
+    from vae.models import VAE
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 # Tests and throwaway servers point these elsewhere, so they never touch a user's models.
@@ -239,6 +243,8 @@ def load(path: str | Path) -> Checkpoint:
 
 def load_model(path: str | Path) -> tuple[VAE, Checkpoint]:
     """The model in eval mode; load() has checked that every weight name and shape matches."""
+    from vae.models import VAE
+
     checkpoint = load(path)
     model = VAE(ModelConfig.from_dict(checkpoint.config["model"]))
     model.load_state_dict(checkpoint.weights())
@@ -383,6 +389,8 @@ def import_files(files: dict[str, bytes], where: str, folder_name: str,
 def make_config(*, model: dict, data: dict, train: dict, spec: dict | None = None) -> dict:
     """The content of config.json: model, data and training config, the seed, the library
     versions of this run, and the recipe (`spec`) that resuming needs."""
+    import torch
+
     config = {
         "format": FORMAT,
         "model": model,
@@ -416,6 +424,8 @@ def rounded_history(history: dict) -> dict:
 
 def flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict, dict[str, str]]:
     """Optimizer state as flat tensors + JSON metadata, the form safetensors can hold."""
+    import torch
+
     state = optimizer.state_dict()
     tensors, scalars = {}, {}
     for index, slots in state["state"].items():
@@ -468,7 +478,7 @@ def _folder(path: str | Path) -> Path:
     return Path(os.path.abspath(path))
 
 
-def _check_contents(where: str, config: Any, history: Any, weight_shapes: dict[str, tuple]) -> None:
+def _check_contents(where: str, config: Any, history: Any, stored: dict[str, tuple]) -> None:
     if not isinstance(config, dict):
         raise refusal(where, f"{CONFIG} is not a JSON object", _RETRY)
     known = CONFIG_KEYS | OPTIONAL_CONFIG_KEYS
@@ -484,22 +494,19 @@ def _check_contents(where: str, config: Any, history: Any, weight_shapes: dict[s
         raise refusal(where, f"{CONFIG} has format {config['format']} but this Latent Lab reads "
                       f"format {FORMAT}", "update Latent Lab")
     try:
-        model_config = ModelConfig.from_dict(config["model"])
-        # The meta device gives every parameter's shape without allocating or initializing it.
-        with torch.device("meta"):
-            expected = _shapes(VAE(model_config).state_dict())
-    except (ConfigError, TypeError, ValueError, RuntimeError) as err:
+        expected = weight_shapes(ModelConfig.from_dict(config["model"]))
+    except (ConfigError, TypeError, ValueError) as err:
         raise refusal(where, f"{CONFIG} does not describe a buildable model "
                       f"({str(err).rstrip('.')})", _RETRY) from None
     if not isinstance(history, dict):
         raise refusal(where, f"{HISTORY} is not a JSON object", _RETRY)
     for name, shape in expected.items():
-        if name not in weight_shapes:
+        if name not in stored:
             raise refusal(where, f"{MODEL} lacks the weight '{name}'", _RETRY)
-        if weight_shapes[name] != shape:
-            raise refusal(where, f"{MODEL} weight '{name}' has shape {weight_shapes[name]} but the "
+        if stored[name] != shape:
+            raise refusal(where, f"{MODEL} weight '{name}' has shape {stored[name]} but the "
                           f"config needs {shape}", _RETRY)
-    extra = sorted(set(weight_shapes) - set(expected))
+    extra = sorted(set(stored) - set(expected))
     if extra:
         raise refusal(where, f"{MODEL} has the unexpected weight '{extra[0]}'", _RETRY)
 
@@ -529,6 +536,9 @@ def _parse_json(data: bytes, where: str, filename: str) -> Any:
 
 
 def _serialize(tensors: Any, metadata: Any, where: str, what: str) -> bytes:
+    import torch
+    from safetensors.torch import save as serialize
+
     if not isinstance(tensors, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()
     ):
@@ -555,7 +565,7 @@ def _unreadable(err: Exception, where: str, filename: str) -> CheckpointError:
 
 def _header_shapes(file: Path, where: str) -> dict[str, tuple[int, ...]]:
     try:
-        with safe_open(file, framework="pt") as f:
+        with safe_open(file, framework="numpy") as f:  # the header alone: no tensor is read
             names = f.keys()
             return {name: tuple(f.get_slice(name).get_shape()) for name in names}
     except _UNREADABLE as err:
@@ -573,6 +583,8 @@ def _read_tensors(file: Path, where: str) -> tuple[dict[str, torch.Tensor], dict
 
 def _parse_tensors(data: bytes, where: str, filename: str) -> tuple[dict[str, torch.Tensor],
                                                                     dict[str, str]]:
+    from safetensors.torch import load as deserialize
+
     try:
         tensors = deserialize(data)
     except _UNREADABLE as err:

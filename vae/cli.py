@@ -18,7 +18,7 @@ import numpy as np
 
 from vae import checkpoint_zips, checkpoints
 from vae.data import DataError
-from vae.models import ConfigError, kind_label, parse_hidden
+from vae.model_config import ConfigError, kind_label, parse_hidden
 from vae.presets import PRESETS
 
 if TYPE_CHECKING:  # torch is imported only by the commands that need it
@@ -383,7 +383,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from vae.derived import cached_evaluation
+    from vae.cached_figures import cached_evaluation
 
     rows = [("name", "dataset", "model", "z", "beta", "test ELBO")]
     for ckpt in checkpoints.list_checkpoints():

@@ -16,9 +16,10 @@ import numpy as np
 import torch
 
 from vae import bundled_sample, checkpoints, projection
+from vae.cached_figures import evaluation_file, read_json
 from vae.checkpoints import Checkpoint
 from vae.data import DataError, Dataset, Split, load_dataset, model_inputs
-from vae.evaluation import EVALUATION_VERSION, evaluate
+from vae.evaluation import evaluate
 from vae.files import write_atomic
 from vae.models import VAE, as_input
 
@@ -74,11 +75,11 @@ def evaluate_checkpoint(path: str | Path, *, iwae_samples: int = 100, use_cache:
     here), cached per checkpoint version; `report` hears the fraction done."""
     model, ckpt = checkpoints.load_model(path)
     cache = evaluation_file(ckpt, iwae_samples)
-    if use_cache and (cached := _read_json(cache)) is not None:
+    if use_cache and (cached := read_json(cache)) is not None:
         return cached
     if (split := shown_split(ckpt)) != "test":
         cache = evaluation_file(ckpt, iwae_samples, split)
-        if use_cache and (cached := _read_json(cache)) is not None:
+        if use_cache and (cached := read_json(cache)) is not None:
             return cached
     if model.config.arch == "conv":  # channels-last convolutions run 1.2-1.7x faster on a CPU
         model = model.to(memory_format=torch.channels_last)
@@ -88,28 +89,6 @@ def evaluate_checkpoint(path: str | Path, *, iwae_samples: int = 100, use_cache:
     if use_cache:
         write_atomic(cache, json.dumps(result).encode())
     return result
-
-
-def evaluation_file(ckpt: Checkpoint, iwae_samples: int, split: str = "test") -> Path:
-    suffix = "" if split == "test" else f"-{split}"
-    return ckpt.derived_file("evaluation", EVALUATION_VERSION, f"k{iwae_samples}{suffix}")
-
-
-def _read_json(file: Path) -> dict | None:
-    try:
-        return json.loads(file.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def cached_evaluation(ckpt: Checkpoint, *, iwae_samples: int | None = 100) -> dict | None:
-    """What `evaluate_checkpoint` would return if it is cached already, for any K where
-    `iwae_samples` is None (the ELBO is the same whatever K); never computes (a big model's
-    evaluation takes minutes)."""
-    if iwae_samples is not None:
-        return _read_json(evaluation_file(ckpt, iwae_samples))
-    results = map(_read_json, ckpt.derived_files("evaluation", EVALUATION_VERSION))
-    return next((r for r in results if r is not None), None)
 
 
 @torch.no_grad()
@@ -172,7 +151,7 @@ def disentanglement_metrics(path: str | Path, *, seed: int = 0, use_cache: bool 
 
     model, ckpt = checkpoints.load_model(path)
     cache = metrics_file(ckpt, seed=seed)
-    if use_cache and (cached := _read_json(cache)) is not None:
+    if use_cache and (cached := read_json(cache)) is not None:
         return cached
     codes = encode_split(path)
     mu, logvar = codes["mu"], codes["logvar"]
@@ -241,7 +220,7 @@ def grid_codes(model: VAE, batch: int = 2048) -> np.ndarray:
 
 def cached_metrics(ckpt: Checkpoint, *, seed: int = 0) -> dict | None:
     """What `disentanglement_metrics` would return if it is cached already; never computes."""
-    return _read_json(metrics_file(ckpt, seed=seed))
+    return read_json(metrics_file(ckpt, seed=seed))
 
 
 def metrics_file(ckpt: Checkpoint, *, seed: int = 0) -> Path:

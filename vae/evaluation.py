@@ -11,11 +11,7 @@ import torch
 from vae.losses import gaussian_log_density, kl_divergence, log_likelihood, model_log_sigma
 from vae.models import VAE, as_input
 
-# The definitions' version: bump it when what evaluate returns changes, so cached figures are
-# recomputed.
-# 2: the ELBO's passes draw from a stream of their own, no longer shared with the bound.
-# 3: both streams spawned from the seed (seed + 1's ELBO stream was seed's bound stream).
-EVALUATION_VERSION = 3
+# Bump vae/cached_figures.EVALUATION_VERSION when what `evaluate` returns changes.
 ACTIVE_THRESHOLD = 0.01
 # Images a decoder call gets in evaluation: a conv decoder ran 2x slower per image on batches
 # of 2,560 than of 256 on this machine's CPU (its activations leave the cache).

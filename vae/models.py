@@ -3,125 +3,28 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}
-LIKELIHOODS = ("bernoulli", "gaussian")
-MAX_HIDDEN = 4096  # units a hidden layer may have, as the CLI and the Train form take them
-CONV_SIDES = (28, 64)  # the fewest and the most pixels a side the conv architecture takes
+from vae.model_config import (
+    ACTIVATION_NAMES,
+    KERNEL,
+    PADDING,
+    STRIDE,
+    ModelConfig,
+    feature_sizes,
+    mlp_sizes,
+)
 
-
-class ConfigError(ValueError):
-    """A config that cannot describe a model; the message says which field and why."""
-
-
-def parse_hidden(text: str) -> tuple[int, ...]:
-    """Units per hidden layer from '512,256' (spaces and ';' allowed), each 1 to MAX_HIDDEN;
-    anything else is a ValueError whose message says what to write."""
-    try:
-        sizes = tuple(int(part) for part in text.replace(";", ",").split(",") if part.strip())
-    except ValueError:
-        sizes = ()
-    if not sizes or not all(0 < s <= MAX_HIDDEN for s in sizes):
-        raise ValueError(f"Hidden layers {text!r} is not a list of sizes; write numbers "
-                         f"between 1 and {MAX_HIDDEN} separated by commas, such as 512, 256.")
-    return sizes
-
-
-def conv_accepts(height: int, width: int) -> bool:
-    """Whether the conv architecture takes images of height x width pixels (CONV_SIDES)."""
-    return min(height, width) >= CONV_SIDES[0] and max(height, width) <= CONV_SIDES[1]
-
-
-def kind_label(num_classes: int) -> str:
-    """A model's name for people: 'CVAE' when it is class-conditional (num_classes > 0)."""
-    return "CVAE" if num_classes else "VAE"
-
-
-@dataclass
-class ModelConfig:
-    image_shape: tuple[int, int, int] = (1, 8, 8)
-    latent_dim: int = 20
-    arch: str = "mlp"
-    hidden: tuple[int, ...] = (400,)
-    activation: str = "relu"
-    likelihood: str = "bernoulli"
-    # Gaussian p(x|z): a fixed sigma, or one learned sigma per image when learn_sigma is set.
-    sigma: float = 0.1
-    learn_sigma: bool = False
-    # > 0 makes a CVAE: the one-hot label is concatenated to encoder and decoder inputs.
-    num_classes: int = 0
-    conv_channels: tuple[int, ...] = (32, 32, 32, 32)
-
-    def __post_init__(self) -> None:
-        self.image_shape = tuple(int(v) for v in self.image_shape)
-        self.hidden = tuple(int(v) for v in self.hidden)
-        self.conv_channels = tuple(int(v) for v in self.conv_channels)
-        self._refuse_impossible()
-
-    @property
-    def num_pixels(self) -> int:
-        return math.prod(self.image_shape)
-
-    def _refuse_impossible(self) -> None:
-        c, h, w = self.image_shape if len(self.image_shape) == 3 else (0, 0, 0)
-        checks = [
-            (len(self.image_shape) == 3 and c in (1, 3), "image_shape must be (1 or 3, H, W)"),
-            (2 <= self.latent_dim <= 64, "latent_dim must be between 2 and 64"),
-            (self.arch in ("mlp", "conv"), "arch must be 'mlp' or 'conv'"),
-            (all(n > 0 for n in self.hidden), "hidden sizes must be positive"),
-            (self.activation in ACTIVATIONS, f"activation must be one of {sorted(ACTIVATIONS)}"),
-            (self.likelihood in LIKELIHOODS, f"likelihood must be one of {list(LIKELIHOODS)}"),
-            (self.sigma > 0, "sigma must be positive"),
-            (0 <= self.num_classes <= 100, "num_classes must be between 0 and 100"),
-        ]
-        if self.arch == "conv":
-            lo, hi = CONV_SIDES
-            checks.append((conv_accepts(h, w),
-                           f"the conv architecture needs images of {lo} to {hi} pixels a side"))
-            checks.append((len(self.conv_channels) > 0, "conv_channels must not be empty"))
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(f"Invalid model config: {message}.")
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ModelConfig:
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise ConfigError(f"Invalid model config: unknown keys {unknown}.")
-        for key, value in data.items():
-            if not _has_type(value, known[key].type):
-                raise ConfigError(f"Invalid model config: '{key}' has the wrong type.")
-        try:
-            return cls(**data)
-        except (TypeError, ValueError) as err:
-            if isinstance(err, ConfigError):
-                raise
-            raise ConfigError(f"Invalid model config: {err}.") from None
+ACTIVATIONS = dict(zip(ACTIVATION_NAMES, (nn.ReLU, nn.Tanh, nn.ELU), strict=True))
 
 
 def as_input(x: torch.Tensor) -> torch.Tensor:
     """Pixels as a model takes them, float32 in [0, 1]: data stays uint8 (a quarter of the
     memory) until a batch of it is made, and float data passes as it is."""
     return x.float().div_(255) if x.dtype == torch.uint8 else x.float()
-
-
-def _has_type(value: object, annotation: str) -> bool:
-    """JSON-level type check for a field annotated int, float, str, bool or tuple[int, ...]."""
-    if annotation.startswith("tuple"):
-        return isinstance(value, list | tuple) and all(_has_type(v, "int") for v in value)
-    if isinstance(value, bool):
-        return annotation == "bool"
-    return {"int": isinstance(value, int), "float": isinstance(value, int | float),
-            "str": isinstance(value, str)}.get(annotation, False)
 
 
 def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
@@ -142,49 +45,28 @@ class VAE(nn.Module):
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        self.config = config
-        cfg = config
+        self.config = cfg = config
         act = cfg.activation
-        n_cond = cfg.num_classes
+        encoder_sizes, decoder_sizes = mlp_sizes(cfg)
         if cfg.arch == "mlp":
             self.features = nn.Flatten()
-            feature_dim = cfg.num_pixels
         else:
-            self.features, self.feature_sizes = self._conv_encoder()
-            feature_dim = cfg.conv_channels[-1] * math.prod(self.feature_sizes[-1])
-        self.encoder = _mlp([feature_dim + n_cond, *cfg.hidden, 2 * cfg.latent_dim], act)
+            self.feature_sizes = feature_sizes(cfg)
+            channels = [cfg.image_shape[0], *cfg.conv_channels]
+            convs = [layer for a, b in zip(channels[:-1], channels[1:], strict=True)
+                     for layer in (nn.Conv2d(a, b, KERNEL, STRIDE, PADDING), ACTIVATIONS[act]())]
+            self.features = nn.Sequential(*convs, nn.Flatten())
+        self.encoder = _mlp(encoder_sizes, act)
         if cfg.arch == "mlp":
-            self.decoder = _mlp([cfg.latent_dim + n_cond, *cfg.hidden[::-1], cfg.num_pixels], act)
+            self.decoder = _mlp(decoder_sizes, act)
         else:
-            self.decoder = nn.Sequential(
-                _mlp([cfg.latent_dim + n_cond, *cfg.hidden[::-1], feature_dim], act),
-                ACTIVATIONS[act](),
-            )
-            self.deconvs = self._conv_decoder()
+            self.decoder = nn.Sequential(_mlp(decoder_sizes, act), ACTIVATIONS[act]())
+            back = [*cfg.conv_channels[::-1], cfg.image_shape[0]]
+            self.deconvs = nn.ModuleList(nn.ConvTranspose2d(a, b, KERNEL, STRIDE, PADDING)
+                                         for a, b in zip(back[:-1], back[1:], strict=True))
             self.deconv_activation = ACTIVATIONS[act]()
         if cfg.learn_sigma:
             self.log_sigma = nn.Parameter(torch.tensor(math.log(cfg.sigma)))
-
-    def _conv_encoder(self) -> tuple[nn.Sequential, list[tuple[int, int]]]:
-        cfg = self.config
-        layers: list[nn.Module] = []
-        sizes = [cfg.image_shape[1:]]
-        channels = [cfg.image_shape[0], *cfg.conv_channels]
-        for c_in, c_out in zip(channels[:-1], channels[1:], strict=True):
-            layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1),
-                       ACTIVATIONS[cfg.activation]()]
-            sizes.append(tuple((s + 2 - 4) // 2 + 1 for s in sizes[-1]))
-        if min(sizes[-1]) < 1:
-            raise ConfigError("Invalid model config: too many conv layers for the image size.")
-        return nn.Sequential(*layers, nn.Flatten()), sizes
-
-    def _conv_decoder(self) -> nn.ModuleList:
-        cfg = self.config
-        channels = [*cfg.conv_channels[::-1], cfg.image_shape[0]]
-        return nn.ModuleList(
-            nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)
-            for c_in, c_out in zip(channels[:-1], channels[1:], strict=True)
-        )
 
     def _condition(self, h: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         if not self.config.num_classes:

@@ -14,7 +14,8 @@ import torch
 
 from vae import checkpoints
 from vae.data import Dataset, load_dataset
-from vae.models import VAE, ModelConfig
+from vae.model_config import ModelConfig
+from vae.models import VAE
 from vae.presets import PRESETS
 from vae.training import Callback, TrainConfig, Trainer, TrainingDiverged
 

@@ -11,7 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from vae import checkpoints
-from vae.derived import ELBO_ONLY, cached_evaluation, cached_metrics, evaluate_checkpoint
+from vae.cached_figures import cached_evaluation
+from vae.derived import ELBO_ONLY, cached_metrics, evaluate_checkpoint
 from vae.disentanglement import METRICS
 from vae.jobs import Job, JobManager
 from vae.runner import RunSpec, is_complete
