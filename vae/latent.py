@@ -171,4 +171,6 @@ def nearest_in(index: PixelIndex, query: np.ndarray, k: int = 1) -> tuple[np.nda
 
 
 def _squared_distances(flat: np.ndarray, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
-    return np.concatenate([((x - q) ** 2).sum(1) for x in _float_rows(flat[rows])])
+    # A slice of rows at a time: where little is pruned, `rows` is most of the set.
+    return np.concatenate([((x - q) ** 2).sum(1) for start in range(0, len(rows), NEAREST_ROWS)
+                           for x in _float_rows(flat[rows[start:start + NEAREST_ROWS]])])

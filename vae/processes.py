@@ -14,7 +14,6 @@ import threading
 import time
 import types
 from collections.abc import Callable
-from multiprocessing import forkserver
 
 PARENT_CHECK_S = 0.25
 # Workers yield the CPU to the server: a slider's rerun waited behind a training step when
@@ -32,17 +31,24 @@ def context() -> mp.context.BaseContext:
 
 
 def warm_up() -> threading.Thread:
-    """Start the fork server in a thread of its own, so that its imports run beside the
-    caller's work and the first worker need not wait for them; join the thread to wait."""
-    context()
-    thread = threading.Thread(target=forkserver.ensure_running, daemon=True)
+    """Start the fork server and wait, in a thread of its own, for a first worker to run: the
+    server imports PRELOAD before it forks anything, so that worker's end says the imports are
+    done. Join the thread to wait for it; meanwhile the caller's own work runs beside it."""
+    thread = threading.Thread(target=lambda: start(_nothing, (), "warm-up").join(), daemon=True)
     thread.start()
     return thread
 
 
+def _nothing() -> None:
+    """The warm-up worker's work."""
+
+
 def start(target: Callable[..., None], args: tuple, name: str) -> mp.process.BaseProcess:
     """`target(*args)` in a worker forked from the fork server, with this process's environment
-    as it is now (the fork server keeps the one it started with).
+    as it is now (the fork server keeps the one it started with) from the moment the target
+    runs; a module that reads the environment as it is imported, which can happen as `args`
+    are unpickled, still sees the fork server's (vae.checkpoints' folders: set them before the
+    first worker starts, as the app and the tests do).
 
     The child prepares itself as a spawned one would, re-executing `__main__.__file__` before
     the target runs; under Streamlit __main__ is the app script (Streamlit installs it there),
@@ -69,9 +75,9 @@ def _run(environ: dict[str, str], target: Callable[..., None], args: tuple) -> N
 
 
 def _watch(parent_pid: int) -> None:
-    # A worker's own parent is the fork server, which exits when the server does.
-    own_parent = os.getppid()
-    while os.getppid() == own_parent and pid_alive(parent_pid):
+    # The server is watched by its pid: a worker's own parent is the fork server, which stays
+    # up as long as any worker holds its pipe, the dead server's included.
+    while pid_alive(parent_pid):
         time.sleep(PARENT_CHECK_S)
     os._exit(3)  # the parent is gone: nobody will read or save this work
 
