@@ -32,7 +32,7 @@ def context() -> mp.context.BaseContext:
 
 def warm_up() -> threading.Thread:
     """Start the fork server and wait, in a thread of its own, for a first worker to run: the
-    server imports PRELOAD before it forks anything, so that worker's end says the imports are
+    fork server imports PRELOAD before it forks anything, so that worker's end says the imports are
     done. Join the thread to wait for it; meanwhile the caller's own work runs beside it."""
     thread = threading.Thread(target=lambda: start(_nothing, (), "warm-up").join(), daemon=True)
     thread.start()
