@@ -556,7 +556,9 @@ def test_fifty_start_stop_cycles_leave_no_processes_threads_or_memory(tmp_path):
         cpu_end = os.times()  # the joined workers' CPU time: what a cycle costs the machine
         worker_cpu = (cpu_end.children_user + cpu_end.children_system
                       - cpu.children_user - cpu.children_system)
-        wait_for(lambda: sorted(descendants(me)) == before["children"], 10, "workers to go")
+        # A worker forked by the fork server may still be exiting when its job reports the end,
+        # so what counts is that nothing new is left, not that the lists are equal.
+        wait_for(lambda: not set(descendants(me)) - set(before["children"]), 10, "workers to go")
         after = counts()
     finally:
         manager.shutdown()
@@ -565,14 +567,14 @@ def test_fifty_start_stop_cycles_leave_no_processes_threads_or_memory(tmp_path):
     # What ended jobs still hold of their live copies (weights, snapshots): all of it is saved.
     held_mb = sum(a.nbytes for j in ended for w in [j.weights or {}, *j.snapshots.values()]
                   for a in w.values()) / 2**20
-    workers_left = [p for p in after["children"] if "multiprocessing.spawn" in command_line(p)]
     growth_mb = (after["rss"] - before["rss"]) / 1024
-    assert after["children"] == before["children"]
+    workers_left = sorted(set(after["children"]) - set(before["children"]))
+    assert workers_left == [], [command_line(p) for p in workers_left]
     assert after["threads"] == before["threads"]
     assert after["python threads"] == before["python threads"]
     assert after["fds"] == before["fds"]
     assert growth_mb < 50
-    assert held_mb == 0 and workers_left == []
+    assert held_mb == 0
     reliability.record(
         SUITE, "50 start/stop cycles",
         f"{cycles} digits jobs (the Train page's default model) started and stopped through "
