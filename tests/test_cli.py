@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from vae import checkpoints
@@ -176,12 +177,42 @@ def test_sweep_trains_each_beta_lands_in_the_rate_distortion_table_and_resumes(t
     assert "2 of 2 members are trained already" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("betas", ["", "a,b", "1,1", "1,-2", ",".join(["1"] * 9)])
-def test_sweep_refuses_bad_betas_with_a_sentence(betas, tmp_path, capsys):
-    assert main(["sweep", "--betas", betas, *TINY, "--out", str(tmp_path / "s")]) == 2
+def test_a_study_trains_one_member_per_beta_and_seed_named_by_both(tmp_path, capsys):
+    from vae import sweep
+
+    out = tmp_path / "study"
+    args = ["sweep", "--betas", "4,1", "--seeds", "1,0", "--epochs", "2", *TINY,
+            "--out", str(out)]
+    assert main(args) == 0
+    found = checkpoints.list_checkpoints([out])
+    # Seed 0 keeps the names a one-seed sweep always had.
+    assert sorted(c.name for c in found) == ["study-b1", "study-b1-s1", "study-b4",
+                                             "study-b4-s1"]
+    trained = {c.name: (c.config["train"]["beta"], c.config["train"]["seed"]) for c in found}
+    assert trained == {"study-b1": (1, 0), "study-b1-s1": (1, 1), "study-b4": (4, 0),
+                       "study-b4-s1": (4, 1)}
+    assert [c.name for c in sweep.find_sweeps(found)["study"]] == [
+        "study-b1", "study-b1-s1", "study-b4", "study-b4-s1"]
+    # Two seeds of one recipe are two different models.
+    one, other = (checkpoints.load(out / n).weights() for n in ("study-b1", "study-b1-s1"))
+    assert any(not torch.equal(one[k], other[k]) for k in one)
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "4 of 4 members are trained already" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags", [["--betas", ""], ["--betas", "a,b"], ["--betas", "1,1"],
+                                   ["--betas", "1,-2"], ["--betas", "1", "--seeds", "x"],
+                                   ["--betas", "1", "--seeds", "1,1"],
+                                   ["--betas", "1", "--seeds", "-1"],
+                                   ["--betas", "1,2", "--seeds", ",".join(map(str, range(201)))]])
+def test_sweep_refuses_bad_betas_seeds_or_size_with_a_sentence(flags, tmp_path, capsys):
+    assert main(["sweep", *flags, *TINY, "--out", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and ("Betas" in err or "sweep takes" in err)
+    assert err.startswith("error: ") and any(w in err for w in ("Betas", "beta", "Seeds",
+                                                                 "at most 400 members"))
     assert err.count("\n") == 1
+    assert not (tmp_path / "s").exists()
 
 
 def test_list_never_evaluates_and_says_which_are_not(trained, tmp_path, monkeypatch, capsys):

@@ -171,6 +171,7 @@ def sweep_form() -> None:
     train = {**train, "objective": objective, **({"epochs": epochs} if epochs else {})}
     try:
         betas = sweep.parse_betas(betas_text)
+        sweep.check_size(betas, None, sweep.MAX_PAGE_MEMBERS)
         jobs = sweep.submit(state.job_manager(), RunSpec(dataset=dataset, preset=preset,
                                                          train=train),
                             betas, name, owner=session.session_owner())

@@ -99,15 +99,18 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--out", required=True, type=Path)
 
-    sweep = sub.add_parser("sweep", help="train one model per beta (same data, seed, budget); "
-                           "run it again to resume what is unfinished")
+    sweep = sub.add_parser("sweep", help="train one model per beta and seed (same data and "
+                           "budget); run it again to resume what is unfinished")
     sweep.add_argument("--betas", required=True, metavar="0.5,1,2,4,8")
+    sweep.add_argument("--seeds", metavar="0,1,2",
+                       help="one member per beta and seed, named NAME-bBETA-sSEED (seed 0 "
+                            "keeps NAME-bBETA); without it every member has --seed")
     _add_train_flags(sweep)
     sweep.add_argument("--parallel", type=int, default=2, choices=[1, 2],
                        help="members trained at once, one torch thread each (default 2)")
     sweep.add_argument("--quiet", action="store_true", help="no progress lines")
     sweep.add_argument("--out", required=True, type=Path,
-                       help="folder for the members, named after it: OUT/NAME-bBETA")
+                       help="folder for the members, named after it: OUT/NAME-bBETA[-sSEED]")
 
     evaluate = sub.add_parser("evaluate", help="test-set ELBO, KL, active units, IWAE bound")
     evaluate.add_argument("checkpoint", type=Path)
@@ -274,14 +277,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from vae.jobs import JobManager
 
     betas = sweep.parse_betas(args.betas)
+    seeds = sweep.parse_seeds(args.seeds) if args.seeds else None
+    sweep.check_size(betas, seeds)
     spec = _spec(args)
     name = args.out.resolve().name
-    manager = JobManager(args.out, max_running=args.parallel, threads=1)
+    study = sweep.members(spec, betas, name, seeds)
+    left = sweep.unfinished(study, args.out)
+    if len(left) < len(study):
+        print(f"{len(study) - len(left)} of {len(study)} members are trained already; they "
+              "are kept.")
+    manager = JobManager(args.out, max_running=args.parallel, max_queued=len(left), threads=1)
     try:
-        jobs = sweep.submit(manager, spec, betas, name, root=args.out)
-        done = len(betas) - len(jobs)
-        if done:
-            print(f"{done} of {len(betas)} members are trained already; they are kept.")
+        jobs = [manager.submit(member_spec, member, resume=resume, out=out)
+                for member, member_spec, out, resume in left]
 
         def interrupt(signum, frame):  # first Ctrl-C: every member saves; second: abort
             signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -290,25 +298,38 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                     manager.stop(job.id)
 
         signal.signal(signal.SIGINT, interrupt)
+        reported: set[str] = set()
         while any(job.active for job in jobs):
             time.sleep(1.0)
+            for job in jobs:  # a line per member as it ends, above the progress line
+                if not job.active and job.id not in reported:
+                    reported.add(job.id)
+                    _clear_line(args.quiet)
+                    print(f"{job.name}: {job.message or job.status}", flush=True)
             if not args.quiet:
+                running = [job for job in jobs if job.status == "running"]
                 sys.stderr.write("\r" + " | ".join(
-                    f"{job.name.removeprefix(name + '-')} "
-                    + (f"{100 * job.step / max(job.total_steps, 1):3.0f}%"
-                       if job.status == "running" else job.status) for job in jobs))
+                    [f"{len(reported)} of {len(jobs)} done"]
+                    + [f"{job.name.removeprefix(name + '-')} "
+                       f"{100 * job.step / max(job.total_steps, 1):3.0f}%" for job in running]))
                 sys.stderr.flush()
     finally:
         manager.shutdown()
-    if not args.quiet:
-        sys.stderr.write("\n")
+    _clear_line(args.quiet)
     for job in jobs:
-        print(f"{job.name}: {job.message or job.status}")
+        if job.id not in reported:
+            print(f"{job.name}: {job.message or job.status}")
     if any(job.status != "finished" for job in jobs):
         print("Resume with the same command; finished members are kept.")
         return 1
     print(f"Sweep '{name}' complete in {args.out}.")
     return 0
+
+
+def _clear_line(quiet: bool) -> None:
+    if not quiet:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -1,6 +1,7 @@
-"""Beta sweeps: one training per beta with the same data, seed and budget. Each member is a
-normal checkpoint whose spec carries the sweep's name, so the sweep is found again by that
-tag; members queue as jobs (docs/design.md §2), and a sweep run again resumes what is unfinished."""
+"""Beta sweeps (studies): one training per beta and seed with the same data and budget. Each
+member is a normal checkpoint whose spec carries the sweep's name, so the sweep is found again
+by that tag; members queue as jobs (docs/design.md §2), and a sweep run again resumes what is
+unfinished."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from vae.disentanglement import METRICS
 from vae.jobs import Job, JobManager
 from vae.runner import RunSpec, is_complete
 
-MAX_MEMBERS = 8
+# A study from the command line may be large (Locatello et al. trained thousands); one queued
+# from the app waits in the server's job queue (vae.jobs: 8 waiting at most).
+MAX_MEMBERS, MAX_PAGE_MEMBERS = 400, 8
 
 
 def parse_betas(text: str) -> list[float]:
@@ -27,25 +30,53 @@ def parse_betas(text: str) -> list[float]:
     except ValueError:
         raise ValueError(f"Betas '{text}' must be numbers separated by commas, such as "
                          "0.5,1,2,4,8.") from None
-    if not 1 <= len(betas) <= MAX_MEMBERS:
-        raise ValueError(f"A sweep takes 1 to {MAX_MEMBERS} betas at a time; '{text}' has "
-                         f"{len(betas)}.")
+    if not betas:
+        raise ValueError("Give at least one beta, such as 0.5,1,2,4,8.")
     if any(not (math.isfinite(b) and b >= 0) for b in betas) or len(set(betas)) < len(betas):
         raise ValueError(f"Betas '{text}' must be distinct finite numbers >= 0.")
     return sorted(betas)
 
 
-def member_name(name: str, beta: float, objective: str = "betavae") -> str:
-    """NAME-bBETA, or NAME-tcBETA for beta-TCVAE: one sweep can hold both at one beta."""
-    return f"{name}-{'tc' if objective == 'betatcvae' else 'b'}{beta:g}"
+def parse_seeds(text: str) -> list[int]:
+    """'0,1,2' -> [0, 1, 2]; refuses anything else with a sentence."""
+    try:
+        seeds = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"Seeds '{text}' must be whole numbers separated by commas, such as "
+                         "0,1,2.") from None
+    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) < len(seeds):
+        raise ValueError(f"Seeds '{text}' must be distinct whole numbers >= 0, such as 0,1,2.")
+    return sorted(seeds)
 
 
-def members(spec: RunSpec, betas: list[float], name: str) -> list[tuple[str, RunSpec]]:
-    """(checkpoint name, spec) per beta: the given spec with only beta changed. Running a
-    sweep again under the same name with other betas (or objective) extends it."""
+def check_size(betas: list[float], seeds: list[int] | None, limit: int = MAX_MEMBERS) -> None:
+    """Refuse, with a sentence, a study of more than `limit` members."""
+    size = len(betas) * len(seeds or [None])
+    if size > limit:
+        raise ValueError(f"A sweep takes at most {limit} members (betas x seeds) at a time; "
+                         f"this one has {size}.")
+
+
+def member_name(name: str, beta: float, objective: str = "betavae", seed: int = 0) -> str:
+    """NAME-bBETA, or NAME-tcBETA for beta-TCVAE (one sweep can hold both at one beta), with
+    -sSEED for any seed but 0, so that a one-seed sweep keeps the names it always had."""
+    return f"{name}-{'tc' if objective == 'betatcvae' else 'b'}{beta:g}" + (
+        f"-s{seed}" if seed else "")
+
+
+def members(spec: RunSpec, betas: list[float], name: str,
+            seeds: list[int] | None = None) -> list[tuple[str, RunSpec]]:
+    """(checkpoint name, spec) per beta and seed: the given spec with only those changed
+    (without seeds, every member keeps the spec's seed and its name has none). Running a sweep
+    again under the same name with other betas, seeds (or objective) extends it."""
     objective = spec.train.get("objective", "betavae")
-    return [(member_name(name, beta, objective),
-             replace(spec, train={**spec.train, "beta": beta}, sweep=name)) for beta in betas]
+    study = []
+    for beta in betas:
+        for seed in seeds or [None]:
+            train = {**spec.train, "beta": beta, **({} if seed is None else {"seed": seed})}
+            study.append((member_name(name, beta, objective, seed or 0),
+                          replace(spec, train=train, sweep=name)))
+    return study
 
 
 def member_label(ckpt: checkpoints.Checkpoint) -> str:
@@ -55,18 +86,27 @@ def member_label(ckpt: checkpoints.Checkpoint) -> str:
     return f"{train['beta']:g}{tc}"
 
 
-def submit(manager: JobManager, spec: RunSpec, betas: list[float], name: str, *,
-           root: Path | None = None, owner: str = "") -> list[Job]:
-    """Queue every member not yet trained; an interrupted member resumes where it stopped."""
+def unfinished(study: list[tuple[str, RunSpec]], root: Path | None = None
+               ) -> list[tuple[str, RunSpec, Path, bool]]:
+    """(name, spec, folder, resume) of each member not trained to its end under `root`; an
+    interrupted one resumes where it stopped."""
     root = Path(root) if root is not None else checkpoints.RUNS_DIR
-    jobs = []
-    for member, member_spec in members(spec, betas, name):
+    left = []
+    for member, member_spec in study:
         out = checkpoints.resolve_name(member, root)
         resume = checkpoints.is_checkpoint(out)
-        if resume and is_complete(checkpoints.load(out)):
-            continue
-        jobs.append(manager.submit(member_spec, member, owner=owner, resume=resume, out=out))
-    return jobs
+        if not (resume and is_complete(checkpoints.load(out))):
+            left.append((member, member_spec, out, resume))
+    return left
+
+
+def submit(manager: JobManager, spec: RunSpec, betas: list[float], name: str, *,
+           seeds: list[int] | None = None, root: Path | None = None,
+           owner: str = "") -> list[Job]:
+    """Queue every member not yet trained."""
+    return [manager.submit(member_spec, member, owner=owner, resume=resume, out=out)
+            for member, member_spec, out, resume in
+            unfinished(members(spec, betas, name, seeds), root)]
 
 
 def sweep_of(ckpt: checkpoints.Checkpoint) -> str | None:
@@ -80,7 +120,8 @@ def find_sweeps(found: list[checkpoints.Checkpoint]) -> dict[str, list[checkpoin
         if name := sweep_of(ckpt):
             sweeps.setdefault(name, []).append(ckpt)
     return {name: sorted(group, key=lambda c: (c.config["train"]["beta"],
-                                               c.config["train"].get("objective", "")))
+                                               c.config["train"].get("objective", ""),
+                                               c.config["train"].get("seed", 0)))
             for name, group in sorted(sweeps.items())}
 
 
