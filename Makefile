@@ -10,10 +10,16 @@ $(PY): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(PY)
 
+# Ray (sweeps past one machine) is optional for the app; the tests need it.
+RAY := .venv/.ray-installed
+$(RAY): requirements-ray.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-ray.txt
+	touch $(RAY)
+
 run: $(PY)
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 
-test: $(PY)
+test: $(PY) $(RAY)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 

@@ -14,7 +14,7 @@ from vae.data import load_dataset
 # Set by .ci/run: what CI must have (Chromium, Fashion-MNIST) is required, and a test that
 # needs it and skips fails instead; elsewhere those tests skip with their reason.
 REQUIRE_ENV = "LATENT_LAB_REQUIRE"
-REQUIRED_MARKERS = ("browser", "fashion")
+REQUIRED_MARKERS = ("browser", "fashion", "ray")
 
 
 @pytest.hookimpl(wrapper=True)

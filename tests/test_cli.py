@@ -273,3 +273,15 @@ def test_durations_read_as_minutes_and_seconds():
 
     assert [_duration(s) for s in (5.2, 59.6, 100, 119.6, 3600)] == [
         "5 s", "1 min 00 s", "1 min 40 s", "2 min 00 s", "60 min 00 s"]
+
+
+def test_sweep_on_ray_without_ray_says_what_to_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an import finds when it is absent
+    args = ["sweep", "--backend", "ray", "--betas", "1", *TINY, "--out", str(tmp_path / "s")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "pip install -r requirements-ray.txt" in err and err.count("\n") == 1
+    assert main(["sweep", "--address", "127.0.0.1:6379", "--betas", "1", *TINY,
+                 "--out", str(tmp_path / "s")]) == 2
+    assert "add --backend ray" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()

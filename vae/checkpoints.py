@@ -150,6 +150,11 @@ class Checkpoint:
         file = self.version / OPTIMIZER
         return _read_tensors(file, _where(self.path)) if file.exists() else None
 
+    def slim_files(self) -> dict[str, bytes]:
+        """The version's files without its training state (how models ship and travel)."""
+        return {name: (self.version / name).read_bytes() for name in (*REQUIRED_FILES, SNAPSHOTS)
+                if (self.version / name).exists()}
+
     def snapshots(self) -> dict[str, torch.Tensor] | None:
         file = self.version / SNAPSHOTS
         return _read_tensors(file, _where(self.path))[0] if file.exists() else None

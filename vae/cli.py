@@ -108,6 +108,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_train_flags(sweep)
     sweep.add_argument("--parallel", type=int, default=2, choices=[1, 2],
                        help="members trained at once, one torch thread each (default 2)")
+    sweep.add_argument("--backend", choices=["local", "ray"], default="local",
+                       help="local: jobs on this machine (default); ray: one Ray task per "
+                            "member, on a Ray started for the run or the cluster at --address")
+    sweep.add_argument("--address", metavar="HOST:PORT",
+                       help="an existing Ray cluster's head (with --backend ray)")
     sweep.add_argument("--quiet", action="store_true", help="no progress lines")
     sweep.add_argument("--out", required=True, type=Path,
                        help="folder for the members, named after it: OUT/NAME-bBETA[-sSEED]")
@@ -281,11 +286,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     sweep.check_size(betas, seeds)
     spec = _spec(args)
     name = args.out.resolve().name
+    if args.address and args.backend != "ray":
+        raise ValueError("--address names a Ray cluster: add --backend ray.")
     study = sweep.members(spec, betas, name, seeds)
     left = sweep.unfinished(study, args.out)
     if len(left) < len(study):
         print(f"{len(study) - len(left)} of {len(study)} members are trained already; they "
               "are kept.")
+    if args.backend == "ray" and left:
+        return _sweep_on_ray(args, left, name)
     manager = JobManager(args.out, max_running=args.parallel, max_queued=len(left), threads=1)
     try:
         jobs = [manager.submit(member_spec, member, resume=resume, out=out)
@@ -321,6 +330,29 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(f"{job.name}: {job.message or job.status}")
     if any(job.status != "finished" for job in jobs):
         print("Resume with the same command; finished members are kept.")
+        return 1
+    print(f"Sweep '{name}' complete in {args.out}.")
+    return 0
+
+
+def _sweep_on_ray(args: argparse.Namespace, left: list, name: str) -> int:
+    from vae import sweep_ray
+
+    sweep_ray.import_ray()  # before any output: a missing Ray is one sentence
+    failed = []
+    results = sweep_ray.run(left, args.out, address=args.address, gpu=args.device == "cuda")
+    try:
+        for member, error in results:
+            print(f"{member}: {'Training finished.' if error is None else f'failed: {error}'}",
+                  flush=True)
+            if error is not None:
+                failed.append(member)
+    except KeyboardInterrupt:
+        results.close()  # cancels the members still out; the finished ones are saved
+        print("Stopped; finished members are kept. Resume with the same command.")
+        return 1
+    if failed:
+        print(f"{len(failed)} member(s) failed; run the same command again to train them.")
         return 1
     print(f"Sweep '{name}' complete in {args.out}.")
     return 0
