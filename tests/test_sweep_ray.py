@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -78,20 +79,29 @@ def test_a_study_on_a_ray_head_node_is_imported_resumed_and_matches_the_local_ba
     assert ray_processes() == []
 
 
-def test_a_member_whose_worker_is_killed_is_retried_and_ray_started_for_the_run_goes(tmp_path):
-    out = tmp_path / "study"
+def test_a_member_whose_worker_is_killed_is_retried_and_a_killed_sweep_leaves_no_ray(tmp_path):
+    out, killed = tmp_path / "study", tmp_path / "killed"
+    wait_for_member = ("for i in $(seq 600); do\n"
+                       "  victim=$(pgrep -f '^ray::train_member' | head -n 1 || true)\n"
+                       "  if [ -n \"$victim\" ]; then break; fi\n"
+                       "  sleep 0.1\n"
+                       "done\n")
     # No --address: the sweep starts its own Ray. The first member's worker process is killed
-    # (SIGKILL) as soon as it trains; Ray tries it again in the same run.
+    # (SIGKILL) once it trains; Ray tries it again in the same run. Then a second sweep's
+    # driver is killed while its members train.
     output = in_loopback_namespace(
         f"python -m vae sweep --backend ray --betas 1,4 --epochs 40 {TINY} --out {out} &\n"
-        "for i in $(seq 600); do\n"
-        "  victim=$(pgrep -f '^ray::train_member' | head -n 1 || true)\n"
-        "  if [ -n \"$victim\" ]; then sleep 1; kill -9 $victim; echo KILLED; break; fi\n"
-        "  sleep 0.1\n"
-        "done\n"
-        "wait $!\n")
-    assert "KILLED" in output
+        f"{wait_for_member}sleep 1; kill -9 $victim; echo KILLED\n"
+        "wait $!\n"
+        f"python -m vae sweep --backend ray --betas 1,4 --epochs 4000 {TINY} --out {killed} &\n"
+        f"{wait_for_member}kill -9 $!; echo DRIVER KILLED\n")
+    assert "KILLED" in output and "DRIVER KILLED" in output
     assert "Sweep 'study' complete" in output, output
     assert sorted(c.name for c in checkpoints.list_checkpoints([out])) == ["study-b1",
                                                                           "study-b4"]
+    deadline = time.monotonic() + 60
+    while ray_processes() and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert ray_processes() == []
+    # Nothing half-written is listed.
+    assert checkpoints.list_checkpoints([killed]) == []

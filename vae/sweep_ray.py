@@ -9,8 +9,15 @@ sweep's folder (docs/design.md §2).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +28,7 @@ from vae.runner import RunSpec
 # many times in the same run; an exception raised by the training itself is not retried.
 RETRIES = 2
 INSTALL = "pip install -r requirements-ray.txt"
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def import_ray():
@@ -52,16 +60,17 @@ def run(left: list[tuple[str, RunSpec, Path, bool]], root: Path, *, address: str
     or on a Ray started for this run; yield (name, None) as each is saved under `root`, or
     (name, error) as one fails. Closing the generator (Ctrl-C) cancels what is still out."""
     ray = import_ray()
-    # The machines are offline: no usage report, no dashboard, and no warning that the
-    # internet cannot be reached to find this machine's address.
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
-    ray.init(address=address, include_dashboard=False, logging_level="ERROR",
-             log_to_driver=False, configure_logging=False,
-             runtime_env={"py_modules": [str(Path(__file__).parent)]})
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # the machines are offline
     task = ray.remote(train_member).options(num_cpus=1, num_gpus=int(gpu), max_retries=RETRIES)
     out: dict = {}
-    try:
+    with contextlib.ExitStack() as stack:
+        if address is None:
+            address = stack.enter_context(local_head())
+        ray.init(address=address, logging_level="ERROR", log_to_driver=False,
+                 configure_logging=False,
+                 runtime_env={"py_modules": [str(Path(__file__).parent)]})
+        stack.callback(ray.shutdown)
+        stack.callback(lambda: [ray.cancel(ref, force=True) for ref in out])
         out = {task.remote(spec.to_dict(), name): (name, folder)
                for name, spec, folder, _ in left}
         while out:
@@ -76,10 +85,46 @@ def run(left: list[tuple[str, RunSpec, Path, bool]], root: Path, *, address: str
                 checkpoints.delete(folder)
             checkpoints.import_files(files, f"Ray member '{name}'", name, root=root, name=name)
             yield name, None
+
+
+@contextlib.contextmanager
+def local_head(timeout: float = 120.0) -> Iterator[str]:
+    """A Ray head node on this machine's loopback for one run; its address. `ray start --block`
+    stops every process of the node when it gets SIGTERM, which the kernel sends it when this
+    process dies, however it dies, so a killed sweep leaves no Ray behind."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    head = subprocess.Popen(
+        [sys.executable, "-c", "from ray.scripts.scripts import main; main()", "start",
+         "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
+         f"--num-cpus={os.cpu_count()}", "--include-dashboard=false",
+         "--disable-usage-stats"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _accepts(port):
+            if head.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("Ray could not start on this machine; try `ray start "
+                                   "--head` by hand to see why.")
+            time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
     finally:
-        for ref in out:
-            ray.cancel(ref, force=True)
-        ray.shutdown()
+        head.terminate()
+        try:
+            head.wait(60)
+        except subprocess.TimeoutExpired:
+            head.kill()
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as client:
+        return client.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _die_with_parent() -> None:
+    """In the child before it runs: SIGTERM when the parent process exits (Linux)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _cause(err: Exception) -> str:
