@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_data import make_mnist
 
 from vae import checkpoints, sweep
 
@@ -105,3 +106,19 @@ def test_a_member_whose_worker_is_killed_is_retried_and_a_killed_sweep_leaves_no
     assert ray_processes() == []
     # Nothing half-written is listed.
     assert checkpoints.list_checkpoints([killed]) == []
+
+
+def test_a_member_that_fails_is_reported_and_trained_by_the_next_run(tmp_path):
+    data, out = tmp_path / "idx", tmp_path / "study"
+    tiny = TINY.replace("digits", f"mnist:{data}")
+    command = f"python -m vae sweep --backend ray --betas 2 --epochs 2 {tiny} --out {out}"
+    # The files are not there yet: on its node the member fails (no retry: it is the
+    # training's own error, not a dead worker), and the driver says which and why.
+    output = in_loopback_namespace(f"{command} || echo EXIT=$?\n")
+    assert f"study-b2: failed: {data}: no such folder" in output
+    assert "EXIT=1" in output and "run the same command again" in output
+    assert checkpoints.list_checkpoints([out]) == []
+    make_mnist(data)
+    output = in_loopback_namespace(f"{command}\n")
+    assert "study-b2: Training finished." in output
+    assert [c.name for c in checkpoints.list_checkpoints([out])] == ["study-b2"]

@@ -295,6 +295,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
               "are kept.")
     if args.backend == "ray" and left:
         return _sweep_on_ray(args, left, name)
+    live = not args.quiet and sys.stderr.isatty()  # a log gets the lines, not the bar
     manager = JobManager(args.out, max_running=args.parallel, max_queued=len(left), threads=1)
     try:
         jobs = [manager.submit(member_spec, member, resume=resume, out=out)
@@ -313,9 +314,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             for job in jobs:  # a line per member as it ends, above the progress line
                 if not job.active and job.id not in reported:
                     reported.add(job.id)
-                    _clear_line(args.quiet)
+                    _clear_line(live)
                     print(f"{job.name}: {job.message or job.status}", flush=True)
-            if not args.quiet:
+            if live:
                 running = [job for job in jobs if job.status == "running"]
                 sys.stderr.write("\r" + " | ".join(
                     [f"{len(reported)} of {len(jobs)} done"]
@@ -324,7 +325,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 sys.stderr.flush()
     finally:
         manager.shutdown()
-    _clear_line(args.quiet)
+    _clear_line(live)
     for job in jobs:
         if job.id not in reported:
             print(f"{job.name}: {job.message or job.status}")
@@ -358,8 +359,8 @@ def _sweep_on_ray(args: argparse.Namespace, left: list, name: str) -> int:
     return 0
 
 
-def _clear_line(quiet: bool) -> None:
-    if not quiet:
+def _clear_line(live: bool) -> None:
+    if live:
         sys.stderr.write("\r\033[K")
         sys.stderr.flush()
 
