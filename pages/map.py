@@ -5,6 +5,7 @@ import streamlit as st
 
 from ui import render, session, state
 from ui.latent_url import format_code
+from ui.map_hover import hover_pictures
 from ui.scatter import latent_map
 from vae import derived, projection
 from vae.latent import decode_images, nearest_in, pixel_index
@@ -27,7 +28,7 @@ render.explain(
     "as it is; larger codes are flattened to two axes: **PCA** keeps the directions of largest "
     "spread (distances mean something), **t-SNE** keeps neighbours together (the size of a "
     "cluster and the gaps between clusters mean little). Click a dot to see the image next to "
-    "its reconstruction.",
+    "its reconstruction; hovering a dot shows its image at once.",
     r"q_\phi(z\mid x) = \mathcal{N}\big(\mu_\phi(x),\ \operatorname{diag}\sigma^2_\phi(x)\big)"
     r"\quad\text{each dot sits at } \mu_\phi(x)")
 
@@ -164,3 +165,6 @@ with right:
         data=lambda: projection.projector_tsv(mu, labels_text)[1],
         file_name=f"{ckpt.name}-metadata.tsv", mime="text/tab-separated-values",
         help="Each vector's test-image number and label, for the Embedding Projector.")
+
+with left:  # last: a model's first visit builds the picture sheet after the rest is drawn
+    hover_pictures(path, key, "map_chart", y, class_names or [])

@@ -1,15 +1,21 @@
-"""The Map page in AppTest: PCA at once, t-SNE when ready, colouring, a picked point, CSV."""
+"""The Map page in AppTest: PCA at once, t-SNE when ready, colouring, a picked point, CSV,
+the pictures sent for hovering."""
 
 import base64
+import io
 import json
 
 import numpy as np
 import pytest
 from bad_input import untrained
+from PIL import Image
 from tiny_models import app_on, image_urls, page_alone, use_tree
 
+from ui.map_hover import sprite_sheet
 from vae import checkpoints, projection
-from vae.derived import encode_split, tsne_file
+from vae.data import Split
+from vae.derived import checkpoint_data, encode_split, tsne_file
+from vae.images import to_uint8
 
 
 @pytest.fixture
@@ -108,3 +114,40 @@ def test_shapes_maps_colour_by_a_chosen_factor(tree):
     assert by_rotation != by_class
     marker = by_rotation["data"][0]["marker"]
     assert marker["colorbar"]["title"]["text"] == "rotation (level)"
+
+
+def sheet_tiles(png: bytes, th: int, tw: int, columns: int, n: int) -> np.ndarray:
+    """The sheet's tiles back, (n, th, tw, C) uint8."""
+    sheet = np.asarray(Image.open(io.BytesIO(png)))
+    sheet = sheet[..., None] if sheet.ndim == 2 else sheet
+    return np.stack([sheet[r * th:(r + 1) * th, c * tw:(c + 1) * tw]
+                     for r, c in (divmod(i, columns) for i in range(n))])
+
+
+def test_hover_pictures_get_every_shown_image_in_one_sheet_with_its_class(tree):
+    at = app_on("pages/map.py", "tiny-vae-4d")
+    (hover,) = [e for e in at.get("bidi_component")
+                if e.proto.component_name == "latent_lab.map_hover"]
+    data = json.loads(hover.proto.json)
+    assert data["chart"] == "map_chart" and data["size"] >= 100
+    x, part = checkpoint_data(checkpoints.load(checkpoints.RUNS_DIR / "tiny-vae-4d"))
+    images = to_uint8(Split(x).images())
+    png = base64.b64decode(data["sheet"].removeprefix("data:image/png;base64,"))
+    assert np.array_equal(sheet_tiles(png, *data["tile"], data["columns"], len(images)), images)
+    assert data["labels"] == part.y.tolist()
+    assert data["class_names"] == [str(k) for k in range(10)]
+
+
+def test_a_sheet_keeps_colour_and_shrinks_large_sets_to_its_budget():
+    rng = np.random.default_rng(0)
+    rgb = rng.random((7, 3, 10, 12)).astype(np.float32)
+    png, th, tw, columns = sprite_sheet(rgb)
+    assert (th, tw, columns) == (10, 12, 3)
+    assert np.array_equal(sheet_tiles(png, th, tw, columns, 7), to_uint8(rgb))
+    # 2,000 images of 64 x 64 are 8 MB of pixels: shrunk to fit a quarter of that.
+    big = np.zeros((2000, 1, 64, 64), np.float32)
+    big[:, :, :32] = 1  # the top half white, which shrinking must keep
+    png, th, tw, columns = sprite_sheet(big, max_bytes=2_048_000)
+    assert (th, tw) == (32, 32) and th * tw * 2000 <= 2_048_000
+    tiles = sheet_tiles(png, th, tw, columns, 2000)
+    assert (tiles[:, :16] == 255).all() and (tiles[:, 16:] == 0).all()
