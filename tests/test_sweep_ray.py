@@ -122,3 +122,26 @@ def test_a_member_that_fails_is_reported_and_trained_by_the_next_run(tmp_path):
     output = in_loopback_namespace(f"{command}\n")
     assert "study-b2: Training finished." in output
     assert [c.name for c in checkpoints.list_checkpoints([out])] == ["study-b2"]
+
+
+def test_ctrl_c_cancels_what_is_out_and_keeps_the_finished_members(tmp_path):
+    out, log = tmp_path / "study", tmp_path / "log"
+    # Two members trained; a third (a long one) added to the study is interrupted by Ctrl-C.
+    output = in_loopback_namespace(
+        f"python -m vae sweep --backend ray --betas 1,2 --epochs 3 {TINY} --out {out}\n"
+        # Job control on, so that the background driver gets SIGINT as from a terminal.
+        "set -m\n"
+        f"python -m vae sweep --backend ray --betas 1,2,4 --epochs 4000 {TINY} "
+        f"--out {out} > {log} 2>&1 &\n"
+        "for i in $(seq 600); do\n"
+        "  pgrep -f '^ray::train_member' >/dev/null && break; sleep 0.1\n"
+        "done\n"
+        "sleep 1; kill -INT $!; wait $! || echo EXIT=$?\n"
+        f"cat {log}\n")
+    assert "EXIT=1" in output and "finished members are kept" in output, output
+    assert sorted(c.name for c in checkpoints.list_checkpoints([out])) == ["study-b1",
+                                                                          "study-b2"]
+    deadline = time.monotonic() + 60
+    while ray_processes() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert ray_processes() == []
