@@ -13,7 +13,9 @@ ship() {
   rm -rf "${BUILD:?}/$name"
   echo "== $name: $*"
   SECONDS=0
-  "$PY" -m vae train "$@" --quiet --out "$BUILD/$name"
+  # On the CPU everywhere (the CLI's default is a GPU where there is one), so every machine
+  # rebuilds the same models.
+  "$PY" -m vae train "$@" --device cpu --quiet --out "$BUILD/$name"
   echo "   trained in ${SECONDS} s"
   rm -rf "checkpoints/${name:?}"
   "$PY" -m vae slim "$BUILD/$name" --out "checkpoints/$name"
@@ -37,7 +39,8 @@ digits() {
 # train at once, one thread each), then a beta-TCVAE member at the high end, whose MIG beats
 # the beta-VAEs' (README).
 shapes() {
-  SWEEP_RECIPE=(--dataset shapes --preset shapes-conv --beta-schedule linear:1500 --epochs 8 --quiet)
+  SWEEP_RECIPE=(--dataset shapes --preset shapes-conv --beta-schedule linear:1500 --epochs 8
+    --device cpu --quiet)
   rm -rf "${BUILD:?}/shapes-sweep"
   echo "== shapes-sweep"
   SECONDS=0

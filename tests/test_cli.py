@@ -285,3 +285,11 @@ def test_sweep_on_ray_without_ray_says_what_to_install(tmp_path, capsys, monkeyp
                  "--out", str(tmp_path / "s")]) == 2
     assert "add --backend ray" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+
+
+def test_the_device_is_auto_by_default_and_config_json_says_which_it_picked(tmp_path):
+    out = tmp_path / "auto"
+    assert main(["train", "--epochs", "1", *TINY, "--out", str(out)]) == 0
+    config = checkpoints.load(out).config
+    assert config["spec"]["train"]["device"] == "auto"  # a resume picks again
+    assert config["train"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -106,3 +106,16 @@ def test_a_run_moves_between_cuda_and_the_cpu_when_it_continues(tmp_path):
     assert steps == list(range(1, 5 * 13 + 1))
     report = evaluate_checkpoint(back.checkpoint.path, iwae_samples=1, use_cache=False)
     assert report["elbo"] >= untrained_elbo(back.checkpoint) + MARGIN
+
+
+def test_a_ray_sweep_member_trains_on_the_gpu(tmp_path):
+    pytest.importorskip("ray", reason="Ray is not installed: pip install -r requirements-ray.txt")
+    out = tmp_path / "study"
+    subprocess.run([sys.executable, "-m", "vae", "sweep", "--backend", "ray", "--device", "cuda",
+                    "--betas", "1", "--dataset", "digits", "--epochs", "20", "--quiet",
+                    "--out", str(out)], check=True, capture_output=True, timeout=600,
+                   env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    ckpt = checkpoints.load(out / "study-b1")
+    assert ckpt.config["train"]["device"] == "cuda"
+    trained = evaluate_checkpoint(ckpt.path, iwae_samples=1)["elbo"]
+    assert trained > untrained_elbo(ckpt) + MARGIN

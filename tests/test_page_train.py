@@ -303,3 +303,23 @@ def test_a_running_job_shows_its_speed_time_left_and_loss(runs):
     assert "samples/s · about" in text and " left · loss " in text, text
     shown = float(text.split(" samples/s")[0].rsplit("· ", 1)[1].replace(",", ""))
     assert measured / 2 < shown < measured * 2, (shown, measured)
+
+
+def test_the_server_trains_on_the_cpu_unless_the_gpu_is_picked(runs, monkeypatch):
+    at = open_page()
+    assert any("Trains on the CPU" in c.value for c in at.caption)
+    start(at, "on-cpu")
+    [job] = state.job_manager().jobs()
+    assert job.spec["train"]["device"] == "cpu"
+    state.job_manager().stop(job.id)
+    state.job_manager().wait(job.id, timeout=60)
+
+    monkeypatch.setattr("ui.train_form.gpu_available", lambda: True)
+    at = open_page()
+    device = at.radio(key="train_form_device")
+    assert device.value == "cpu" and device.options == ["CPU", "GPU (CUDA)"]
+    device.set_value("cuda").run()
+    start(at, "on-gpu")
+    job = next(j for j in state.job_manager().jobs() if j.name == "on-gpu")
+    assert job.spec["train"]["device"] == "cuda"
+    state.job_manager().stop(job.id)

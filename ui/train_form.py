@@ -16,6 +16,7 @@ from vae import fashion, uploads
 from vae.model_config import CONV_SIDES, conv_accepts, parse_hidden
 from vae.presets import PRESETS
 from vae.runner import RunSpec
+from vae.training import gpu_available
 
 CUSTOM = "custom"
 DATASETS = {"digits": "Digits (8×8, 1,797 images)", "shapes": "Shapes (32×32, 5 factors)",
@@ -35,9 +36,10 @@ DEFAULTS = {
     "dataset": "digits", "kind": "vae", "arch": "mlp", "hidden": "400", "latent_dim": 10,
     "image_size": 0, "beta": 1.0, "schedule": "constant", "warmup": 2000, "t0": 1000,
     "rate": 200, "period": 1000, "free_bits": 0.0, "epochs": 40, "lr": 1e-3, "seed": 0,
-    "pace": 0, "objective": "betavae", "capacity": False, "c_max": 25.0, "c_steps": 5000,
-    "gamma": 100.0,
+    "pace": 0, "device": "cpu", "objective": "betavae", "capacity": False, "c_max": 25.0,
+    "c_steps": 5000, "gamma": 100.0,
 }
+DEVICES = {"cpu": "CPU", "cuda": "GPU (CUDA)"}
 OBJECTIVES = {"betavae": "β-VAE: β weights the whole KL",
               "betatcvae": "β-TCVAE: β weights only the total correlation"}
 
@@ -133,7 +135,7 @@ def run_spec(values: dict, data: DataInfo, preset: str | None) -> RunSpec:
     train = {"beta": float(values["beta"]), "beta_schedule": schedule_spec(values),
              "free_bits": float(values["free_bits"]), "epochs": int(values["epochs"]),
              "lr": float(values["lr"]), "seed": int(values["seed"]),
-             "objective": values["objective"]}
+             "objective": values["objective"], "device": values["device"]}
     if values["capacity"]:
         train["capacity"] = (f"{float(values['c_max']):g}:{int(values['c_steps'])}:"
                              f"{float(values['gamma']):g}")
@@ -240,6 +242,12 @@ def form() -> FormResult:
         st.number_input("Epochs", 1, 10_000, **keep("epochs"))
         st.number_input("Learning rate", 1e-6, 1.0, step=1e-4, format="%.5f", **keep("lr"))
         st.number_input("Seed", 0, 2**31 - 1, **keep("seed"))
+        # The server's jobs train on the CPU unless asked: a class's GPU may be busy elsewhere.
+        if gpu_available():
+            st.radio("Device", list(DEVICES), **keep("device"), horizontal=True,
+                     format_func=DEVICES.get)
+        else:
+            st.caption("Trains on the CPU: this machine has no CUDA GPU.")
         st.select_slider("Pace (steps per second)", PACES, **keep("pace"),
                          format_func=lambda p: "full speed" if p == 0 else str(p),
                          help="Slow a run down so a class can watch it learn.")

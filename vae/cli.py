@@ -84,7 +84,9 @@ def _add_train_flags(parser: argparse.ArgumentParser) -> None:
                         help="train on train + validation, once settings are chosen")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
-    parser.add_argument("--device", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto",
+                        help="auto (the default): the GPU where CUDA has one, else the CPU; "
+                             "config.json says which it was")
     parser.add_argument("--image-size", type=int, help="resize user images to this side")
     parser.add_argument("--rgb", action="store_true", help="keep colour in image folders")
 

@@ -7,7 +7,7 @@ import contextlib
 import errno
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -17,7 +17,7 @@ from vae.data import Dataset, load_dataset
 from vae.model_config import ModelConfig
 from vae.models import VAE
 from vae.presets import PRESETS
-from vae.training import Callback, TrainConfig, Trainer, TrainingDiverged
+from vae.training import Callback, TrainConfig, Trainer, TrainingDiverged, pick_device
 
 SAVE_INTERVAL_ENV = "LATENT_LAB_SAVE_INTERVAL_S"
 
@@ -153,6 +153,9 @@ def prepare(spec: RunSpec, out: Path, resume: bool) -> tuple[Trainer, dict, Data
                         class_names=spec.class_names)
     if state is None:
         model_config, train_config = spec.model_config(data), spec.train_config()
+    # "auto" becomes the device it picked, so config.json says where the run trained; the
+    # spec keeps "auto", so a resumed run picks again on the machine it resumes on.
+    train_config = replace(train_config, device=pick_device(train_config.device).type)
     torch.manual_seed(train_config.seed)
     trainer = Trainer(VAE(model_config), data.train, data.val, train_config, resume=state)
     return trainer, checkpoint_config(spec, data, model_config, train_config), data

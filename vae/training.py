@@ -100,10 +100,14 @@ class TrainConfig:
         return cls(**data)
 
 
+def gpu_available() -> bool:
+    return torch.cuda.is_available()
+
+
 def pick_device(name: str) -> torch.device:
     if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
+        name = "cuda" if gpu_available() else "cpu"
+    if name == "cuda" and not gpu_available():
         raise ValueError("The run asks for a CUDA device (--device cuda) and this machine has "
                          "none; pass --device cpu or auto.")
     return torch.device(name)
