@@ -4,13 +4,17 @@ costs, and compare any two models side by side."""
 import streamlit as st
 
 from ui import lab, render, state
-from ui.lab_charts import kl_split_bars, mi_heatmap, rate_distortion_plane
+from ui.lab_charts import kl_split_bars, mi_heatmap, rate_distortion_plane, score_boxes
 from ui.latent_views import traversal_rows
 from vae import sweep
 from vae.derived import cached_metrics
 
 POLL_S = 1.0
 ROWS = 6  # traversal rows: the dimensions with most KL
+MEDIAN = "median member (by MIG)"
+# The scores drawn per beta over seeds: one of each metric, all from 0 to 1.
+SPREAD_SCORES = {"mig": "MIG", "sap": "SAP", "factor_vae": "FactorVAE",
+                 "dci_disentanglement": "DCI disentanglement"}
 
 st.title("Disentanglement lab")
 render.explain(
@@ -36,10 +40,18 @@ else:
     names = list(sweeps)
     chosen = st.selectbox("Sweep", names, key="lab_sweep") if len(names) > 1 else names[0]
     members = sweeps[chosen]
-    at = st.select_slider("β", options=range(len(members)), value=min(len(members) - 1, 2),
-                          format_func=lambda i: sweep.member_label(members[i]), key="lab_beta",
-                          help="Step through the sweep: every panel follows.")
-    member = members[at]
+    groups = sweep.by_beta(members)
+    at = st.select_slider("β", options=range(len(groups)), value=min(len(groups) - 1, 2),
+                          format_func=lambda i: sweep.member_label(groups[i][0]),
+                          key="lab_beta", help="Step through the sweep: every panel follows.")
+    group = groups[at]
+    member = group[0]
+    if len(group) > 1:  # a study: several seeds of this beta
+        mig = {m.name: (cached_metrics(m) or {}).get("mig") for m in group}
+        seeds = {f"seed {sweep.seed_of(m)}": m for m in group}
+        pick = st.radio("Seed", [MEDIAN, *seeds], horizontal=True, key="lab_seed",
+                        help="Which of this β's models the traversals and the heatmap show.")
+        member = sweep.median_member(group, mig) if pick == MEDIAN else seeds[pick]
     queue = [member, *(m for m in members if m is not member)]  # the one on screen first
     progress = [state.request_metrics(m) for m in queue]
     done = sum(p.state in ("ready", "failed") for p in progress)
@@ -73,13 +85,27 @@ else:
 
     rows = sweep.rate_distortion(members, compute=False)
     measured = [r for r in rows if r["mig"] is not None]
+    summary = sweep.spread(rows)
     plane, split = st.columns(2, gap="large")
     if rows:
-        plane.plotly_chart(rate_distortion_plane(rows, member.name, large=render.presentation()),
+        plane.plotly_chart(rate_distortion_plane(rows, summary, member.name,
+                                                 large=render.presentation()),
                            width="stretch", theme=None)
         render.download_button(plane, "Download the table (CSV)", data=sweep.table_csv(rows),
                                file_name=f"{chosen}-rate-distortion.csv", mime="text/csv",
                                icon=":material/download:")
+    if len(groups) < len(members):  # seeds: how far apart they land, score by score
+        boxes, reading = st.columns(2, gap="large")
+        boxes.plotly_chart(score_boxes(measured, SPREAD_SCORES, large=render.presentation()),
+                           width="stretch", theme=None)
+        with reading:
+            st.subheader("Seeds against β")
+            lines = sweep.seed_spread_readings(summary, SPREAD_SCORES)
+            for line in lines or ["Every score's seeds lie closer together than the next β's "
+                                  "mean: the differences between β values stand out of the "
+                                  "seeds' spread."]:
+                st.text(line)
+        split = st.container()
     decomposed = [{**r, "kl_decomposition": cached_metrics(m)["kl_decomposition"]}
                   for m in members for r in measured if r["name"] == m.name]
     if decomposed:

@@ -110,3 +110,31 @@ def test_a_sweep_already_trained_says_so_instead_of_queueing(tree):
     at.button[-1].click().run()
     assert not at.exception and not tree.submitted
     assert "is trained already" in at.info[-1].value
+
+
+def test_a_study_groups_seeds_by_beta_with_a_seed_picker_error_bars_and_boxes(tree):
+    from vae.runner import RunSpec, train_run
+
+    runs = checkpoints.RUNS_DIR  # the tree's, set by the fixture
+    recipe = checkpoints.load(runs / f"{SWEEP}-b1").config["spec"]
+    for beta in (1.0, 8.0):  # seed 1 of each member: the study the page groups
+        spec = RunSpec.from_dict({**recipe, "train": {**recipe["train"], "beta": beta,
+                                                      "seed": 1}})
+        out = train_run(spec, runs / f"{SWEEP}-b{beta:g}-s1").checkpoint.path
+        evaluate_checkpoint(out, iwae_samples=1)
+        disentanglement_metrics(out)
+    at = app_on("pages/disentangle.py", "tiny-vae-4d")
+    assert not at.exception
+    assert at.select_slider(key="lab_beta").options == ["1", "8"]  # betas, not members
+    seed = at.radio(key="lab_seed")
+    assert seed.options == ["median member (by MIG)", "seed 0", "seed 1"]
+    specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "sd over seeds" in specs and '"error_x"' in specs
+    assert "Scores of every seed, by " in specs
+    assert any(h.value == "Seeds against β" for h in at.subheader)
+    seed.set_value("seed 1").run()
+    assert not at.exception
+    shown = [h.value.replace("\\", "") for h in at.subheader]  # names are escaped markdown
+    assert f"Traversals of {SWEEP}-b8-s1" in shown
+    seed.set_value("seed 0").run()
+    assert f"Traversals of {SWEEP}-b8" in [h.value.replace("\\", "") for h in at.subheader]

@@ -22,41 +22,82 @@ def _beta(row: dict) -> str:
     return f"β = {row['beta']:g}" + (" TC" if row["objective"] == "betatcvae" else "")
 
 
-def rate_distortion_plane(rows: list[dict], selected: str, *, large: bool = False) -> dict:
-    """Each model a point at (rate, distortion), labelled by beta and joined in beta order;
-    the selected one ringed; hover shows its scores."""
-    rows = sorted(rows, key=lambda r: (r["beta"], r["objective"]))
-    hover = [f"<b>{html.escape(r['name'])}</b><br>{_beta(r)}<br>rate {r['rate']:.2f}"
-             f" nats, distortion {r['distortion']:.2f} nats<br>MIG {_score(r['mig'])}, "
-             f"SAP {_score(r['sap'])} (R² {_score(r['sap_continuous'])}), "
-             f"FactorVAE {_score(r['factor_vae'])}<br>DCI "
-             f"D {_score(r['dci_disentanglement'])} C {_score(r['dci_completeness'])} "
-             f"I {_score(r['dci_informativeness'])}" for r in rows]
+def _hover(r: dict) -> str:
+    return (f"<b>{html.escape(r['name'])}</b><br>{_beta(r)}, seed {r['seed']}<br>rate "
+            f"{r['rate']:.2f} nats, distortion {r['distortion']:.2f} nats<br>MIG "
+            f"{_score(r['mig'])}, SAP {_score(r['sap'])} (R² {_score(r['sap_continuous'])}), "
+            f"FactorVAE {_score(r['factor_vae'])}<br>DCI "
+            f"D {_score(r['dci_disentanglement'])} C {_score(r['dci_completeness'])} "
+            f"I {_score(r['dci_informativeness'])}")
+
+
+def rate_distortion_plane(rows: list[dict], summary: list[dict], selected: str, *,
+                          large: bool = False) -> dict:
+    """Each beta a point at its mean (rate, distortion) over seeds (`summary`, sweep.spread's),
+    with one standard deviation each way where there are several, labelled and joined in beta
+    order; every model faint behind, the selected one ringed; hover shows a model's scores."""
     size = 16 if large else 11
-    data = [{"type": "scatter", "mode": "lines+markers+text", "name": "models",
-             "x": [r["rate"] for r in rows], "y": [r["distortion"] for r in rows],
-             "text": [_beta(r) for r in rows], "cliponaxis": False,
+    seeded = any(len(e["seeds"]) > 1 for e in summary)
+    means = {"type": "scatter", "mode": "lines+markers+text", "name": "β",
+             "x": [e["rate"]["mean"] for e in summary],
+             "y": [e["distortion"]["mean"] for e in summary],
+             "text": [_beta(e) for e in summary], "cliponaxis": False,
              # alternate sides, so that neighbouring labels do not print over each other
-             "textposition": ["top right" if i % 2 else "bottom left" for i in range(len(rows))],
-             "hovertext": hover, "hoverinfo": "text",
-             "marker": {"size": size, "color": "#1f77b4"}, "line": {"color": "#9ecae1"}}]
+             "textposition": ["top right" if i % 2 else "bottom left"
+                              for i in range(len(summary))],
+             "marker": {"size": size, "color": "#1f77b4"}, "line": {"color": "#9ecae1"}}
+    if seeded:
+        means |= {"hovertemplate": "%{text}: mean of its seeds<extra></extra>",
+                  "error_x": {"array": [e["rate"]["sd"] for e in summary], "thickness": 2},
+                  "error_y": {"array": [e["distortion"]["sd"] for e in summary],
+                              "thickness": 2}}
+        models = [{"type": "scatter", "mode": "markers", "name": "models",
+                   "x": [r["rate"] for r in rows], "y": [r["distortion"] for r in rows],
+                   "hovertext": [_hover(r) for r in rows], "hoverinfo": "text",
+                   "marker": {"size": size * 0.8, "color": "#1f77b4", "opacity": 0.3}}]
+    else:  # one model a beta: the mean is the model
+        by_beta = sorted(rows, key=lambda r: (r["beta"], r["objective"]))
+        means |= {"hovertext": [_hover(r) for r in by_beta], "hoverinfo": "text"}
+        models = []
+    data = [*models, means]
     chosen = [r for r in rows if r["name"] == selected]
     if chosen:
         data.append({"type": "scatter", "mode": "markers", "name": "selected",
                      "x": [chosen[0]["rate"]], "y": [chosen[0]["distortion"]],
                      "hoverinfo": "skip", "marker": {"size": size * 2.2, "color": "rgba(0,0,0,0)",
                                                      "line": {"color": SELECTED, "width": 3}}})
+    title = "Rate–distortion: what each β pays" + (" (mean ± sd over seeds)" if seeded else "")
     return {"data": data, "layout": figure_layout(
-        "Rate–distortion: what each β pays for its code", large, 380, showlegend=False,
+        title, large, 380, showlegend=False,
         xaxis={"title": {"text": "rate = KL (nats)"}, "rangemode": "tozero"},
         yaxis={"title": {"text": "distortion = −E[log p(x|z)] (nats)"}})}
+
+
+def score_boxes(rows: list[dict], scores: dict[str, str], *, large: bool = False) -> dict:
+    """Per beta, a box of each score (`scores`: key -> name) over the seeds, every seed a
+    point on it (hover names the model)."""
+    rows = sorted(rows, key=lambda r: (r["beta"], r["objective"], r["seed"]))
+    data = []
+    for key, title in scores.items():
+        scored = [r for r in rows if r[key] is not None]
+        data.append({"type": "box", "name": title, "x": [_beta(r) for r in scored],
+                     "y": [r[key] for r in scored], "boxpoints": "all", "jitter": 0.3,
+                     "pointpos": 0, "text": [f"{r['name']} (seed {r['seed']})" for r in scored],
+                     "hovertemplate": f"{title}: %{{y:.2f}}<br>%{{text}}<extra></extra>"})
+    return {"data": data, "layout": figure_layout(
+        "Scores of every seed, by β (higher is better; 0 to 1)", large, 420, boxmode="group",
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "left", "x": 0},
+        margin={"l": 70, "r": 30, "t": 60, "b": 110},
+        xaxis={"title": {"text": "β"}, "type": "category"},
+        yaxis={"title": {"text": "score"}, "range": [0, 1.05]})}
 
 
 def kl_split_bars(rows: list[dict], selected: str, *, large: bool = False) -> dict:
     """Stacked bars per model: the average KL split into index-code MI, total correlation and
     dimension-wise KL; the selected model's bars outlined."""
-    rows = sorted(rows, key=lambda r: (r["beta"], r["objective"]))
-    labels = [_beta(r) for r in rows]
+    rows = sorted(rows, key=lambda r: (r["beta"], r["objective"], r["seed"]))
+    seeded = len({(r["beta"], r["objective"]) for r in rows}) < len(rows)
+    labels = [_beta(r) + (f" s{r['seed']}" if seeded else "") for r in rows]
     outline = [3 if r["name"] == selected else 0 for r in rows]
     data = [{"type": "bar", "name": title, "x": labels,
              "y": [r["kl_decomposition"][key] for r in rows],

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
+import statistics
 from dataclasses import replace
 from pathlib import Path
 
@@ -80,10 +82,36 @@ def members(spec: RunSpec, betas: list[float], name: str,
 
 
 def member_label(ckpt: checkpoints.Checkpoint) -> str:
-    """'4', or '12 (β-TCVAE)': how the beta slider names a member."""
+    """'4', or '12 (β-TCVAE)': how the beta slider names a member (and its seeds)."""
     train = ckpt.config["train"]
     tc = " (β-TCVAE)" if train.get("objective") == "betatcvae" else ""
     return f"{train['beta']:g}{tc}"
+
+
+def seed_of(ckpt: checkpoints.Checkpoint) -> int:
+    return ckpt.config["train"].get("seed", 0)
+
+
+def by_beta(found: list[checkpoints.Checkpoint]) -> list[list[checkpoints.Checkpoint]]:
+    """A sweep's members (find_sweeps' order) grouped by beta and objective: the seeds of one
+    recipe together, in seed order."""
+    groups: dict[tuple, list[checkpoints.Checkpoint]] = {}
+    for ckpt in found:
+        train = ckpt.config["train"]
+        groups.setdefault((train["beta"], train.get("objective", "betavae")), []).append(ckpt)
+    return list(groups.values())
+
+
+def median_member(group: list[checkpoints.Checkpoint], scores: dict[str, float | None]
+                  ) -> checkpoints.Checkpoint:
+    """The seed whose score (`scores`: name -> value, None where not computed) is the median
+    of its group's (the lower middle one of an even count); the first seed while none is."""
+    known = sorted((v, seed_of(c), c.name) for c in group
+                   if (v := scores.get(c.name)) is not None)
+    if not known:
+        return group[0]
+    name = known[(len(known) - 1) // 2][2]
+    return next(c for c in group if c.name == name)
 
 
 def unfinished(study: list[tuple[str, RunSpec]], root: Path | None = None
@@ -138,11 +166,55 @@ def rate_distortion(found: list[checkpoints.Checkpoint], *, compute: bool = True
         metrics = cached_metrics(ckpt) or {}
         train = ckpt.config["train"]
         rows.append({"name": ckpt.name, "beta": train["beta"],
-                     "objective": train.get("objective", "betavae"),
+                     "objective": train.get("objective", "betavae"), "seed": seed_of(ckpt),
                      "rate": result["kl"], "distortion": -result["recon"],
                      "elbo": result["elbo"], "active_units": result["active_units"],
                      **{key: metrics.get(key) for key in METRICS}})
     return rows
+
+
+def spread(rows: list[dict], keys: tuple[str, ...] = ("rate", "distortion", *METRICS)
+           ) -> list[dict]:
+    """Per beta and objective (in the rows' order): its seeds and, for each of `keys`, the
+    mean, the standard deviation over seeds (0 for one seed) and the values, over the rows
+    where it was computed."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["beta"], row["objective"]), []).append(row)
+    summary = []
+    for (beta, objective), members in groups.items():
+        entry = {"beta": beta, "objective": objective, "seeds": [r["seed"] for r in members]}
+        for key in keys:
+            values = [r[key] for r in members if r.get(key) is not None]
+            entry[key] = {"values": values,
+                          "mean": statistics.fmean(values) if values else None,
+                          "sd": statistics.stdev(values) if len(values) > 1 else 0.0}
+        summary.append(entry)
+    return summary
+
+
+def seed_spread_readings(summary: list[dict], keys: dict[str, str]) -> list[str]:
+    """Sentences for each score (`keys`: key -> name) whose seeds spread wider, at some beta,
+    than the difference between that beta's mean and the next beta's: there, which beta
+    scores higher cannot be told from these seeds."""
+    lines = []
+    for key, title in keys.items():
+        for a, b in itertools.pairwise(summary):
+            if len(a[key]["values"]) < 2 or len(b[key]["values"]) < 2:
+                continue
+            gap = abs(a[key]["mean"] - b[key]["mean"])
+            wide = max((a, b), key=lambda e: max(e[key]["values"]) - min(e[key]["values"]))
+            width = max(wide[key]["values"]) - min(wide[key]["values"])
+            if width > gap:
+                lines.append(
+                    f"{title}: the seeds of β = {_label(wide)} spread over {width:.2f}, more "
+                    f"than the {gap:.2f} between the means of β = {_label(a)} and "
+                    f"β = {_label(b)}: these seeds cannot tell which of the two scores higher.")
+    return lines
+
+
+def _label(entry: dict) -> str:
+    return f"{entry['beta']:g}" + (" (β-TCVAE)" if entry["objective"] == "betatcvae" else "")
 
 
 def table_csv(rows: list[dict]) -> str:
