@@ -93,6 +93,27 @@ def test_queue_order_limit_and_refusal(tmp_path):
         m.shutdown()
 
 
+def test_a_studys_queued_members_take_one_place_in_the_queue(tmp_path):
+    from vae import sweep
+
+    m = JobManager(tmp_path / "runs", max_running=1, max_queued=1)
+    tiny = RunSpec(model={"hidden": [16], "latent_dim": 2}, train={"epochs": 2})
+    try:
+        # Six members: one runs, five wait, and the queue of one place still takes them all.
+        members = sweep.submit(m, tiny, [1.0, 4.0], "study", seeds=[0, 1, 2],
+                               root=tmp_path / "runs")
+        assert len(members) == 6 and all(j.study == "study" for j in members)
+        assert sorted(j.status for j in members) == ["queued"] * 5 + ["running"]
+        with pytest.raises(JobError, match="queue is full"):  # anything else: no place left
+            m.submit(SPEC, "other")
+        for job in members:
+            m.wait(job.id, timeout=120)
+        assert {j.status for j in members} == {"finished"}
+        assert m.submit(SPEC, "other").status == "running"  # the place is free again
+    finally:
+        m.shutdown()
+
+
 def test_a_job_with_bad_data_fails_with_a_sentence(manager, tmp_path):
     job = manager.submit(RunSpec(dataset=f"npz:{tmp_path / 'missing.npz'}"), "bad")
     manager.wait(job.id, timeout=60)

@@ -63,22 +63,39 @@ def test_ab_comparison_follows_its_models_and_range(tree):
     assert any("−1.5" in c and "at the input's code" in c for c in captions)
 
 
-def test_the_sweep_form_queues_one_job_per_beta(tree):
+def form_field(at, label: str):
+    return next(t for t in at.text_input if t.label == label)
+
+
+def test_the_sweep_form_queues_one_job_per_beta_and_seed_as_one_study(tree):
     at = app_on("pages/disentangle.py", "tiny-vae-4d")
-    at.text_input[0].set_value("0.5,2,4")
-    at.text_input[1].set_value("class-sweep")
+    form_field(at, "β values").set_value("0.5,2,4")
+    form_field(at, "Seeds").set_value("0,1")
+    form_field(at, "Sweep name").set_value("class-sweep")
     at.button[-1].click().run()
     assert not at.exception
     names = [job["name"] for job in tree.submitted]
-    assert names == ["class-sweep-b0.5", "class-sweep-b2", "class-sweep-b4"]
+    assert names == ["class-sweep-b0.5", "class-sweep-b0.5-s1", "class-sweep-b2",
+                     "class-sweep-b2-s1", "class-sweep-b4", "class-sweep-b4-s1"]
     assert {job["spec"].sweep for job in tree.submitted} == {"class-sweep"}
-    assert [job["spec"].train["beta"] for job in tree.submitted] == [0.5, 2.0, 4.0]
-    assert "3 trainings queued" in at.success[0].value
+    assert {job["study"] for job in tree.submitted} == {"class-sweep"}
+    assert [(job["spec"].train["beta"], job["spec"].train["seed"])
+            for job in tree.submitted] == [(b, s) for b in (0.5, 2.0, 4.0) for s in (0, 1)]
+    assert "6 trainings queued as one study" in at.success[0].value
+
+
+def test_a_study_larger_than_the_page_takes_gets_one_sentence(tree):
+    at = app_on("pages/disentangle.py", "tiny-vae-4d")
+    form_field(at, "β values").set_value("1,2,4,8,16")
+    form_field(at, "Seeds").set_value("0,1,2,3,4")
+    at.button[-1].click().run()
+    assert not at.exception and not tree.submitted
+    assert "at most 24 members" in at.error[0].value and "this one has 25" in at.error[0].value
 
 
 def test_bad_betas_get_one_sentence(tree):
     at = app_on("pages/disentangle.py", "tiny-vae-4d")
-    at.text_input[0].set_value("1,abc")
+    form_field(at, "β values").set_value("1,abc")
     at.button[-1].click().run()
     assert not at.exception and not tree.submitted
     assert "must be numbers separated by commas" in at.error[0].value
@@ -105,8 +122,8 @@ def test_ab_rows_can_follow_the_same_dimension_numbers(tree):
 
 def test_a_sweep_already_trained_says_so_instead_of_queueing(tree):
     at = app_on("pages/disentangle.py", "tiny-vae-4d")
-    at.text_input[0].set_value("1,8")
-    at.text_input[1].set_value(SWEEP)  # both members exist and are complete
+    form_field(at, "β values").set_value("1,8")
+    form_field(at, "Sweep name").set_value(SWEEP)  # both members exist and are complete
     at.button[-1].click().run()
     assert not at.exception and not tree.submitted
     assert "is trained already" in at.info[-1].value

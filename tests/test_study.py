@@ -62,3 +62,23 @@ def test_members_group_by_beta_and_objective_and_the_median_seed_is_chosen():
     # Two scored: the lower middle one; none scored yet: the first seed.
     assert sweep.median_member(first, {"s-b1": 0.9, "s-b1-s1": 0.1}).name == "s-b1-s1"
     assert sweep.median_member(first, {}).name == "s-b1"
+
+
+def test_the_queue_shows_a_study_as_one_entry_with_its_progress():
+    from ui.live import by_study, study_progress
+    from vae.jobs import Job
+
+    def job(name: str, status: str, step: int = 0, study: str = "s") -> Job:
+        return Job(name, name, f"/runs/{name}", {}, study=study, status=status, step=step,
+                   total_steps=100)
+
+    alone = job("alone", "running", 10, study="")
+    members = [job("s-b1", "finished", 100), job("s-b1-s1", "finished", 100),
+               job("s-b4", "running", 50), job("s-b4-s1", "queued")]
+    entries = by_study([members[0], alone, *members[1:]])
+    assert entries == [members, alone]  # the study where its first member stood
+    share, words = study_progress(members)
+    assert share == pytest.approx((2 + 0.5) / 4)
+    assert words == "2 of 4 trained · training b4"
+    share, words = study_progress([job("s-b1", "queued"), job("s-b2", "queued")])
+    assert (share, words) == (0.0, "0 of 2 trained · queued")

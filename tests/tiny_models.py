@@ -32,9 +32,9 @@ class FakeJobManager:
     def jobs(self) -> list:
         return list(self.active)
 
-    def submit(self, spec, name, *, owner="", resume=False, out=None):
+    def submit(self, spec, name, *, owner="", resume=False, out=None, study=""):
         self.submitted.append({"spec": spec, "name": name, "owner": owner, "resume": resume,
-                               "out": out})
+                               "out": out, "study": study})
 
 
 def use_tree(runs: Path, tmp_path: Path,

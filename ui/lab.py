@@ -152,11 +152,16 @@ def _downloads(grids: list[np.ndarray], stem: str) -> None:
 
 
 def sweep_form() -> None:
-    """Queue one training per beta, same recipe, seed and budget; they run one at a time."""
+    """Queue one training per beta and seed, same recipe and budget, as one study; they run
+    one at a time."""
     with st.form("sweep_form"):
-        data_col, betas_col, epochs_col, objective_col = st.columns(4)
+        data_col, betas_col, seeds_col, epochs_col, objective_col = st.columns(5)
         dataset = data_col.radio("Dataset", list(SWEEP_RECIPES), horizontal=True)
         betas_text = betas_col.text_input("β values", "0.5,1,2,4,8")
+        seeds_text = seeds_col.text_input(
+            "Seeds", "0", help="One model per β and seed: several seeds show how far apart "
+                               "models trained alike land (at most "
+                               f"{sweep.MAX_PAGE_MEMBERS} models in all).")
         epochs = int(epochs_col.number_input("Epochs (0: the recipe's)", 0, 1000, 0))
         objective = objective_col.radio("Objective", ["betavae", "betatcvae"],
                                         format_func={"betavae": "β-VAE",
@@ -170,11 +175,11 @@ def sweep_form() -> None:
     preset, train = SWEEP_RECIPES[dataset]
     train = {**train, "objective": objective, **({"epochs": epochs} if epochs else {})}
     try:
-        betas = sweep.parse_betas(betas_text)
-        sweep.check_size(betas, None, sweep.MAX_PAGE_MEMBERS)
+        betas, seeds = sweep.parse_betas(betas_text), sweep.parse_seeds(seeds_text)
+        sweep.check_size(betas, seeds, sweep.MAX_PAGE_MEMBERS)
         jobs = sweep.submit(state.job_manager(), RunSpec(dataset=dataset, preset=preset,
                                                          train=train),
-                            betas, name, owner=session.session_owner())
+                            betas, name, seeds=seeds, owner=session.session_owner())
     except (ValueError, JobError) as err:  # CheckpointError is a ValueError
         st.error(render.escape(str(err)))
         return
@@ -182,4 +187,5 @@ def sweep_form() -> None:
         st.info(f"Every member of {render.escape(name)} is trained already: pick that sweep "
                 "above, or give other β values to extend it.")
         return
-    st.success(f"{len(jobs)} trainings queued. The sweep appears above as its models finish.")
+    st.success(f"{len(jobs)} trainings queued as one study. The sweep appears above as its "
+               "models finish.")

@@ -103,11 +103,50 @@ def job_label(job: Job) -> str:
     return f"{job.name} · {job.owner or 'anonymous'} · {started}"
 
 
+def study_progress(members: list[Job]) -> tuple[float, str]:
+    """A study's share done (members trained, and the running ones' share of theirs) and its
+    state in words."""
+    done = sum(j.status == "finished" for j in members)
+    running = [j for j in members if j.active and j.status != "queued"]
+    share = (done + sum(j.step / j.total_steps for j in running if j.total_steps)) / len(members)
+    words = f"{done} of {len(members)} trained"
+    if running:
+        words += " · training " + ", ".join(j.name.removeprefix(j.study + "-") for j in running)
+    elif any(j.status == "queued" for j in members):
+        words += " · queued"
+    return min(share, 1.0), words
+
+
+def by_study(jobs: list[Job]) -> list[Job | list[Job]]:
+    """The jobs in order, the members of each study gathered into one list where its first
+    member stands."""
+    entries: list[Job | list[Job]] = []
+    studies: dict[str, list[Job]] = {}
+    for job in jobs:
+        if not job.study:
+            entries.append(job)
+        elif job.study in studies:
+            studies[job.study].append(job)
+        else:
+            studies[job.study] = [job]
+            entries.append(studies[job.study])
+    return entries
+
+
 def queue(jobs: list[Job]) -> None:
-    rows = [{"model": j.name, "whose": j.owner or "anonymous",
-             "status": j.status + (" (yours)" if j.id in my_jobs() else ""),
-             "progress": (j.step / j.total_steps) if j.total_steps else 0.0,
-             "steps": f"{j.step} / {j.total_steps or '?'}"} for j in jobs]
+    rows = []
+    for entry in by_study(jobs):
+        if isinstance(entry, list):  # a study: one row, however many members
+            share, words = study_progress(entry)
+            rows.append({"model": f"{entry[0].study} (study of {len(entry)})",
+                         "whose": entry[0].owner or "anonymous", "status": words,
+                         "progress": share, "steps": ""})
+            continue
+        j = entry
+        rows.append({"model": j.name, "whose": j.owner or "anonymous",
+                     "status": j.status + (" (yours)" if j.id in my_jobs() else ""),
+                     "progress": (j.step / j.total_steps) if j.total_steps else 0.0,
+                     "steps": f"{j.step} / {j.total_steps or '?'}"})
     st.dataframe(rows, hide_index=True, width="stretch", column_config={
         "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import session, state
+from ui import live, session, state
 from ui.render import escape
 from vae.data import DataError
 from vae.evaluation import latent_health
@@ -49,15 +49,19 @@ def model_summary() -> None:
 
 
 def jobs() -> None:
-    manager = state.job_manager()
-    active = [j for j in manager.jobs() if j.active]
-    if not active:
+    entries = [e for e in live.by_study(state.job_manager().jobs())
+               if any(j.active for j in (e if isinstance(e, list) else [e]))]
+    if not entries:
         return
     st.sidebar.markdown("**Training now**")
-    for job in active:
-        done = job.step / job.total_steps if job.total_steps else 0.0
-        st.sidebar.progress(min(done, 1.0), text=escape(  # names and owners: user text
-            f"{job.name} · {job.status} · {job.owner or 'anonymous'}"))
+    for entry in entries:
+        if isinstance(entry, list):  # a study: one bar for all its members
+            share, words = live.study_progress(entry)
+            text = f"{entry[0].study} · {words} · {entry[0].owner or 'anonymous'}"
+        else:
+            share = entry.step / entry.total_steps if entry.total_steps else 0.0
+            text = f"{entry.name} · {entry.status} · {entry.owner or 'anonymous'}"
+        st.sidebar.progress(min(share, 1.0), text=escape(text))  # names, owners: user text
 
 
 def presentation_switch() -> None:

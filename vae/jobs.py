@@ -45,6 +45,7 @@ class Job:
     spec: dict
     owner: str = ""
     resume: bool = False
+    study: str = ""  # the sweep a member belongs to: its queued members wait as one entry
     status: str = "queued"
     message: str = ""
     created: float = field(default_factory=time.time)
@@ -65,7 +66,7 @@ class Job:
     # (arrival time, step) of the latest metric messages: the training speed.
     marks: list[tuple[float, int]] = field(default_factory=list, repr=False)
 
-    RECORD_FIELDS = ("id", "name", "out", "spec", "owner", "resume", "status", "message",
+    RECORD_FIELDS = ("id", "name", "out", "spec", "owner", "resume", "study", "status", "message",
                      "created", "pid", "step", "total_steps")
 
     @property
@@ -108,8 +109,9 @@ class JobManager:
 
     # ---- public API -------------------------------------------------------------------
     def submit(self, spec: RunSpec, name: str, *, owner: str = "", resume: bool = False,
-               out: Path | None = None) -> Job:
-        """Queue a training; raises JobError with a sentence when it cannot be accepted."""
+               out: Path | None = None, study: str = "") -> Job:
+        """Queue a training; raises JobError with a sentence when it cannot be accepted. The
+        members of one `study` take one place in the queue, however many there are."""
         out = Path(out) if out else checkpoints.resolve_name(name, self.root)
         with self._lock:
             if any(j.active and Path(j.out) == out for j in self._jobs.values()):
@@ -121,11 +123,13 @@ class JobManager:
             if not resume and checkpoints.is_checkpoint(out):
                 raise JobError(f"A model named '{name}' exists already; pick another name or "
                                "continue training it.")
-            waiting = sum(j.status == "queued" for j in self._jobs.values())
-            if waiting >= self.max_queued:
+            queued = [j for j in self._jobs.values() if j.status == "queued"]
+            waiting = len({j.study or j.id for j in queued})
+            if not (study and any(j.study == study for j in queued)) and \
+                    waiting >= self.max_queued:
                 raise JobError(f"The job queue is full ({self.max_queued} waiting); try again "
                                "when a job has finished.")
-            job = Job(uuid.uuid4().hex[:8], name, str(out), spec.to_dict(), owner, resume)
+            job = Job(uuid.uuid4().hex[:8], name, str(out), spec.to_dict(), owner, resume, study)
             self._jobs[job.id] = job
             self._write(job)
             self._start_queued()
@@ -345,7 +349,7 @@ class JobManager:
         for path in sorted(self.records_dir.glob("*.json")):
             try:
                 data = json.loads(path.read_text())
-                job = Job(**{k: data[k] for k in Job.RECORD_FIELDS})
+                job = Job(**{k: data[k] for k in Job.RECORD_FIELDS if k in data})
             except (OSError, ValueError, KeyError, TypeError):
                 continue
             if job.active and not (job.status != "queued" and pid_alive(job.pid)):

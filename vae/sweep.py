@@ -21,8 +21,9 @@ from vae.jobs import Job, JobManager
 from vae.runner import RunSpec, is_complete
 
 # A study from the command line may be large (Locatello et al. trained thousands); one queued
-# from the app waits in the server's job queue (vae.jobs: 8 waiting at most).
-MAX_MEMBERS, MAX_PAGE_MEMBERS = 400, 8
+# from the app takes one place in the server's queue however many members it has, and stays
+# small enough for the server's one training core.
+MAX_MEMBERS, MAX_PAGE_MEMBERS = 400, 24
 
 
 def parse_betas(text: str) -> list[float]:
@@ -131,8 +132,8 @@ def unfinished(study: list[tuple[str, RunSpec]], root: Path | None = None
 def submit(manager: JobManager, spec: RunSpec, betas: list[float], name: str, *,
            seeds: list[int] | None = None, root: Path | None = None,
            owner: str = "") -> list[Job]:
-    """Queue every member not yet trained."""
-    return [manager.submit(member_spec, member, owner=owner, resume=resume, out=out)
+    """Queue every member not yet trained, as one study."""
+    return [manager.submit(member_spec, member, owner=owner, resume=resume, out=out, study=name)
             for member, member_spec, out, resume in
             unfinished(members(spec, betas, name, seeds), root)]
 
