@@ -95,9 +95,9 @@ else:
                                file_name=f"{chosen}-rate-distortion.csv", mime="text/csv",
                                icon=":material/download:")
     if len(groups) < len(members):  # seeds: how far apart they land, score by score
-        boxes, reading = st.columns(2, gap="large")
-        boxes.plotly_chart(score_boxes(measured, SPREAD_SCORES, large=render.presentation()),
+        split.plotly_chart(score_boxes(measured, SPREAD_SCORES, large=render.presentation()),
                            width="stretch", theme=None)
+        reading, split = st.columns(2, gap="large")
         with reading:
             st.subheader("Seeds against β")
             lines = sweep.seed_spread_readings(summary, SPREAD_SCORES)
@@ -105,7 +105,6 @@ else:
                                   "mean: the differences between β values stand out of the "
                                   "seeds' spread."]:
                 st.text(line)
-        split = st.container()
     decomposed = [{**r, "kl_decomposition": cached_metrics(m)["kl_decomposition"]}
                   for m in members for r in measured if r["name"] == m.name]
     if decomposed:

@@ -147,7 +147,7 @@ def test_a_study_groups_seeds_by_beta_with_a_seed_picker_error_bars_and_boxes(tr
     assert seed.options == ["median member (by MIG)", "seed 0", "seed 1"]
     specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "sd over seeds" in specs and '"error_x"' in specs
-    assert "Scores of every seed, by " in specs
+    assert "Every seed's scores by " in specs
     assert any(h.value == "Seeds against β" for h in at.subheader)
     seed.set_value("seed 1").run()
     assert not at.exception

@@ -66,7 +66,8 @@ def rate_distortion_plane(rows: list[dict], summary: list[dict], selected: str, 
                      "x": [chosen[0]["rate"]], "y": [chosen[0]["distortion"]],
                      "hoverinfo": "skip", "marker": {"size": size * 2.2, "color": "rgba(0,0,0,0)",
                                                      "line": {"color": SELECTED, "width": 3}}})
-    title = "Rate–distortion: what each β pays" + (" (mean ± sd over seeds)" if seeded else "")
+    title = ("Rate–distortion, mean ± sd over seeds" if seeded
+             else "Rate–distortion: what each β pays for its code")
     return {"data": data, "layout": figure_layout(
         title, large, 380, showlegend=False,
         xaxis={"title": {"text": "rate = KL (nats)"}, "rangemode": "tozero"},
@@ -85,7 +86,7 @@ def score_boxes(rows: list[dict], scores: dict[str, str], *, large: bool = False
                      "pointpos": 0, "text": [f"{r['name']} (seed {r['seed']})" for r in scored],
                      "hovertemplate": f"{title}: %{{y:.2f}}<br>%{{text}}<extra></extra>"})
     return {"data": data, "layout": figure_layout(
-        "Scores of every seed, by β (higher is better; 0 to 1)", large, 420, boxmode="group",
+        "Every seed's scores by β (higher is better)", large, 420, boxmode="group",
         legend={"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "left", "x": 0},
         margin={"l": 70, "r": 30, "t": 60, "b": 110},
         xaxis={"title": {"text": "β"}, "type": "category"},
