@@ -11,6 +11,7 @@ from bad_input import untrained
 from PIL import Image
 from tiny_models import app_on, image_urls, page_alone, use_tree
 
+from ui import map_hover, state
 from ui.map_hover import sprite_sheet
 from vae import checkpoints, projection
 from vae.data import Split
@@ -130,9 +131,16 @@ def test_hover_pictures_get_every_shown_image_in_one_sheet_with_its_class(tree):
                 if e.proto.component_name == "latent_lab.map_hover"]
     data = json.loads(hover.proto.json)
     assert data["chart"] == "map_chart" and data["size"] >= 100
-    x, part = checkpoint_data(checkpoints.load(checkpoints.RUNS_DIR / "tiny-vae-4d"))
+    ckpt = checkpoints.load(checkpoints.RUNS_DIR / "tiny-vae-4d")
+    x, part = checkpoint_data(ckpt)
     images = to_uint8(Split(x).images())
-    png = base64.b64decode(data["sheet"].removeprefix("data:image/png;base64,"))
+    # The sheet is served as an image of the page, at its own width (so never resized), in
+    # the hidden container the component reads its address from.
+    png, sheet = map_hover._sheet(str(ckpt.path), ckpt.key, state.shown_split(str(ckpt.path),
+                                                                              ckpt.key))
+    assert data["sheet"] == map_hover.SHEET and data["width"] == sheet["width"]
+    served = [img for e in at.get("image") for img in e.proto.imgs if not img.caption]
+    assert [img.url.rsplit(".", 1)[1] for img in served] == ["png"]  # lossless
     assert np.array_equal(sheet_tiles(png, *data["tile"], data["columns"], len(images)), images)
     assert data["labels"] == part.y.tolist()
     assert data["class_names"] == [str(k) for k in range(10)]

@@ -34,17 +34,23 @@ export default function (component) {
   }
   canvas.dataset.scale = String(scale);  // for tests that read the picture back
 
-  // The sheet is decoded once per model, not on every rerun that passes it again.
-  if (!box.sheet || box.sheet.key !== data.sheet_key) {
+  // The sheet is served as a file: a hidden image of the page (st.image) carries its URL, so
+  // the server holds no text copy of it. It is decoded once per model, not on every rerun.
+  function load() {
+    if (box.sheet && box.sheet.key === data.sheet_key) return;
+    const source = document.querySelector(`.st-key-${data.sheet} img`);
+    const url = source && source.getAttribute("src");
+    if (!url) return;  // not drawn yet: the poll below asks again
     const image = new Image();
     image.onload = () => { if (box.pending != null) draw(box.pending); };
-    image.src = data.sheet;
+    image.src = url;
     box.sheet = { key: data.sheet_key, image };
   }
+  load();
 
   function draw(index) {
-    const image = box.sheet.image;
-    box.pending = image.complete && image.naturalWidth ? null : index;
+    const image = box.sheet && box.sheet.key === data.sheet_key ? box.sheet.image : null;
+    box.pending = image && image.complete && image.naturalWidth ? null : index;
     if (box.pending != null) return;
     const context = canvas.getContext("2d");
     context.imageSmoothingEnabled = false;  // crisp pixels, as the page's other images
@@ -91,6 +97,7 @@ export default function (component) {
   const live = { graph: null, on: null, timer: 0, onHover: null, onUnhover: hide };
   parentElement.mapHover = live;
   function attach() {
+    load();
     const graph = document.querySelector(`.st-key-${data.chart} .js-plotly-plot`);
     if (!graph || typeof graph.on !== "function") return;
     if (graph === live.graph && graph.on === live.on) return;
