@@ -104,9 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="train one model per beta and seed (same data and "
                            "budget); run it again to resume what is unfinished")
     sweep.add_argument("--betas", required=True, metavar="0.5,1,2,4,8")
-    sweep.add_argument("--seeds", metavar="0,1,2",
-                       help="one member per beta and seed, named NAME-bBETA-sSEED (seed 0 "
-                            "keeps NAME-bBETA); without it every member has --seed")
+    sweep.add_argument("--seeds", metavar="0,1,2", help="one member per beta and seed, named "
+                       "NAME-bBETA-sSEED (seed 0 keeps NAME-bBETA); else every member has --seed")
     _add_train_flags(sweep)
     sweep.add_argument("--parallel", type=int, default=2, choices=[1, 2],
                        help="members trained at once, one torch thread each (default 2)")

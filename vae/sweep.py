@@ -26,15 +26,22 @@ from vae.runner import RunSpec, is_complete
 MAX_MEMBERS, MAX_PAGE_MEMBERS = 400, 24
 
 
+def _listed(text: str, kind: type, what: str, example: str) -> list:
+    """'1,2,4' -> [kind('1'), ...]; refuses anything else with a sentence."""
+    try:
+        values = [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = None
+    if not values:
+        numbers = "numbers" if kind is float else "whole numbers"
+        raise ValueError(f"{what} '{text}' must be {numbers} separated by commas, such as "
+                         f"{example}.")
+    return values
+
+
 def parse_betas(text: str) -> list[float]:
     """'0.5,1,2,4,8' -> [0.5, 1.0, 2.0, 4.0, 8.0]; refuses anything else with a sentence."""
-    try:
-        betas = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"Betas '{text}' must be numbers separated by commas, such as "
-                         "0.5,1,2,4,8.") from None
-    if not betas:
-        raise ValueError("Give at least one beta, such as 0.5,1,2,4,8.")
+    betas = _listed(text, float, "Betas", "0.5,1,2,4,8")
     if any(not (math.isfinite(b) and b >= 0) for b in betas) or len(set(betas)) < len(betas):
         raise ValueError(f"Betas '{text}' must be distinct finite numbers >= 0.")
     return sorted(betas)
@@ -42,12 +49,8 @@ def parse_betas(text: str) -> list[float]:
 
 def parse_seeds(text: str) -> list[int]:
     """'0,1,2' -> [0, 1, 2]; refuses anything else with a sentence."""
-    try:
-        seeds = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"Seeds '{text}' must be whole numbers separated by commas, such as "
-                         "0,1,2.") from None
-    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) < len(seeds):
+    seeds = _listed(text, int, "Seeds", "0,1,2")
+    if any(s < 0 for s in seeds) or len(set(seeds)) < len(seeds):
         raise ValueError(f"Seeds '{text}' must be distinct whole numbers >= 0, such as 0,1,2.")
     return sorted(seeds)
 
