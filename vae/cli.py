@@ -340,7 +340,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def _sweep_on_ray(args: argparse.Namespace, left: list, name: str) -> int:
     from vae import sweep_ray
 
-    sweep_ray.import_ray()  # before any output: a missing Ray is one sentence
+    sweep_ray.import_ray()  # a missing Ray is one sentence, before anything starts
     failed = []
     results = sweep_ray.run(left, args.out, address=args.address, gpu=args.device == "cuda")
     try:
