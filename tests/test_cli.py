@@ -170,7 +170,7 @@ def test_sweep_trains_each_beta_lands_in_the_rate_distortion_table_and_resumes(t
     assert [row["beta"] for row in rows] == [1.0, 4.0]
     assert rows[1]["rate"] < rows[0]["rate"]  # a higher beta buys less rate ...
     assert rows[1]["distortion"] > rows[0]["distortion"]  # ... for more distortion
-    assert sweep.table_csv(rows).splitlines()[0].startswith("name,beta,objective,rate")
+    assert sweep.table_csv(rows).splitlines()[0].startswith("name,beta,objective,seed,rate")
     # Run again: every member is complete, so nothing is trained twice.
     capsys.readouterr()
     assert main(args) == 0
