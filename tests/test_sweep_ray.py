@@ -36,6 +36,14 @@ def ray_processes() -> list[str]:
     return found
 
 
+def ray_processes_after(seconds: float) -> list[str]:
+    """Ray processes still running once they had `seconds` to go (a node stops in steps)."""
+    deadline = time.monotonic() + seconds
+    while (left := ray_processes()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return left
+
+
 def in_loopback_namespace(script: str, timeout: float = 600) -> str:
     """Run a bash script in a new network namespace with only loopback up; its stdout."""
     pytest.importorskip("ray", reason="Ray is not installed: pip install -r requirements-ray.txt")
@@ -100,10 +108,7 @@ def test_a_member_whose_worker_is_killed_is_retried_and_a_killed_sweep_leaves_no
     assert "Sweep 'study' complete" in output, output
     assert sorted(c.name for c in checkpoints.list_checkpoints([out])) == ["study-b1",
                                                                           "study-b4"]
-    deadline = time.monotonic() + 60
-    while ray_processes() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert ray_processes() == []
+    assert ray_processes_after(60) == []
     # Nothing half-written is listed.
     assert checkpoints.list_checkpoints([killed]) == []
 
@@ -141,7 +146,4 @@ def test_ctrl_c_cancels_what_is_out_and_keeps_the_finished_members(tmp_path):
     assert "EXIT=1" in output and "finished members are kept" in output, output
     assert sorted(c.name for c in checkpoints.list_checkpoints([out])) == ["study-b1",
                                                                           "study-b2"]
-    deadline = time.monotonic() + 60
-    while ray_processes() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert ray_processes() == []
+    assert ray_processes_after(60) == []

@@ -299,8 +299,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     live = not args.quiet and sys.stderr.isatty()  # a log gets the lines, not the bar
     manager = JobManager(args.out, max_running=args.parallel, max_queued=len(left), threads=1)
     try:
-        jobs = [manager.submit(member_spec, member, resume=resume, out=out)
-                for member, member_spec, out, resume in left]
+        jobs = sweep.queue(manager, left, name)
 
         def interrupt(signum, frame):  # first Ctrl-C: every member saves; second: abort
             signal.signal(signal.SIGINT, signal.default_int_handler)

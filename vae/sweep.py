@@ -136,9 +136,14 @@ def submit(manager: JobManager, spec: RunSpec, betas: list[float], name: str, *,
            seeds: list[int] | None = None, root: Path | None = None,
            owner: str = "") -> list[Job]:
     """Queue every member not yet trained, as one study."""
-    return [manager.submit(member_spec, member, owner=owner, resume=resume, out=out, study=name)
-            for member, member_spec, out, resume in
-            unfinished(members(spec, betas, name, seeds), root)]
+    return queue(manager, unfinished(members(spec, betas, name, seeds), root), name, owner)
+
+
+def queue(manager: JobManager, left: list[tuple[str, RunSpec, Path, bool]], study: str,
+          owner: str = "") -> list[Job]:
+    """Queue the members `left` (unfinished's) as the study `study`."""
+    return [manager.submit(member_spec, member, owner=owner, resume=resume, out=out,
+                           study=study) for member, member_spec, out, resume in left]
 
 
 def sweep_of(ckpt: checkpoints.Checkpoint) -> str | None:
