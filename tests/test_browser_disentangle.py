@@ -21,7 +21,9 @@ def test_beta_slider_and_ab_models_change_what_is_drawn(browser, lab_app):
         combobox = page.get_by_role("combobox", name=box)
         combobox.click()
         combobox.fill(option)
-        page.keyboard.press("Enter")
+        # Clicked once listed: Enter on a slow machine can pick what was highlighted before
+        # the list was filtered.
+        page.get_by_role("option", name=option, exact=True).click(timeout=30_000)
         wait_idle(page)
 
     try:
