@@ -203,22 +203,24 @@ def spread(rows: list[dict], keys: tuple[str, ...] = ("rate", "distortion", *MET
 
 
 def seed_spread_readings(summary: list[dict], keys: dict[str, str]) -> list[str]:
-    """Sentences for each score (`keys`: key -> name) whose seeds spread wider, at some beta,
-    than the difference between that beta's mean and the next beta's: there, which beta
-    scores higher cannot be told from these seeds."""
+    """A sentence for each score (`keys`: key -> name) whose seeds spread wider, at one of two
+    neighbouring betas, than the two betas' means differ: which of those betas scores higher
+    cannot be told from these seeds."""
     lines = []
     for key, title in keys.items():
+        pairs = []
         for a, b in itertools.pairwise(summary):
             if len(a[key]["values"]) < 2 or len(b[key]["values"]) < 2:
                 continue
             gap = abs(a[key]["mean"] - b[key]["mean"])
-            wide = max((a, b), key=lambda e: max(e[key]["values"]) - min(e[key]["values"]))
-            width = max(wide[key]["values"]) - min(wide[key]["values"])
+            width = max(max(e[key]["values"]) - min(e[key]["values"]) for e in (a, b))
             if width > gap:
-                lines.append(
-                    f"{title}: the seeds of β = {_label(wide)} spread over {width:.2f}, more "
-                    f"than the {gap:.2f} between the means of β = {_label(a)} and "
-                    f"β = {_label(b)}: these seeds cannot tell which of the two scores higher.")
+                pairs.append(f"β = {_label(a)} against {_label(b)} (seeds spread over "
+                             f"{width:.2f}, means {gap:.2f} apart)")
+        if pairs:
+            listed = ", ".join(pairs[:-1]) + " or " + pairs[-1] if len(pairs) > 1 else pairs[0]
+            lines.append(f"{title} cannot rank {listed}: the seeds of one β spread wider than "
+                         "the two means differ.")
     return lines
 
 
