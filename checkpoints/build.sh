@@ -2,7 +2,8 @@
 # Rebuilds every shipped model from scratch on the CPU (`make checkpoints`); the README quotes
 # the figures these commands produce. Runs land in checkpoints/runs/_build, and a slim copy
 # (weights, config, history: no optimizer state) replaces the shipped folder.
-# `bash checkpoints/build.sh fashion` rebuilds one group (digits, shapes, fashion) alone.
+# `bash checkpoints/build.sh fashion` rebuilds one group (digits, shapes, fashion) alone;
+# `BACKEND=ray make checkpoints` trains the shapes study through Ray.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -35,12 +36,13 @@ digits() {
   derive checkpoints/digits-*
 }
 
-# The Disentangle page's shapes sweep: one recipe, seed and budget for every beta (two members
-# train at once, one thread each), then a beta-TCVAE member at the high end, whose MIG beats
-# the beta-VAEs' (README).
+# The Disentangle page's shapes study: one recipe and budget for every beta and seed (two
+# members train at once, one thread each), then a beta-TCVAE member at the high end, whose MIG
+# beats the beta-VAEs' (README). BACKEND=ray trains the members as Ray tasks, with the same
+# weights.
 shapes() {
   SWEEP_RECIPE=(--dataset shapes --preset shapes-conv --beta-schedule linear:1500 --epochs 8
-    --device cpu --quiet)
+    --seeds 0,1,2 --backend "${BACKEND:-local}" --device cpu --quiet)
   rm -rf "${BUILD:?}/shapes-sweep"
   echo "== shapes-sweep"
   SECONDS=0

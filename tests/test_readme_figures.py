@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 
-from vae import checkpoints, fashion
+from vae import checkpoints, fashion, sweep
 from vae import disentanglement as dis
 from vae.data import load_dataset
 from vae.derived import (
@@ -56,12 +56,14 @@ def table_rows(first_cell: str) -> dict[str, list[str]]:
 DCI = ("dci_disentanglement", "dci_completeness", "dci_informativeness")
 MODELS = table_rows(r"(?:digits|fashion)-[\w-]+")
 SWEEP = table_rows(r"b\d+|tc\d+")
+STUDY = table_rows(r"(?:b|tc)\d+-s\*")
 
 
 def test_the_tables_are_found():
     assert sorted(MODELS) == ["digits-betavae-10d", "digits-cvae", "digits-vae-20d",
                               "digits-vae-2d", "fashion-cvae", "fashion-vae", "fashion-vae-2d"]
     assert sorted(SWEEP) == ["b1", "b2", "b4", "b8", "tc12"]
+    assert list(STUDY) == ["b1-s*", "b2-s*", "b4-s*", "b8-s*", "tc12-s*"]
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +145,50 @@ def test_a_sweep_row_is_what_its_model_gives(member):
     # The split is estimated from draws of z, the KL column exactly: as the README says.
     assert abs(sum(decomposition[k] for k in ("mutual_information", "total_correlation",
                                                "dimension_wise_kl")) - result["kl"]) <= 0.05
+
+
+@pytest.mark.slow
+def test_the_study_table_is_the_spread_of_its_seeds():
+    # Every seed's figures from its weights (DCI shipped, as above), summarised as the
+    # Disentangle page summarises them.
+    rows = []
+    for name in STUDY:
+        for seed in (0, 1, 2):
+            member = name.replace("-s*", f"-s{seed}" if seed else "")
+            ckpt = checkpoints.load(checkpoints.SHIPPED_DIR / f"shapes-sweep-{member}")
+            result = evaluate_checkpoint(ckpt.path, iwae_samples=ELBO_ONLY, use_cache=False)
+            train = ckpt.config["train"]
+            rows.append({"beta": train["beta"], "objective": train["objective"],
+                         "seed": train["seed"], "rate": result["kl"],
+                         "distortion": -result["recon"], **fresh_metrics(member)})
+    summary = sweep.spread(rows)
+    for entry, (name, cells) in zip(summary, STUDY.items(), strict=True):
+        assert entry["seeds"] == [0, 1, 2], name
+        printed = dict(zip(("rate", "distortion", "mig", "sap", "factor_vae",
+                            "dci_disentanglement"), cells[1:], strict=True))
+        for key, cell in printed.items():
+            mean, sd = cell.split(" ± ")
+            assert agrees(mean, entry[key]["mean"]), (name, key, cell, entry[key])
+            assert agrees(sd, entry[key]["sd"]), (name, key, cell, entry[key])
+
+    # The paragraph under the table.
+    text = " ".join(README.partition("| `tc12-s*` |")[2].split("\n\n")[1].split())
+    low, high = re.search(rf"seed 2 of β = 1 reaches MIG ({NUMBER}) and seed 1 of β = 8 "
+                          rf"({NUMBER})", text).groups()
+    mig = {(r["beta"], r["seed"]): r["mig"] for r in rows}
+    assert agrees(low, mig[1, 2]) and agrees(high, mig[8, 1])
+    # No score ranks any two neighbouring betas apart: each reading names all four pairs.
+    readings = sweep.seed_spread_readings(summary, {"mig": "MIG", "sap": "SAP",
+                                                    "factor_vae": "FactorVAE",
+                                                    "dci_disentanglement": "DCI"})
+    assert len(readings) == 4 and all(line.count(" against ") == 4 for line in readings)
+    spread, means = re.search(rf"\(for MIG, β = 4 against 8: seeds spread over ({NUMBER}), "
+                              rf"means ({NUMBER}) apart\)", text).groups()
+    assert f"β = 4 against 8 (seeds spread over {spread}, means {means} apart)" in readings[0]
+    apart = re.search(rf"lie ({NUMBER}) MIG apart, further than any β's seeds spread", text)
+    gap = summary[-1]["mig"]["mean"] - summary[0]["mig"]["mean"]
+    assert agrees(apart.group(1), gap)
+    assert gap > max(max(e["mig"]["values"]) - min(e["mig"]["values"]) for e in summary)
 
 
 @pytest.mark.slow

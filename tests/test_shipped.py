@@ -19,7 +19,8 @@ from vae.derived import (
 )
 from vae.disentanglement import compute_mig
 
-SWEEP = [f"shapes-sweep-{member}" for member in ("b1", "b2", "b4", "b8", "tc12")]
+SWEEP = [f"shapes-sweep-{member}{seed}" for member in ("b1", "b2", "b4", "b8", "tc12")
+         for seed in ("", "-s1", "-s2")]
 FASHION = ["fashion-vae", "fashion-vae-2d", "fashion-cvae"]
 LATENT_DIMS = {"digits-vae-2d": 2, "digits-vae-20d": 20, "digits-betavae-10d": 10,
                "digits-cvae": 8, **dict.fromkeys(SWEEP, 10), "fashion-vae": 16,
@@ -123,15 +124,18 @@ def test_shapes_model_reconstructs_position_and_size():
     assert error < 0.3 * baseline
 
 
-def test_the_shapes_sweep_members_share_recipe_seed_and_budget():
+def test_the_shapes_study_has_three_seeds_of_one_recipe_and_budget_per_beta():
     members = sweep.find_sweeps(checkpoints.list_checkpoints([checkpoints.SHIPPED_DIR]))
     assert [m.name for m in members["shapes-sweep"]] == SWEEP
     recipes = set()
     for member in members["shapes-sweep"]:
         train = dict(member.config["train"])
-        del train["beta"], train["objective"]
+        del train["beta"], train["objective"], train["seed"]
         recipes.add(str(sorted(train.items())) + str(member.config["model"]))
     assert len(recipes) == 1
+    groups = sweep.by_beta(members["shapes-sweep"])
+    assert len(groups) == 5
+    assert all([sweep.seed_of(m) for m in group] == [0, 1, 2] for group in groups)
 
 
 def contingency_mi(a: np.ndarray, b: np.ndarray) -> float:
