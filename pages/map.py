@@ -8,7 +8,7 @@ from ui.latent_url import format_code
 from ui.map_hover import hover_pictures
 from ui.scatter import latent_map
 from vae import derived, projection
-from vae.latent import decode_images, nearest_in, pixel_index
+from vae.latent import decode_images, dimension_name, nearest_in, pixel_index
 
 POLL_S = 0.5
 NEIGHBOURS = 8
@@ -39,7 +39,8 @@ else:
 controls = left.columns(2)
 if d == 2:
     method = "plane"
-    controls[0].markdown("**Axes:** the two latent dimensions z0 and z1, drawn directly.")
+    controls[0].markdown(f"**Axes:** the two latent dimensions {dimension_name(0)} and "
+                         f"{dimension_name(1)}, drawn directly.")
 else:
     method = controls[0].radio("Projection", ["PCA", "t-SNE"], horizontal=True, key="map_method")
 colour_options = (["class"] if y is not None else []) + list(factor_names)
@@ -50,7 +51,7 @@ maps: dict[str, np.ndarray] = {}
 tsne_file = derived.tsne_file(ckpt, state.shown_split(path, key))
 tsne_state = None
 if d == 2:
-    coords, axes = mu, ("z0", "z1")
+    coords, axes = mu, (dimension_name(0), dimension_name(1))
     maps["plane"] = mu
 else:
     pcs, ratio = projection.pca(mu)

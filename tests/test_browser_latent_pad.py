@@ -180,3 +180,27 @@ def test_the_native_sliders_remain_as_a_switch(browser, url):
         assert page_errors(page) == []
     finally:
         page.close()
+
+
+def test_a_2d_models_pad_moves_the_code_the_way_the_manifold_draws_it(browser, url):
+    # The manifold beside the pad puts z1 across and z2 up (tests/test_page_explore.py reads
+    # its axes): the pad does too, so a drag to the right moves z1 alone, up.
+    page = pad_page(browser, url, "digits-vae-2d")
+    try:
+        across, up = page.locator(".lp-axes select").all()
+        assert (across.input_value(), up.input_value()) == ("0", "1")
+        assert across.locator("option:checked").inner_text() == "z1"
+        box = page.locator(".lp-pad").bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        for i in range(1, 11):
+            page.mouse.move(x + 0.04 * box["width"] * i, y)
+        page.mouse.up()
+        page.wait_for_function("() => !(new URLSearchParams(location.search).get('z') || '')"
+                               ".startsWith('0.00,')", timeout=20_000)
+        z1, z2 = (float(v) for v in parse_qs(urlparse(page.url).query)["z"][0].split(","))
+        assert z1 > 1.0 and abs(z2) < 0.1
+        assert page_errors(page) == []
+    finally:
+        page.close()

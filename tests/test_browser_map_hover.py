@@ -138,7 +138,7 @@ def test_hovering_a_dot_of_the_plane_shows_its_image_and_a_click_still_selects(b
     url, folders = hover_app
     page = open_map(browser, url, "tiny-vae-2d")
     try:
-        assert page.evaluate(DOTS)["title"] == "z0"
+        assert page.evaluate(DOTS)["title"] == "z1"
         check_hovers(page, folders["tiny-vae-2d"])
         # A click on a hovered dot still picks it (the picture never takes the pointer).
         images = shown_images(folders["tiny-vae-2d"])[0]

@@ -1,5 +1,7 @@
 """The Explore page in AppTest: sliders, buttons, the URL and a CVAE's class selector."""
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -148,3 +150,16 @@ def test_a_pad_the_browser_could_not_run_falls_back_with_a_sentence(tiny_models,
     [note] = [i.value for i in at.info if "decoded by the server" in i.value]
     assert "unknown layer gelu" in note
     assert sorted(s.key for s in at.slider) == [f"z{j}" for j in range(4)]
+
+
+def test_a_2d_models_manifold_puts_z1_across_and_its_cross_at_the_code(explore):
+    # The pad beside it moves z1 across (tests/test_browser_latent_pad.py drags it), so a drag
+    # to the right moves this cross to the right.
+    at = explore("tiny-vae-2d")
+    at.slider(key="z0").set_value(2.0).run()
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    picture, cross = spec["layer"]
+    assert picture["encoding"]["x"]["title"] == "z1" and picture["encoding"]["y"]["title"] == "z2"
+    point = cross["data"]["values"][0]
+    assert point[cross["encoding"]["x"]["field"]] == pytest.approx(2.0)
+    assert point[cross["encoding"]["y"]["field"]] == pytest.approx(0.0)

@@ -97,7 +97,7 @@ def test_a_2d_model_is_plotted_directly_with_a_csv_download(tree):
     at = app_on("pages/map.py", "tiny-vae-2d")
     assert not at.exception
     assert not at.radio  # nothing to project
-    assert axis_titles(at) == ("z0", "z1")
+    assert axis_titles(at) == ("z1", "z2")
     labels = [d.proto.label for d in at.get("download_button")]
     assert labels == ["Download encodings (CSV)", "Vectors (TSV)", "Metadata (TSV)"]
 

@@ -13,6 +13,8 @@ import html
 import numpy as np
 import plotly.io as pio
 
+from vae.latent import dimension_name
+
 MAX_POINTS = 600
 LABEL_GAP = 0.2  # of the step axis: about the width of a "β set to 1.5" label
 COLORS = {"recon": "#1f77b4", "kl": "#ff7f0e", "elbo": "#2ca02c", "val": "#145214",
@@ -113,11 +115,11 @@ def kl_bars(kl_per_dim: list[float], active: set[int], *, large: bool = False) -
     data = []
     for name, used in (("in use", True), ("unused", False)):
         dims = [j for j in range(len(kl_per_dim)) if (j in active) == used]
-        data.append({"type": "bar", "name": name, "x": [f"z{j + 1}" for j in dims],
+        data.append({"type": "bar", "name": name, "x": [dimension_name(j) for j in dims],
                      "y": [kl_per_dim[j] for j in dims],
                      "marker": {"color": COLORS["active" if used else "unused"]},
                      "hovertemplate": "%{x}: %{y:.3f} nats<extra></extra>"})
-    order = [f"z{j + 1}" for j in range(len(kl_per_dim))]
+    order = [dimension_name(j) for j in range(len(kl_per_dim))]
     return {"data": data, "layout": figure_layout(
         "KL per latent dimension (validation)", large, 340, barmode="overlay", showlegend=True,
         xaxis={"title": {"text": "latent dimension"}, "type": "category",

@@ -13,6 +13,7 @@ from vae.derived import cached_metrics
 from vae.disentanglement import METRICS
 from vae.images import gif_bytes, png_bytes
 from vae.jobs import JobError
+from vae.latent import dimension_name
 from vae.runner import RunSpec
 
 AB_STEPS = 7
@@ -37,15 +38,16 @@ def _role(metrics: dict | None, j: int) -> str | None:
 def dimension_label(metrics: dict | None, j: int) -> str:
     """'z3 · x' where the metrics say z3 mostly encodes x, else 'z3'."""
     role = _role(metrics, j)
-    return f"z{j}" if role is None else f"z{j} · {role}"
+    return dimension_name(j) if role is None else f"{dimension_name(j)} · {role}"
 
 
 def plain_reading(metrics: dict, dims: list[int]) -> list[str]:
     """The MI matrix in sentences, dimensions in KL order."""
     names, matrix = metrics["factor_names"], np.asarray(metrics["mi_matrix"])
-    lines = [f"Dimension z{j} {'mostly encodes' if matrix[j].max() >= 0.5 else 'carries some of'}"
-             f" {_role(metrics, j)} ({matrix[j].max():.2f} of its entropy)."
-             for j in dims if _role(metrics, j)]
+    lines = [f"Dimension {dimension_name(j)} "
+             f"{'mostly encodes' if matrix[j].max() >= 0.5 else 'carries some of'} {role} "
+             f"({matrix[j].max():.2f} of {role}'s entropy)."
+             for j in dims if (role := _role(metrics, j))]
     lines += [f"No dimension captures {names[k]}." for k in metrics["roles"]["uncaptured"]]
     return lines or ["No dimension carries much about any factor."]
 

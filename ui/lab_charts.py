@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 
 from ui.charts import figure_layout
+from vae.latent import dimension_name
 
 SELECTED = "#d62728"
 PARTS = (("mutual_information", "index-code MI", "#1f77b4"),
@@ -120,7 +121,7 @@ def mi_heatmap(matrix: list[list[float]], dims: list[int], factor_names: list[st
     KL first) with each factor (columns), 0 to 1."""
     z = [[matrix[j][k] for k in range(len(factor_names))] for j in dims]
     names = [html.escape(n) for n in factor_names]
-    data = [{"type": "heatmap", "z": z, "x": names, "y": [f"z{j}" for j in dims],
+    data = [{"type": "heatmap", "z": z, "x": names, "y": [dimension_name(j) for j in dims],
              "zmin": 0, "zmax": 1, "colorscale": "Blues",
              "colorbar": {"title": {"text": "MI / H(factor)"}},
              "text": [[f"{v:.2f}" for v in row] for row in z], "texttemplate": "%{text}",

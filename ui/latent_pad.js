@@ -195,10 +195,10 @@ export default function (component) {
     data.dims.forEach((dim, rank) => {
       const row = element("div", { class: "lp-slider" });
       const name = element("span", { class: "lp-name" },
-        `z${dim.j} · KL ${dim.kl.toFixed(2)} nats${dim.unused ? " · unused" : ""}`);
+        `${dim.name} · KL ${dim.kl.toFixed(2)} nats${dim.unused ? " · unused" : ""}`);
       const value = element("span", { class: "lp-value" });
       const input = element("input", {
-        type: "range", min: -limit, max: limit, step: 0.01, "aria-label": `z${dim.j}`,
+        type: "range", min: -limit, max: limit, step: 0.01, "aria-label": dim.name,
       });
       input.oninput = (event) => {
         state.z[dim.j] = Number(input.value);
@@ -228,7 +228,7 @@ export default function (component) {
     const axes = element("div", { class: "lp-axes" });
     parts.axisSelects = [0, 1].map((axis) => {
       const select = element("select", { "aria-label": axis ? "Vertical axis" : "Horizontal axis" });
-      data.dims.forEach((dim) => select.append(element("option", { value: dim.j }, `z${dim.j}`)));
+      data.dims.forEach((dim) => select.append(element("option", { value: dim.j }, dim.name)));
       select.value = state.pad[axis];
       select.onchange = () => {
         const other = 1 - axis;

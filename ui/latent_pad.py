@@ -19,6 +19,7 @@ import streamlit as st
 from ui import latent_sliders as sliders
 from ui import render, state
 from vae.decoder_payload import float_payload
+from vae.latent import dimension_name
 
 _HERE = Path(__file__).parent
 SENT = "latent_pad_sent"  # model keys whose decoder this browser tab holds
@@ -79,11 +80,13 @@ def latent_pad(key: str, prefix: str, path: str, kl_per_dim: list[float], order:
         "ack": st.session_state.get(f"{key}_ack", 0),
         "label": label,
         "class_names": class_names,
-        "dims": [{"j": j, "kl": float(kl_per_dim[j]), "unused": j in unused}
-                 for j in shown + rest],
+        "dims": [{"j": j, "name": dimension_name(j), "kl": float(kl_per_dim[j]),
+                  "unused": j in unused} for j in shown + rest],
         "shown": len(shown),
         "hidden_unused": sum(j in unused for j in rest),
-        "pad": (shown + rest)[:2],
+        # A 2-D model's manifold beside the pad puts z1 across and z2 up: so does the pad, and
+        # a drag moves its cross the same way. Otherwise the two dimensions with most KL.
+        "pad": [0, 1] if d == 2 else (shown + rest)[:2],
         "limit": sliders.LIMIT,
         "image_size": render.image_width(256),
         "pad_size": render.image_width(256),

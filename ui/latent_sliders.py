@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 from ui.latent_url import format_code, parse_code
+from vae.latent import dimension_name
 
 LIMIT = 4.0  # sliders span [-LIMIT, LIMIT]: the prior N(0, 1) puts 99.99 % of its mass inside
 STEP = 0.05
@@ -102,8 +103,8 @@ def sliders(prefix: str, kl_per_dim: list[float], order: list[int], unused: list
 
     def slider(j: int) -> None:
         tag = " · unused" if j in unused else ""
-        z[j] = st.slider(f"z{j}  ·  KL {kl_per_dim[j]:.2f} nats{tag}", -LIMIT, LIMIT, step=STEP,
-                         key=_key(prefix, j), format="%.2f",
+        z[j] = st.slider(f"{dimension_name(j)}  ·  KL {kl_per_dim[j]:.2f} nats{tag}", -LIMIT,
+                         LIMIT, step=STEP, key=_key(prefix, j), format="%.2f",
                          help="KL: how much this dimension tells about the input, averaged "
                               "over the test set. Moving an unused one barely changes the "
                               "picture.")

@@ -11,7 +11,7 @@ import streamlit as st
 
 from ui import render, state
 from vae.images import grid, to_pil
-from vae.latent import decode_images, manifold_grid, traversal
+from vae.latent import decode_images, dimension_name, manifold_grid, traversal
 from vae.models import VAE
 
 TRAVERSAL_VALUES = np.linspace(-3.0, 3.0, 7, dtype=np.float32)
@@ -46,7 +46,7 @@ def traversal_rows(model: VAE, z: np.ndarray, dims: list[int], label: int | None
     width = render.image_width(width)
     for r, j in enumerate(dims):
         name, row = st.columns([2, 9] if names else [1, 9], vertical_alignment="center")
-        name.text(names[r] if names else f"z{j}")
+        name.text(names[r] if names else dimension_name(j))
         with row:
             render.show_images(images[r * n:(r + 1) * n], columns=n, width=width,
                                frame=True)
@@ -99,14 +99,15 @@ def manifold_chart(path: str, key: str, z: np.ndarray, label: int | None = None)
             {"data": {"values": [{"x": -edge, "x2": edge, "y": -edge, "y2": edge,
                                   "url": url}]},
              "mark": {"type": "image", "aspect": False},
-             "encoding": {"x": axis("x", "z0"), "x2": {"field": "x2"},
-                          "y": axis("y", "z1"), "y2": {"field": "y2"},
+             "encoding": {"x": axis("x", dimension_name(0)), "x2": {"field": "x2"},
+                          "y": axis("y", dimension_name(1)), "y2": {"field": "y2"},
                           "url": {"field": "url", "type": "nominal"}}},
             {"data": {"values": [{"z0": float(np.clip(z[0], -edge, edge)),
                                   "z1": float(np.clip(z[1], -edge, edge))}]},
              "mark": {"type": "point", "shape": "cross", "size": 500, "filled": True,
                       "color": "#ff2d2d", "stroke": "#ffffff", "strokeWidth": 1.5},
-             "encoding": {"x": axis("z0", "z0"), "y": axis("z1", "z1")}},
+             "encoding": {"x": axis("z0", dimension_name(0)),
+                          "y": axis("z1", dimension_name(1))}},
         ],
     }
     st.vega_lite_chart(spec, width="content", theme=None)

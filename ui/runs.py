@@ -20,7 +20,7 @@ from vae.checkpoints import split_snapshots
 from vae.data import Split, model_inputs
 from vae.evaluation import active_units
 from vae.jobs import Job
-from vae.latent import decode_images, encode_images, sample_prior
+from vae.latent import decode_images, dimension_name, encode_images, sample_prior
 from vae.model_config import ModelConfig
 from vae.models import VAE
 from vae.projection import pca
@@ -125,7 +125,7 @@ def pictures(model: VAE, config: dict, points: int = MAP_POINTS) -> Pictures:
     # shows one style under each class.
     samples = sample_prior(model, 1 if k else SAMPLES, seed=0)[0][:SAMPLES]
     if mu.shape[1] == 2:
-        codes, titles, extent = mu, ("z₁", "z₂"), 4.0
+        codes, titles, extent = mu, (dimension_name(0), dimension_name(1)), 4.0
     else:
         codes, ratio = pca(mu)
         titles = tuple(f"PC {i + 1} ({100 * r:.0f} % of variance)" for i, r in enumerate(ratio))

@@ -11,6 +11,12 @@ import torch
 from vae.models import VAE
 
 
+def dimension_name(j: int) -> str:
+    """Latent dimension j as people read it: numbered from 1 (z1 ... zd) on every page, in the
+    CLI and in exports, while code indexes from 0."""
+    return f"z{j + 1}"
+
+
 @torch.no_grad()
 def decode_images(model: VAE, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
     """Means of p(x|z[,c]) in [0, 1], shaped (n, C, H, W)."""
