@@ -6,8 +6,9 @@ import streamlit as st
 from ui import lab, render, state
 from ui.lab_charts import kl_split_bars, mi_heatmap, rate_distortion_plane, score_boxes
 from ui.latent_views import traversal_rows
-from vae import sweep
+from vae import checkpoints, sweep
 from vae.derived import cached_metrics
+from vae.disentanglement import METRICS
 
 POLL_S = 1.0
 ROWS = 6  # traversal rows: the dimensions with most KL
@@ -24,7 +25,9 @@ render.explain(
     "the **rate–distortion plane** shows the price; the **heatmap** shows which factor each "
     "dimension carries (mutual information over the factor's entropy: 1 = the dimension "
     "determines the factor). **MIG** is the gap between the two dimensions that know a factor "
-    "best, averaged over factors: high when each factor has one dimension of its own.",
+    "best, averaged over factors: high when each factor has one dimension of its own. Every "
+    "score runs from 0 to 1, higher being better:\n\n"
+    + "\n".join(f"- **{METRICS[key]}**: {text}" for key, text in lab.SCORE_MEANINGS.items()),
     r"\mathcal{L}_\beta = \mathbb{E}_{q}[\log p(x\mid z)] - \beta\,\mathrm{KL}(q(z\mid x)\,"
     r"\Vert\,p(z)),\qquad \overline{\mathrm{KL}} = I(x;z) + \mathrm{TC}(z) + "
     r"\textstyle\sum_j \mathrm{KL}(q(z_j)\,\Vert\,p(z_j))")
@@ -45,13 +48,20 @@ else:
                           format_func=lambda i: sweep.member_label(groups[i][0]),
                           key="lab_beta", help="Step through the sweep: every panel follows.")
     group = groups[at]
-    member = group[0]
+    pick = MEDIAN
     if len(group) > 1:  # a study: several seeds of this beta
-        mig = {m.name: (cached_metrics(m) or {}).get("mig") for m in group}
-        seeds = {f"seed {sweep.seed_of(m)}": m for m in group}
-        pick = st.radio("Seed", [MEDIAN, *seeds], horizontal=True, key="lab_seed",
+        pick = st.radio("Seed", [MEDIAN, *(f"seed {sweep.seed_of(m)}" for m in group)],
+                        horizontal=True, key="lab_seed",
                         help="Which of this β's models the traversals and the heatmap show.")
-        member = sweep.median_member(group, mig) if pick == MEDIAN else seeds[pick]
+
+    def shown_of(group: list[checkpoints.Checkpoint]) -> checkpoints.Checkpoint:
+        """The member of a beta's group the seed pick shows: its median or that seed."""
+        if pick == MEDIAN:
+            return sweep.median_member(group, {m.name: (cached_metrics(m) or {}).get("mig")
+                                               for m in group})
+        return next((m for m in group if f"seed {sweep.seed_of(m)}" == pick), group[0])
+
+    member = shown_of(group)
     queue = [member, *(m for m in members if m is not member)]  # the one on screen first
     progress = [state.request_metrics(m) for m in queue]
     done = sum(p.state in ("ready", "failed") for p in progress)
@@ -79,7 +89,9 @@ else:
         else:
             st.plotly_chart(mi_heatmap(metrics["mi_matrix"], dims, metrics["factor_names"],
                                        large=render.presentation()), width="stretch", theme=None)
-            for line in lab.plain_reading(metrics, dims):
+            earlier = cached_metrics(shown_of(groups[at - 1])) if at else None
+            before = (f"β = {sweep.member_label(groups[at - 1][0])}", earlier) if earlier else None
+            for line in lab.plain_reading(metrics, dims, before):
                 st.text(line)
             st.table(lab.score_table(metrics), hide_index=True)
 

@@ -1,12 +1,17 @@
 """The Disentangle page in AppTest: the β slider moves every panel, A/B follows its pickers,
 and the sweep form queues one job per β or refuses with a sentence."""
 
+import json
+
+import numpy as np
 import pytest
 from conftest import TINY_SWEEP as SWEEP
 from tiny_models import app_on, image_urls, use_tree
 
+from ui import lab
 from vae import checkpoints
 from vae.derived import disentanglement_metrics, evaluate_checkpoint
+from vae.disentanglement import dimension_roles
 
 
 @pytest.fixture
@@ -47,7 +52,8 @@ def test_the_beta_slider_moves_the_traversals_heatmap_and_highlight(tree):
     assert after[1] != before[1]  # heatmap, ring and outline follow
     scores = at.table[0].value
     assert list(scores["metric"])[:1] == ["MIG"]
-    assert "n/a" in " ".join(scores["score"])  # FactorVAE is undefined for one factor
+    assert "n/a" in " ".join(scores[lab.SCORE_RANGE])  # FactorVAE is undefined for one factor
+    assert list(scores["what it measures"]) == list(lab.SCORE_MEANINGS.values())
 
 
 def test_ab_comparison_follows_its_models_and_range(tree):
@@ -155,3 +161,23 @@ def test_a_study_groups_seeds_by_beta_with_a_seed_picker_error_bars_and_boxes(tr
     assert f"Traversals of {SWEEP}-b8-s1" in shown
     seed.set_value("seed 0").run()
     assert f"Traversals of {SWEEP}-b8" in [h.value.replace("\\", "") for h in at.subheader]
+
+
+def test_the_reading_names_split_factors_and_what_changed_since_the_previous_beta():
+    def metrics(matrix):  # as the cache keeps them: JSON, whose keys are strings
+        return json.loads(json.dumps({"factor_names": ["shape", "x", "y"], "mi_matrix": matrix,
+                                      "roles": dimension_roles(np.asarray(matrix))}))
+
+    # x lives in z1 and z2, y in z3; nothing knows shape.
+    now = metrics([[0.1, 0.8, 0.0], [0.0, 0.3, 0.05], [0.02, 0.0, 0.6], [0.0, 0.0, 0.0]])
+    # At the previous beta z1 knew shape, z3 x, and nothing y.
+    then = metrics([[0.5, 0.1, 0.0], [0.0, 0.0, 0.1], [0.0, 0.9, 0.0]])
+    assert lab.plain_reading(now, [2, 0, 1, 3], ("β = 1", then)) == [
+        "Dimension z3 mostly encodes y (0.60 of y's entropy).",
+        "Dimension z1 mostly encodes x (0.80 of x's entropy).",
+        "Dimension z2 carries some of x (0.30 of x's entropy).",
+        "x is split over z1 and z2: no single dimension holds it.",
+        "No dimension captures shape.",
+        "shape is no longer captured (at β = 1 z1 carried it).",
+        "y is now carried by z3 (at β = 1 no dimension captured it).",
+    ]

@@ -41,20 +41,71 @@ def dimension_label(metrics: dict | None, j: int) -> str:
     return dimension_name(j) if role is None else f"{dimension_name(j)} · {role}"
 
 
-def plain_reading(metrics: dict, dims: list[int]) -> list[str]:
-    """The MI matrix in sentences, dimensions in KL order."""
+# What each score measures, in one sentence a class can follow; every score runs from 0 to 1,
+# higher meaning more disentangled (or, for DCI informativeness, better predicted).
+SCORE_MEANINGS = {
+    "mig": "The gap between the two dimensions that know a factor best, as a share of the "
+           "factor's information, averaged over factors: high when each factor has one "
+           "dimension of its own.",
+    "sap": "For each factor, how much better the best dimension alone predicts it (a linear "
+           "classifier's accuracy) than the second best, averaged over factors.",
+    "sap_continuous": "SAP with a linear fit's R² in place of the classifier's accuracy: suits "
+                      "factors that vary smoothly, such as position.",
+    "factor_vae": "How often a simple vote names which factor was held fixed in a batch of "
+                  "images from the one dimension that varied least.",
+    "dci_disentanglement": "How much each dimension's importance for predicting the factors "
+                           "(gradient-boosted trees) falls on a single factor.",
+    "dci_completeness": "How much each factor's importance falls on a single dimension.",
+    "dci_informativeness": "How accurately the trees predict the factors from the code on "
+                           "images they did not train on.",
+}
+SCORE_RANGE = "score (0 to 1, higher is better)"
+
+
+def plain_reading(metrics: dict, dims: list[int],
+                  before: tuple[str, dict] | None = None) -> list[str]:
+    """The MI matrix in sentences, dimensions in KL order: what each dimension encodes, which
+    factors are split over several dimensions or captured by none, and, given `before` (the
+    previous beta's label and metrics), which factors became captured or stopped being."""
     names, matrix = metrics["factor_names"], np.asarray(metrics["mi_matrix"])
     lines = [f"Dimension {dimension_name(j)} "
              f"{'mostly encodes' if matrix[j].max() >= 0.5 else 'carries some of'} {role} "
              f"({matrix[j].max():.2f} of {role}'s entropy)."
              for j in dims if (role := _role(metrics, j))]
+    for k, name in enumerate(names):
+        carriers = _carriers(metrics, k, dims)
+        if len(carriers) > 1:
+            lines.append(f"{name} is split over {_listed(carriers)}: no single dimension "
+                         "holds it.")
     lines += [f"No dimension captures {names[k]}." for k in metrics["roles"]["uncaptured"]]
+    if before is not None:
+        label, earlier = before
+        for k, name in enumerate(names):
+            now, then = _carriers(metrics, k, dims), _carriers(earlier, k)
+            if now and not then:
+                lines.append(f"{name} is now carried by {_listed(now)} (at {label} no "
+                             "dimension captured it).")
+            elif then and not now:
+                lines.append(f"{name} is no longer captured (at {label} "
+                             f"{_listed(then)} carried it).")
     return lines or ["No dimension carries much about any factor."]
 
 
+def _carriers(metrics: dict, k: int, dims: list[int] | None = None) -> list[int]:
+    """The dimensions (in `dims` order, else by number) whose main factor is factor k."""
+    roles = {int(j): f for j, f in metrics["roles"]["roles"].items()}
+    return [j for j in (dims if dims is not None else sorted(roles)) if roles.get(j) == k]
+
+
+def _listed(dims: list[int]) -> str:
+    names = [dimension_name(j) for j in dims]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def score_table(metrics: dict) -> list[dict]:
-    return [{"metric": title, "score": "n/a: " + metrics.get(f"{key}_reason", "undefined")
-             if metrics.get(key) is None else f"{metrics[key]:.3f}"}
+    return [{"metric": title, SCORE_RANGE: "n/a: " + metrics.get(f"{key}_reason", "undefined")
+             if metrics.get(key) is None else f"{metrics[key]:.3f}",
+             "what it measures": SCORE_MEANINGS[key]}
             for key, title in METRICS.items()]
 
 
