@@ -4,7 +4,7 @@ costs, and compare any two models side by side."""
 import streamlit as st
 
 from ui import lab, render, state
-from ui.lab_charts import kl_split_bars, mi_heatmap, rate_distortion_plane, score_boxes
+from ui.lab_charts import kl_split_bars, mi_heatmap, rate_distortion_plane, score_multiples
 from ui.latent_views import traversal_rows
 from vae import checkpoints, sweep
 from vae.derived import cached_metrics
@@ -13,9 +13,13 @@ from vae.disentanglement import METRICS
 POLL_S = 1.0
 ROWS = 6  # traversal rows: the dimensions with most KL
 MEDIAN = "median member (by MIG)"
-# The scores drawn per beta over seeds: one of each metric, all from 0 to 1.
+# The scores whose seed spread the reading weighs against beta: one of each metric.
 SPREAD_SCORES = {"mig": "MIG", "sap": "SAP", "factor_vae": "FactorVAE",
                  "dci_disentanglement": "DCI disentanglement"}
+# The small multiples: the ELBO and every score.
+PANELS = {"elbo": "ELBO (nats)", "mig": "MIG", "sap": "SAP", "sap_continuous": "SAP (R²)",
+          "factor_vae": "FactorVAE", "dci_disentanglement": "DCI disentanglement",
+          "dci_completeness": "DCI completeness", "dci_informativeness": "DCI informativeness"}
 
 st.title("Disentanglement lab")
 render.explain(
@@ -106,22 +110,21 @@ else:
         render.download_button(plane, "Download the table (CSV)", data=sweep.table_csv(rows),
                                file_name=f"{chosen}-rate-distortion.csv", mime="text/csv",
                                icon=":material/download:")
-    if len(groups) < len(members):  # seeds: how far apart they land, score by score
-        split.plotly_chart(score_boxes(measured, SPREAD_SCORES, large=render.presentation()),
-                           width="stretch", theme=None)
-        reading, split = st.columns(2, gap="large")
-        with reading:
-            st.subheader("Seeds against β")
-            lines = sweep.seed_spread_readings(summary, SPREAD_SCORES)
-            for line in lines or ["Every score's seeds lie closer together than the next β's "
-                                  "mean: the differences between β values stand out of the "
-                                  "seeds' spread."]:
-                st.text(line)
     decomposed = [{**r, "kl_decomposition": cached_metrics(m)["kl_decomposition"]}
                   for m in members for r in measured if r["name"] == m.name]
     if decomposed:
         split.plotly_chart(kl_split_bars(decomposed, member.name, large=render.presentation()),
                            width="stretch", theme=None)
+    if rows:
+        st.plotly_chart(score_multiples(rows, summary, PANELS, large=render.presentation()),
+                        width="stretch", theme=None)
+    if len(groups) < len(members):  # seeds: can they tell two betas apart, score by score?
+        st.subheader("Seeds against β")
+        lines = sweep.seed_spread_readings(summary, SPREAD_SCORES)
+        for line in lines or ["Every score's seeds lie closer together than the next β's "
+                              "mean: the differences between β values stand out of the "
+                              "seeds' spread."]:
+            st.text(line)
 
 st.header("A/B comparison")
 lab.ab_comparison(models)

@@ -73,11 +73,11 @@ def test_the_shipped_study_shows_its_seeds(browser, app_url):
         page.get_by_role("heading", name="Traversals of shapes-sweep-b4").wait_for(
             timeout=60_000)
         # One standard deviation each way at each of the five betas, and a box per beta for
-        # each of the four scores.
+        # each of the eight panels (the ELBO and seven scores).
         page.wait_for_selector(".errorbar path.yerror", timeout=30_000)
         assert page.locator(".errorbar path.xerror").count() == 5
         assert page.locator(".errorbar path.yerror").count() == 5
-        assert page.locator(".boxlayer path.box").count() == 5 * 4
+        assert page.locator(".boxlayer path.box").count() == 5 * 8
         assert page.get_by_role("radio", name="median member (by MIG)").is_checked()
 
         before = page.locator("img").evaluate_all("imgs => imgs.map(i => i.src)")

@@ -9,7 +9,8 @@ from conftest import TINY_SWEEP as SWEEP
 from tiny_models import app_on, image_urls, use_tree
 
 from ui import lab
-from vae import checkpoints
+from ui.lab_charts import score_multiples
+from vae import checkpoints, sweep
 from vae.derived import disentanglement_metrics, evaluate_checkpoint
 from vae.disentanglement import dimension_roles
 
@@ -153,7 +154,7 @@ def test_a_study_groups_seeds_by_beta_with_a_seed_picker_error_bars_and_boxes(tr
     assert seed.options == ["median member (by MIG)", "seed 0", "seed 1"]
     specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "sd over seeds" in specs and '"error_x"' in specs
-    assert "Every seed's scores by " in specs
+    assert "Every score against " in specs and '"type":"box"' in specs
     assert any(h.value == "Seeds against β" for h in at.subheader)
     seed.set_value("seed 1").run()
     assert not at.exception
@@ -181,3 +182,25 @@ def test_the_reading_names_split_factors_and_what_changed_since_the_previous_bet
         "shape is no longer captured (at β = 1 z1 carried it).",
         "y is now carried by z3 (at β = 1 no dimension captured it).",
     ]
+
+
+def test_the_small_multiples_draw_each_scores_mean_over_seeds_and_its_seeds():
+    def row(beta, seed, mig, elbo):
+        return {"name": f"m-b{beta}-s{seed}", "beta": beta, "objective": "betavae",
+                "seed": seed, "mig": mig, "elbo": elbo}
+
+    rows = [row(1, 0, 0.1, -50.0), row(1, 1, 0.3, -52.0), row(4, 0, 0.6, -60.0),
+            row(4, 1, None, -61.0)]  # one MIG not computed yet
+    figure = score_multiples(rows, sweep.spread(rows, ("mig", "elbo")),
+                             {"elbo": "ELBO", "mig": "MIG"})
+    lines = {t["yaxis"]: t for t in figure["data"] if t["type"] == "scatter"}
+    assert lines["y"]["y"] == pytest.approx([-51.0, -60.5])  # the ELBO's panel comes first
+    assert lines["y2"]["y"] == pytest.approx([0.2, 0.6])
+    boxes = {t["yaxis"]: t for t in figure["data"] if t["type"] == "box"}
+    assert boxes["y2"]["y"] == [0.1, 0.3, 0.6] and boxes["y2"]["x"] == ["1", "1", "4"]
+    layout = figure["layout"]
+    assert layout["yaxis2"]["range"] == [0, 1.05] and "range" not in layout["yaxis"]
+    # One model a beta: the means are the models, and no boxes.
+    single = [r for r in rows if r["seed"] == 0]
+    figure = score_multiples(single, sweep.spread(single, ("mig", "elbo")), {"mig": "MIG"})
+    assert [t["type"] for t in figure["data"]] == ["scatter"]

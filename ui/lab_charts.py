@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 
 from ui.charts import figure_layout
+from vae.disentanglement import METRICS
 from vae.latent import dimension_name
 
 SELECTED = "#d62728"
@@ -21,6 +22,11 @@ def _score(value: float | None) -> str:
 
 def _beta(row: dict) -> str:
     return f"β = {row['beta']:g}" + (" TC" if row["objective"] == "betatcvae" else "")
+
+
+def _short_beta(row: dict) -> str:
+    """A beta as a small panel's tick label: '4', '12 TC'."""
+    return f"{row['beta']:g}" + (" TC" if row["objective"] == "betatcvae" else "")
 
 
 def _hover(r: dict) -> str:
@@ -75,23 +81,53 @@ def rate_distortion_plane(rows: list[dict], summary: list[dict], selected: str, 
         yaxis={"title": {"text": "distortion = −E[log p(x|z)] (nats)"}})}
 
 
-def score_boxes(rows: list[dict], scores: dict[str, str], *, large: bool = False) -> dict:
-    """Per beta, a box of each score (`scores`: key -> name) over the seeds, every seed a
-    point on it (hover names the model)."""
+def score_multiples(rows: list[dict], summary: list[dict], panels: dict[str, str], *,
+                    large: bool = False, columns: int = 4) -> dict:
+    """One small panel per score (`panels`: key -> title; scores run from 0 to 1, any other
+    key, such as the ELBO, on its own scale) against beta, so a class sees which scores agree:
+    the means over seeds joined in beta order (`summary`, sweep.spread's) and, where a beta
+    has several seeds, a box of them with every seed a point (hover names the model)."""
     rows = sorted(rows, key=lambda r: (r["beta"], r["objective"], r["seed"]))
-    data = []
-    for key, title in scores.items():
-        scored = [r for r in rows if r[key] is not None]
-        data.append({"type": "box", "name": title, "x": [_beta(r) for r in scored],
-                     "y": [r[key] for r in scored], "boxpoints": "all", "jitter": 0.3,
-                     "pointpos": 0, "text": [f"{r['name']} (seed {r['seed']})" for r in scored],
-                     "hovertemplate": f"{title}: %{{y:.2f}}<br>%{{text}}<extra></extra>"})
+    seeded = any(len(e["seeds"]) > 1 for e in summary)
+    grid = -(-len(panels) // columns)
+    gap_x, gap_y = 0.05, 0.22
+    width, height = (1 - gap_x * (columns - 1)) / columns, (1 - gap_y * (grid - 1)) / grid
+    data, axes, titles = [], {}, []
+    for i, (key, title) in enumerate(panels.items()):
+        n = "" if i == 0 else str(i + 1)
+        left = round((i % columns) * (width + gap_x), 4)
+        top = round(1 - (i // columns) * (height + gap_y), 4)
+        score = key in METRICS
+        axes[f"xaxis{n}"] = {"domain": [left, round(left + width, 4)], "anchor": f"y{n}",
+                             "type": "category", "tickangle": 0}
+        axes[f"yaxis{n}"] = {"domain": [round(top - height, 4), top], "anchor": f"x{n}",
+                             **({"range": [0, 1.05]} if score else {})}
+        titles.append({"text": f"<b>{title}</b> ↑", "x": left + width / 2, "y": top,
+                       "xref": "paper", "yref": "paper", "xanchor": "center",
+                       "yanchor": "bottom", "showarrow": False})
+        on = {"xaxis": f"x{n}", "yaxis": f"y{n}", "showlegend": False}
+        value = "%{y:.2f}" if score else "%{y:.1f} nats"
+        means = [e for e in summary if e[key]["mean"] is not None]
+        data.append({"type": "scatter", "mode": "lines+markers", **on,
+                     "x": [_short_beta(e) for e in means], "y": [e[key]["mean"] for e in means],
+                     "line": {"color": "#1f77b4"}, "marker": {"size": 7, "color": "#1f77b4"},
+                     "hovertemplate": f"{title} at β = %{{x}}: {value}"
+                                      f"{', mean of its seeds' if seeded else ''}"
+                                      "<extra></extra>"})
+        if seeded:
+            scored = [r for r in rows if r.get(key) is not None]
+            data.append({"type": "box", **on, "x": [_short_beta(r) for r in scored],
+                         "y": [r[key] for r in scored], "boxpoints": "all", "jitter": 0.3,
+                         "pointpos": 0, "fillcolor": "rgba(31, 119, 180, 0.1)",
+                         "line": {"color": "#9ecae1"}, "marker": {"color": "#1f77b4",
+                                                                   "opacity": 0.5},
+                         "text": [f"{r['name']} (seed {r['seed']})" for r in scored],
+                         "hovertemplate": f"{title}: {value}<br>%{{text}}<extra></extra>"})
+    what = ("the line joins the means over seeds, a box shows each β's seeds" if seeded
+            else "one model per β")
     return {"data": data, "layout": figure_layout(
-        "Every seed's scores by β (higher is better)", large, 420, boxmode="group",
-        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "left", "x": 0},
-        margin={"l": 70, "r": 30, "t": 60, "b": 110},
-        xaxis={"title": {"text": "β"}, "type": "category"},
-        yaxis={"title": {"text": "score"}, "range": [0, 1.05]})}
+        f"Every score against β, higher is better ({what})", large, 250 * grid,
+        margin={"l": 50, "r": 20, "t": 90, "b": 70}, annotations=titles, **axes)}
 
 
 def kl_split_bars(rows: list[dict], selected: str, *, large: bool = False) -> dict:

@@ -182,7 +182,7 @@ def rate_distortion(found: list[checkpoints.Checkpoint], *, compute: bool = True
     return rows
 
 
-def spread(rows: list[dict], keys: tuple[str, ...] = ("rate", "distortion", *METRICS)
+def spread(rows: list[dict], keys: tuple[str, ...] = ("rate", "distortion", "elbo", *METRICS)
            ) -> list[dict]:
     """Per beta and objective (in the rows' order): its seeds and, for each of `keys`, the
     mean, the standard deviation over seeds (0 for one seed) and the values, over the rows
