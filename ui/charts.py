@@ -67,44 +67,61 @@ def _grouped(changes: list[dict], gap: float) -> list[dict]:
     return groups
 
 
+# The training panels, top to bottom: (key, axis title, share of the height); each term on
+# an axis of its own, so the KL's few nats are not flattened under the ELBO's hundreds.
+PANELS = (("elbo", "ELBO: higher is better", 0.33),
+          ("recon", "reconstruction E[log p(x|z)]: higher is better", 0.19),
+          ("kl", "KL: the code's cost in nats, lower raises the ELBO", 0.19), ("beta", "β", 0.1))
+PANEL_GAP = 0.06
+KL_FLOOR = 1.0  # nats: the least height of the KL-per-dimension chart
+
+
 def training_curves(steps: list[dict], epochs: list[dict], beta_changes: list[dict], *,
                     total_steps: int = 0, large: bool = False) -> dict:
-    """Reconstruction term, KL and ELBO per step (β = 1 terms, docs/design.md §3) and
-    validation ELBO per epoch above; β below, with a dotted line across both where β was set
-    by hand."""
+    """Per step, each on its own axis: the ELBO (validation ELBO per epoch beside it), the
+    reconstruction term E[log p(x|z)] and the KL (β = 1 terms, docs/design.md §3), then β, with
+    a dotted line across all where β was set by hand."""
     points = _thin(steps)
     x = [r["step"] for r in points]
     width = 3 if large else 2
-    data = [{"type": "scatter", "mode": "lines", "x": x, "y": [r[key] for r in points],
-             "name": name, "line": {"color": COLORS[key], "width": width}}
-            for key, name in (("recon", "reconstruction E[log p(x|z)]"),
-                              ("kl", "KL(q(z|x) ‖ p(z))"), ("elbo", "ELBO = reconstruction − KL"))]
+    last = max(total_steps, x[-1] if x else 0, 1)
+    names = {"elbo": "ELBO = reconstruction − KL", "recon": "reconstruction E[log p(x|z)]",
+             "kl": "KL(q(z|x) ‖ p(z))", "beta": "β"}
+    data, axes, titles, top = [], {}, [], 1.0
+    for i, (key, title, share) in enumerate(PANELS):
+        n = "" if i == 0 else str(i + 1)
+        axes[f"yaxis{n}"] = {"anchor": "x", "domain": [round(top - share, 4), round(top, 4)]}
+        # Above its panel, level: a rotated axis title was longer than the panel is high.
+        titles.append({"text": f"<b>{title}</b>", "x": 0, "y": 1, "xref": "paper",
+                       "yref": f"y{n} domain", "xanchor": "left", "yanchor": "bottom",
+                       "showarrow": False})
+        top -= share + PANEL_GAP
+        data.append({"type": "scatter", "mode": "lines", "x": x, "y": [r[key] for r in points],
+                     "name": names[key], "yaxis": f"y{n}", "showlegend": key != "beta",
+                     "line": {"color": COLORS[key], "width": width,
+                              **({"shape": "hv"} if key == "beta" else {})}})
     if epochs:
         data.append({"type": "scatter", "mode": "markers", "name": "validation ELBO",
                      "x": [e["step"] for e in epochs], "y": [e["val_elbo"] for e in epochs],
                      "marker": {"color": COLORS["val"], "size": 10 if large else 7,
                                 "symbol": "diamond"}})
+    beta_axis = f"yaxis{len(PANELS)}"
     betas = [r["beta"] for r in points]
-    data.append({"type": "scatter", "mode": "lines", "x": x, "y": betas, "name": "β",
-                 "yaxis": "y2", "showlegend": False,
-                 "line": {"color": COLORS["beta"], "width": width, "shape": "hv"}})
-    last = max(total_steps, x[-1] if x else 0, 1)
+    axes[beta_axis]["range"] = [0, 1.2 * max([*betas, *(c["beta"] for c in beta_changes), 1e-3])]
     shapes = [{"type": "line", "x0": c["step"], "x1": c["step"], "xref": "x", "y0": 0,
                "y1": 1, "yref": "paper", "line": {"color": "#444", "dash": "dot", "width": 1}}
               for c in beta_changes]
     # One label per burst of changes (a slider moved key by key), spaced so labels never meet.
-    labels = [{"x": c["step"], "y": 1, "xref": "x", "yref": "y2 domain", "yanchor": "top",
-               "xanchor": "left", "showarrow": False, "text": f" β set to {c['beta']:g}"}
+    labels = [{"x": c["step"], "y": 1, "xref": "x", "yref": f"y{len(PANELS)} domain",
+               "yanchor": "top", "xanchor": "left", "showarrow": False,
+               "text": f" β set to {c['beta']:g}"}
               for c in _grouped(beta_changes, LABEL_GAP * last)]
-    top = max([*betas, *(c["beta"] for c in beta_changes), 1e-3])
     layout = figure_layout(
-        "Training curves (β = 1 terms; higher is better)", large, 460,
-        xaxis={"title": {"text": "training step"}, "range": [0, last], "anchor": "y2"},
-        yaxis={"title": {"text": "nats per example"}, "domain": [0.32, 1], "anchor": "x"},
-        yaxis2={"title": {"text": "β"}, "domain": [0, 0.22], "anchor": "x",
-                "range": [0, 1.2 * top]},
-        shapes=shapes, annotations=labels)
-    layout["legend"] = {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0,
+        "Training curves (β = 1 terms, nats)", large, 600,
+        xaxis={"title": {"text": "training step"}, "range": [0, last],
+               "anchor": f"y{len(PANELS)}"},
+        shapes=shapes, annotations=titles + labels, **axes)
+    layout["legend"] = {"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0,
                         "xanchor": "left"}
     layout["margin"] = {**layout["margin"], "b": 110}
     return {"data": data, "layout": layout}
@@ -124,7 +141,9 @@ def kl_bars(kl_per_dim: list[float], active: set[int], *, large: bool = False) -
         "KL per latent dimension (validation)", large, 340, barmode="overlay", showlegend=True,
         xaxis={"title": {"text": "latent dimension"}, "type": "category",
                "categoryorder": "array", "categoryarray": order},
-        yaxis={"title": {"text": "KL (nats)"}, "rangemode": "tozero"})}
+        # At least 0 to KL_FLOOR nats: a collapsed code's few thousandths stay flat, as they are.
+        yaxis={"title": {"text": "KL (nats)"},
+               "range": [0, max(KL_FLOOR, 1.1 * max(kl_per_dim, default=0))]})}
 
 
 def latent_map(points: np.ndarray, labels: np.ndarray | None, class_names: list[str],
