@@ -150,3 +150,18 @@ def test_worker_dies_with_its_server_and_the_job_shows_interrupted(tmp_path):
         assert job.status == "interrupted" and "before it saved anything" in job.message
     finally:
         restarted.shutdown()
+
+
+def test_a_beta_moved_key_by_key_is_recorded_once(manager):
+    job = manager.submit(SPEC, "keys")
+    wait_for(lambda: job.step > 0)
+    manager.set_pace(job.id, 40)  # slow enough that the run outlasts the keys
+    for beta in (1.5, 2.0, 2.5, 3.0):  # four key presses, 0.1 s apart
+        manager.set_beta(job.id, beta)
+        time.sleep(0.1)
+    assert job.beta_changes == []  # still settling
+    wait_for(lambda: job.beta_changes)
+    time.sleep(1.0)
+    assert [c["beta"] for c in job.beta_changes] == [3.0] and job.beta == 3.0
+    manager.stop(job.id)
+    manager.wait(job.id, timeout=20)

@@ -152,8 +152,12 @@ def queue(jobs: list[Job]) -> None:
 
 
 # ---- controls -------------------------------------------------------------------------------
+@st.fragment
 def controls(job: Job) -> None:
-    """Pause / resume, stop, β and pace for an active job (checked again in `control`)."""
+    """Pause / resume, stop, β and pace for an active job (checked again in `control`). A
+    fragment: a β moved key by key reruns these controls alone, so each press reaches the
+    manager at once instead of behind a rerun of the whole page and its charts."""
+    notice()
     allowed = may_control(job)
     if not allowed:
         st.caption("This job belongs to another session: only its owner, or the teacher "

@@ -12,6 +12,7 @@ the save would have written, so `save_again` can write it once the cause is fixe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -31,6 +32,8 @@ from vae.runner import RunSpec, write_error
 ACTIVE = ("queued", "running", "paused")
 MAX_KEPT_STEPS = 4000
 SPEED_WINDOW_S = 10.0
+# A beta change is sent once no newer one came for this long (docs/design.md §2).
+BETA_SETTLE_S = 0.5
 
 
 class JobError(RuntimeError):
@@ -102,6 +105,7 @@ class JobManager:
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
         self._procs: dict[str, tuple[mp.process.BaseProcess, Connection]] = {}
+        self._pending_betas: dict[str, tuple[float, float]] = {}  # job -> (when due, beta)
         self._closing = threading.Event()
         self._load_records()
         self._pump = threading.Thread(target=self._pump_events, name="job-events", daemon=True)
@@ -152,9 +156,13 @@ class JobManager:
         self._command(job_id, ("resume",), "running")
 
     def set_beta(self, job_id: str, beta: float) -> None:
+        """Set beta from the next step on, once it has rested BETA_SETTLE_S: a slider moved
+        key by key sends every value on its way, and the run should record the last alone."""
         if not beta >= 0:
             raise JobError("beta must be a number >= 0.")
-        self._command(job_id, ("beta", float(beta)))
+        with self._lock:
+            self._controllable(job_id)
+            self._pending_betas[job_id] = (time.monotonic() + BETA_SETTLE_S, float(beta))
 
     def set_pace(self, job_id: str, steps_per_second: float) -> None:
         """Limit a job to this many steps a second (0 = as fast as it goes)."""
@@ -228,11 +236,15 @@ class JobManager:
         self._drain()
 
     # ---- internals ----------------------------------------------------------------------
+    def _controllable(self, job_id: str) -> Job:
+        job = self.get(job_id)
+        if job.status not in ("running", "paused") or job_id not in self._procs:
+            raise JobError(f"Job '{job.name}' is {job.status}, so it cannot take that.")
+        return job
+
     def _command(self, job_id: str, command: tuple, status: str | None = None) -> None:
         with self._lock:
-            job = self.get(job_id)
-            if job.status not in ("running", "paused") or job_id not in self._procs:
-                raise JobError(f"Job '{job.name}' is {job.status}, so it cannot take that.")
+            job = self._controllable(job_id)
             self._procs[job_id][1].send(command)
             if status:
                 job.status = status
@@ -264,7 +276,16 @@ class JobManager:
             with self._lock:
                 if event:
                     self._handle(*event)
+                self._send_settled_betas()
                 self._reap()
+
+    def _send_settled_betas(self) -> None:
+        now = time.monotonic()
+        for job_id, (due, beta) in list(self._pending_betas.items()):
+            if due <= now:
+                del self._pending_betas[job_id]
+                with contextlib.suppress(JobError):  # it ended meanwhile: nothing to change
+                    self._command(job_id, ("beta", beta))
 
     def _drain(self) -> None:
         with self._lock:
