@@ -33,6 +33,13 @@ def follow_rename(old: str, new: str) -> None:
         session.select_model(new)
 
 
+def ended_beta(beta: float, changes: list[dict]) -> str:
+    """The beta a run ended with, and when it was set if by hand mid-run."""
+    if not changes:
+        return f"{beta:g}"
+    return f"{changes[-1]['beta']:g} (set at step {changes[-1]['step']}; started at {beta:g})"
+
+
 def may_change(ckpt: checkpoints.Checkpoint) -> bool:
     """Whether this session may rename or delete the model now; if not, says why. Checked
     where the action happens: hiding a button is no protection."""
@@ -119,7 +126,7 @@ for c in models:
         "Model": f"{kind_label(cfg['model']['num_classes'])} · "
                  f"{cfg['model']['arch'].upper()}",
         "Latent dim": cfg["model"]["latent_dim"],
-        "β": cfg["train"]["beta"],
+        "β": ended_beta(cfg["train"]["beta"], c.history.get("beta_changes", [])),
         "Test ELBO": f"{metrics['elbo']:.2f}" if metrics else NOT_MEASURED,
         "Epochs": len(c.history.get("epochs", [])),
         "Can continue training": "yes" if c.resumable else "no",

@@ -1,6 +1,8 @@
 """The Models page in AppTest: the list, rename, delete with confirmation, the teacher
 password, shipped models protected, continue training, import refusals."""
 
+import json
+
 import pytest
 import reliability
 from streamlit.testing.v1 import AppTest
@@ -36,7 +38,7 @@ def test_the_list_shows_every_model_with_its_numbers(tree):
     assert list(table["Name"]) == [SHIPPED, "tiny-cvae", "tiny-vae-2d", "tiny-vae-4d"]
     row = table.set_index("Name").loc["tiny-vae-2d"]
     assert (row["Source"], row["Dataset"], row["Latent dim"], row["β"]) == (
-        "trained here", "digits", 2, 1.0)
+        "trained here", "digits", 2, "1")
     assert row["Can continue training"] == "yes"
     # Measuring takes minutes for a big model: only on demand.
     assert (table["Test ELBO"] == "not measured yet").all()
@@ -184,3 +186,15 @@ def test_a_model_too_big_to_import_says_so_instead_of_a_download(tree, monkeypat
     assert not at.get("download_button")
     assert any("more than the 0 MB that import accepts; export a slim copy" in i.value
                for i in at.info), [i.value for i in at.info]
+
+
+def test_the_list_shows_the_beta_a_run_ended_with_when_it_was_changed_mid_run(tree):
+    root, _ = tree
+    ckpt = checkpoints.load(root / "runs" / "tiny-vae-2d")
+    history = ckpt.history | {"beta_changes": [{"step": 12, "beta": 2.5},
+                                               {"step": 30, "beta": 4.0}]}
+    (ckpt.version / "history.json").write_text(json.dumps(history))
+    at = page_alone("pages/models.py", "tiny-vae-4d")
+    table = at.dataframe[0].value.set_index("Name")
+    assert table.loc["tiny-vae-2d"]["β"] == "4 (set at step 30; started at 1)"
+    assert table.loc["tiny-vae-4d"]["β"] == "1"
