@@ -34,3 +34,10 @@ def test_elbo_reconstruction_and_kl_each_get_an_axis_with_their_direction():
 def test_the_kl_bars_keep_a_one_nat_floor(kl, top):
     figure = charts.kl_bars(kl, {1})
     assert figure["layout"]["yaxis"]["range"] == pytest.approx([0, top])
+
+
+def test_classes_differ_in_shape_as_well_as_colour():
+    ten = [charts.class_marker(k) for k in range(10)]
+    assert len({m["color"] for m in ten}) == len({m["symbol"] for m in ten}) == 10
+    many = [charts.class_marker(k) for k in range(40)]  # past ten, the pairs still differ
+    assert len({(m["color"], m["symbol"]) for m in many}) == 40

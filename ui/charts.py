@@ -19,8 +19,18 @@ MAX_POINTS = 600
 LABEL_GAP = 0.2  # of the step axis: about the width of a "β set to 1.5" label
 COLORS = {"recon": "#1f77b4", "kl": "#ff7f0e", "elbo": "#2ca02c", "val": "#145214",
           "beta": "#555555", "active": "#1f77b4", "unused": "#c7c7c7"}
-CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                "#7f7f7f", "#bcbd22", "#17becf"]
+# Ten classes told apart without relying on hue alone: Paul Tol's colour-blind safe "muted"
+# scheme (its nine colours, then dark grey) and a marker shape per class as a second channel.
+CLASS_COLORS = ["#332288", "#CC6677", "#117733", "#DDCC77", "#88CCEE", "#882255", "#44AA99",
+                "#999933", "#AA4499", "#4D4D4D"]
+CLASS_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "x",
+                 "star", "pentagon", "hexagon"]
+
+
+def class_marker(k: int) -> dict:
+    """Class k's colour and shape (they repeat, offset, past ten classes)."""
+    return {"color": CLASS_COLORS[k % len(CLASS_COLORS)],
+            "symbol": CLASS_SYMBOLS[(k + k // len(CLASS_COLORS)) % len(CLASS_SYMBOLS)]}
 
 
 def _light_template() -> dict:
@@ -159,7 +169,7 @@ def latent_map(points: np.ndarray, labels: np.ndarray | None, class_names: list[
         data.append({"type": "scattergl", "mode": "markers", "name": name,
                      "x": points[index, 0].tolist(), "y": points[index, 1].tolist(),
                      "marker": {"size": 8 if large else 6, "opacity": 0.8,
-                                "color": CLASS_COLORS[(k or 0) % len(CLASS_COLORS)]}})
+                                **class_marker(k or 0)}})
     axis_range = None if extent is None else [-extent, extent]
     layout = figure_layout("Latent map of validation images", large, 420,
                      xaxis={"title": {"text": axis_titles[0]}, "range": axis_range},

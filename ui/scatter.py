@@ -6,7 +6,8 @@ import html
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
+
+from ui.charts import class_marker
 
 # Above this many points the browser draws with WebGL: SVG gets sluggish.
 WEBGL_FROM = 1500
@@ -27,7 +28,6 @@ def latent_map(coords: np.ndarray, axes: tuple[str, str], *, groups: np.ndarray 
     font = {"size": 22 if large else 15}
     fig = go.Figure()
     if groups is not None:
-        palette = qualitative.Plotly if len(group_names) <= 10 else qualitative.Alphabet
         for k, name in enumerate(group_names):
             members = index[groups == k]
             if not len(members):
@@ -36,7 +36,7 @@ def latent_map(coords: np.ndarray, axes: tuple[str, str], *, groups: np.ndarray 
             label = html.escape(str(name))
             fig.add_trace(scatter(
                 x=coords[members, 0], y=coords[members, 1], mode="markers", name=label,
-                customdata=members, marker={"size": size, "color": palette[k % len(palette)]},
+                customdata=members, marker={"size": size, **class_marker(k)},
                 hovertemplate=f"#%{{customdata}} · {label}<extra></extra>"))
     else:
         marker = {"size": size}
