@@ -1,10 +1,14 @@
 """The Disentangle page in a real server and headless Chromium: metrics arrive from the
 background workers, the β slider moves the traversals, and A/B follows a new model B; the
-shipped study shows its seeds."""
+shipped study shows its seeds, and the A/B export downloads ready for a slide."""
 
+import numpy as np
 import pytest
 from conftest import open_page, page_errors, serving, wait_idle
+from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from vae.images import INK
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -91,5 +95,18 @@ def test_the_shipped_study_shows_its_seeds(browser, app_url):
         assert page.locator("img").evaluate_all("imgs => imgs.map(i => i.src)") != before
         assert page.get_by_text("Seeds against β").is_visible()
         assert page_errors(page) == []
+
+        # The A/B export, ready for a slide: the rows after a label column, A and B apart.
+        pictures = {}
+        for label in ("Download traversals (PNG)", "Download animation (GIF)"):
+            with page.expect_download(timeout=90_000) as download:
+                page.get_by_role("button", name=label).click()
+            pictures[label] = Image.open(download.value.path())
+        png, gif = pictures.values()
+        row = 7 * (32 + 1) * 4  # seven 32-pixel images, gutters, 4x: the bare rows' width
+        assert png.format == "PNG" and png.width > row
+        assert any((np.asarray(png.convert("RGB"))[y] == INK).all() for y in range(png.height))
+        assert gif.format == "GIF" and gif.n_frames == 2 * 7 - 2  # forth and back
+        assert gif.width > 2 * (32 + 1) * 4  # A and B side by side, with their labels
     finally:
         page.close()

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
 from ui import render, session, state
 from ui.latent_views import traversal_images, traversal_rows
 from vae import checkpoints, sweep
 from vae.derived import cached_metrics
 from vae.disentanglement import METRICS
-from vae.images import gif_bytes, png_bytes
+from vae.images import frames_gif, png_of, slide
 from vae.jobs import JobError
 from vae.latent import dimension_name
 from vae.runner import RunSpec
@@ -170,37 +171,39 @@ def ab_comparison(models: list[checkpoints.Checkpoint]) -> None:
     def top_dims(ckpt: checkpoints.Checkpoint) -> list[int]:
         return dims_by_kl(state.test_evaluation(str(ckpt.path), ckpt.key)["kl_per_dim"])
 
-    grids = []
+    panels = []
     for column, ckpt, tag in zip(st.columns(2), (a, b), "AB", strict=True):
         model, _ = state.load(ckpt.path)
         state.request_metrics(ckpt)  # for the row labels; they appear once computed
         z = state.encodings(str(ckpt.path), ckpt.key)["mu"][index]
         dims = [j for j in top_dims(a if same else ckpt) if j < len(z)][:rows]
         metrics = cached_metrics(ckpt)
+        labels = [dimension_label(metrics, j) for j in dims]
         with column:
             st.subheader(f"{tag}: {render.escape(ckpt.name)}")  # a name is user text
             traversal_rows(model, z, dims, width=420, values=values, fixed="at the input's code",
-                           names=[dimension_label(metrics, j) for j in dims])
-        grids.append(traversal_images(model, z, dims, values=values))
-    _downloads(grids, f"{a.name}-vs-{b.name}")
+                           names=labels)
+        panels.append((f"{tag}: {ckpt.name}", traversal_images(model, z, dims, values=values),
+                       labels))
+    _downloads(panels, f"{a.name}-vs-{b.name}")
 
 
-def _downloads(grids: list[np.ndarray], stem: str) -> None:
-    """The A/B traversal as one PNG (A's rows above B's) and as an animated GIF whose frames
-    move every row's dimension together, A on the left and B on the right."""
-    height = max(len(g) for g in grids) // AB_STEPS
-    padded = [np.concatenate([g, np.ones((height * AB_STEPS - len(g), *g.shape[1:]), g.dtype)])
-              for g in grids]
-    steps = [p.reshape(height, AB_STEPS, *p.shape[1:]) for p in padded]  # (rows, steps, C, H, W)
-    frames = np.stack([np.concatenate([np.concatenate(list(s[:, t]), axis=-2) for s in steps],
-                                      axis=-1) for t in range(AB_STEPS)])
+def _downloads(panels: list[tuple[str, np.ndarray, list[str]]], stem: str) -> None:
+    """The A/B traversal ready for a slide, each model under its name and each row after its
+    dimension's label: one PNG (A's rows above B's, a rule between) and an animated GIF whose
+    frames move every row's dimension together, A on the left and B on the right."""
+
+    def frame(t: int) -> Image.Image:
+        return slide([(title, images.reshape(-1, AB_STEPS, *images.shape[1:])[:, t], labels)
+                      for title, images, labels in panels], 1, scale=DOWNLOAD_SCALE,
+                     across=True)
+
     buttons = st.container(horizontal=True)
     render.download_button(buttons, "Download traversals (PNG)", icon=":material/download:",
-                           data=lambda: png_bytes(np.concatenate(grids), AB_STEPS,
-                                                  DOWNLOAD_SCALE),
+                           data=lambda: png_of(slide(panels, AB_STEPS, scale=DOWNLOAD_SCALE)),
                            file_name=f"{stem}.png", mime="image/png")
     render.download_button(buttons, "Download animation (GIF)", icon=":material/movie:",
-                           data=lambda: gif_bytes(frames, DOWNLOAD_SCALE),
+                           data=lambda: frames_gif([frame(t) for t in range(AB_STEPS)]),
                            file_name=f"{stem}.gif", mime="image/gif")
 
 
