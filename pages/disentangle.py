@@ -28,9 +28,7 @@ render.explain(
     "blurrier reconstructions. The **β slider** steps through models trained alike but for β; "
     "the **rate–distortion plane** shows the price; the **heatmap** shows which factor each "
     "dimension carries (mutual information over the factor's entropy: 1 = the dimension "
-    "determines the factor). **MIG** is the gap between the two dimensions that know a factor "
-    "best, averaged over factors: high when each factor has one dimension of its own. Every "
-    "score runs from 0 to 1, higher being better:\n\n"
+    "determines the factor). Every score runs from 0 to 1, higher being better:\n\n"
     + "\n".join(f"- **{METRICS[key]}**: {text}" for key, text in lab.SCORE_MEANINGS.items()),
     r"\mathcal{L}_\beta = \mathbb{E}_{q}[\log p(x\mid z)] - \beta\,\mathrm{KL}(q(z\mid x)\,"
     r"\Vert\,p(z)),\qquad \overline{\mathrm{KL}} = I(x;z) + \mathrm{TC}(z) + "
@@ -121,9 +119,9 @@ else:
     if len(groups) < len(members):  # seeds: can they tell two betas apart, score by score?
         st.subheader("Seeds against β")
         lines = sweep.seed_spread_readings(summary, SPREAD_SCORES)
-        for line in lines or ["Every score's seeds lie closer together than the next β's "
-                              "mean: the differences between β values stand out of the "
-                              "seeds' spread."]:
+        for line in lines or ["At every two neighbouring β values, each score's means differ "
+                              "by more than either β's seeds spread: the differences between "
+                              "β values stand out of the seeds' spread."]:
             st.text(line)
 
 st.header("A/B comparison")

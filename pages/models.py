@@ -33,11 +33,11 @@ def follow_rename(old: str, new: str) -> None:
         session.select_model(new)
 
 
-def ended_beta(beta: float, changes: list[dict]) -> str:
-    """The beta a run ended with, and when it was set if by hand mid-run."""
+def set_by_hand(beta: float, changes: list[dict]) -> str:
+    """When a run's last beta was set by hand mid-run, and what its config said."""
     if not changes:
-        return f"{beta:g}"
-    return f"{changes[-1]['beta']:g} (set at step {changes[-1]['step']}; started at {beta:g})"
+        return ""
+    return f"at step {changes[-1]['step']} (configured {beta:g})"
 
 
 def may_change(ckpt: checkpoints.Checkpoint) -> bool:
@@ -126,7 +126,10 @@ for c in models:
         "Model": f"{kind_label(cfg['model']['num_classes'])} · "
                  f"{cfg['model']['arch'].upper()}",
         "Latent dim": cfg["model"]["latent_dim"],
-        "β": ended_beta(cfg["train"]["beta"], c.history.get("beta_changes", [])),
+        # The beta it ended with: one set by hand mid-run replaced the configured one.
+        "β": (changes[-1]["beta"] if (changes := c.history.get("beta_changes")) else
+              cfg["train"]["beta"]),
+        "β set by hand": set_by_hand(cfg["train"]["beta"], changes or []),
         "Test ELBO": f"{metrics['elbo']:.2f}" if metrics else NOT_MEASURED,
         "Epochs": len(c.history.get("epochs", [])),
         "Can continue training": "yes" if c.resumable else "no",

@@ -103,10 +103,12 @@ def test_the_shipped_study_shows_its_seeds(browser, app_url):
                 page.get_by_role("button", name=label).click()
             pictures[label] = Image.open(download.value.path())
         png, gif = pictures.values()
-        row = 7 * (32 + 1) * 4  # seven 32-pixel images, gutters, 4x: the bare rows' width
-        assert png.format == "PNG" and png.width > row
+        # The bare rows at 4x: seven 32-pixel images with 1-pixel gutters, or one in a frame.
+        row, column = (7 * (32 + 1) + 1) * 4, (32 + 2) * 4
+        label = 24  # the narrowest label column: "z1" and its margins, at 4x
+        assert png.format == "PNG" and png.width >= row + label
         assert any((np.asarray(png.convert("RGB"))[y] == INK).all() for y in range(png.height))
         assert gif.format == "GIF" and gif.n_frames == 2 * 7 - 2  # forth and back
-        assert gif.width > 2 * (32 + 1) * 4  # A and B side by side, with their labels
+        assert gif.width >= 2 * (column + label)  # A and B side by side, each labelled
     finally:
         page.close()

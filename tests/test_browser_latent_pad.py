@@ -184,7 +184,7 @@ def test_the_native_sliders_remain_as_a_switch(browser, url):
 
 def test_a_2d_models_pad_moves_the_code_the_way_the_manifold_draws_it(browser, url):
     # The manifold beside the pad puts z1 across and z2 up (tests/test_page_explore.py reads
-    # its axes): the pad does too, so a drag to the right moves z1 alone, up.
+    # its axes): the pad does too, so a drag to the right raises z1 and leaves z2.
     page = pad_page(browser, url, "digits-vae-2d")
     try:
         across, up = page.locator(".lp-axes select").all()

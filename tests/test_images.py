@@ -18,9 +18,12 @@ def test_a_slide_names_each_panel_labels_each_row_and_rules_them_apart():
     picture = np.asarray(slide([a, b], 3, scale=4))
     bare = np.asarray(slide([(" ", a[1], [""] * 2)], 3, scale=4))  # no words
     top = picture[:len(bare)]
-    # The words are ink where the wordless slide is white: the title band and the row labels.
-    left = slice(0, picture.shape[1] - 3 * (8 + 1) * 4)
-    assert (top[:28, left] < 128).any() and not (bare[:28, :bare.shape[1] // 4] < 128).any()
+    # The words are ink where the wordless slide is white: the title band, and each row's
+    # label in the column left of its images (rows of 8 + 1 pixels at 4x, below the band).
+    band, row, gutter = 28, 9 * 4, picture.shape[1] - (3 * 9 + 1) * 4
+    assert (top[:band] < 128).any() and not (bare[:band] < 128).any()
+    for r in range(2):
+        assert (top[band + r * row:band + (r + 1) * row, :gutter] < 128).any()
     rule = [y for y in range(len(picture)) if (picture[y] == INK).all()]
     assert len(rule) == RULE  # one dark rule, across the whole width, between A and B
     # B sits below the rule with its own title: changing it changes only what is below.

@@ -12,7 +12,7 @@ import time
 import pytest
 import reliability
 
-from vae import checkpoints
+from vae import checkpoints, jobs
 from vae.jobs import JobError, JobManager
 from vae.processes import pid_alive
 from vae.runner import RunSpec
@@ -152,7 +152,9 @@ def test_worker_dies_with_its_server_and_the_job_shows_interrupted(tmp_path):
         restarted.shutdown()
 
 
-def test_a_beta_moved_key_by_key_is_recorded_once(manager):
+def test_a_beta_moved_key_by_key_is_recorded_once(manager, monkeypatch):
+    # A longer rest than the app's, so that a loaded machine's slow sleeps stay inside it.
+    monkeypatch.setattr(jobs, "BETA_SETTLE_S", 2.0)
     job = manager.submit(SPEC, "keys")
     wait_for(lambda: job.step > 0)
     manager.set_pace(job.id, 40)  # slow enough that the run outlasts the keys
@@ -163,5 +165,9 @@ def test_a_beta_moved_key_by_key_is_recorded_once(manager):
     wait_for(lambda: job.beta_changes)
     time.sleep(1.0)
     assert [c["beta"] for c in job.beta_changes] == [3.0] and job.beta == 3.0
+    # A beta asked for just before Stop is not lost with the wait: the saved run has it.
+    manager.set_beta(job.id, 0.5)
     manager.stop(job.id)
     manager.wait(job.id, timeout=20)
+    changes = checkpoints.load(manager.root / "keys").history["beta_changes"]
+    assert [c["beta"] for c in changes] == [3.0, 0.5]

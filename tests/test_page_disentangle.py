@@ -169,19 +169,21 @@ def test_the_reading_names_split_factors_and_what_changed_since_the_previous_bet
         return json.loads(json.dumps({"factor_names": ["shape", "x", "y"], "mi_matrix": matrix,
                                       "roles": dimension_roles(np.asarray(matrix))}))
 
-    # x lives in z1 and z2, y in z3; nothing knows shape.
-    now = metrics([[0.1, 0.8, 0.0], [0.0, 0.3, 0.05], [0.02, 0.0, 0.6], [0.0, 0.0, 0.0]])
+    # x lives mostly in z1 (some in z2), y is split over z3 and z4, nothing knows shape.
+    now = metrics([[0.1, 0.8, 0.0], [0.0, 0.3, 0.05], [0.02, 0.0, 0.35], [0.0, 0.0, 0.3]])
     # At the previous beta z1 knew shape, z3 x, and nothing y.
     then = metrics([[0.5, 0.1, 0.0], [0.0, 0.0, 0.1], [0.0, 0.9, 0.0]])
     assert lab.plain_reading(now, [2, 0, 1, 3], ("β = 1", then)) == [
-        "Dimension z3 mostly encodes y (0.60 of y's entropy).",
+        "Dimension z3 carries some of y (0.35 of y's entropy).",
         "Dimension z1 mostly encodes x (0.80 of x's entropy).",
         "Dimension z2 carries some of x (0.30 of x's entropy).",
-        "x is split over z1 and z2: no single dimension holds it.",
-        "No dimension captures shape.",
-        "shape is no longer captured (at β = 1 z1 carried it).",
-        "y is now carried by z3 (at β = 1 no dimension captured it).",
+        "Dimension z4 carries some of y (0.30 of y's entropy).",
+        "Y is split over z3 and z4: no single dimension holds most of it.",
+        "No dimension captures shape any more (at β = 1, z1 carried it).",
+        "Y is now carried by z3 and z4 (at β = 1, no dimension captured it).",
     ]
+    # A factor no dimension carries at either beta is said once, with no change.
+    assert lab.plain_reading(then, [0, 2, 1], ("β = 1", then))[-1] == "No dimension captures y."
 
 
 def test_the_small_multiples_draw_each_scores_mean_over_seeds_and_its_seeds():

@@ -38,7 +38,7 @@ def test_the_list_shows_every_model_with_its_numbers(tree):
     assert list(table["Name"]) == [SHIPPED, "tiny-cvae", "tiny-vae-2d", "tiny-vae-4d"]
     row = table.set_index("Name").loc["tiny-vae-2d"]
     assert (row["Source"], row["Dataset"], row["Latent dim"], row["β"]) == (
-        "trained here", "digits", 2, "1")
+        "trained here", "digits", 2, 1.0)
     assert row["Can continue training"] == "yes"
     # Measuring takes minutes for a big model: only on demand.
     assert (table["Test ELBO"] == "not measured yet").all()
@@ -196,5 +196,6 @@ def test_the_list_shows_the_beta_a_run_ended_with_when_it_was_changed_mid_run(tr
     (ckpt.version / "history.json").write_text(json.dumps(history))
     at = page_alone("pages/models.py", "tiny-vae-4d")
     table = at.dataframe[0].value.set_index("Name")
-    assert table.loc["tiny-vae-2d"]["β"] == "4 (set at step 30; started at 1)"
-    assert table.loc["tiny-vae-4d"]["β"] == "1"
+    assert table.loc["tiny-vae-2d"]["β"] == 4.0
+    assert table.loc["tiny-vae-2d"]["β set by hand"] == "at step 30 (configured 1)"
+    assert (table.loc["tiny-vae-4d"]["β"], table.loc["tiny-vae-4d"]["β set by hand"]) == (1.0, "")

@@ -137,7 +137,7 @@ def test_encodings_csv_has_index_label_codes_and_map_columns():
     mu = codes(4, (1.0, 2.0, 3.0))
     maps = {"pca": np.arange(8).reshape(4, 2).astype(np.float32)}
     rows = list(csv.reader(io.StringIO(projection.encodings_csv(mu, list("abcd"), maps))))
-    assert rows[0] == ["index", "label", "mu_0", "mu_1", "mu_2", "pca_x", "pca_y"]
+    assert rows[0] == ["index", "label", "mu_z1", "mu_z2", "mu_z3", "pca_x", "pca_y"]
     assert len(rows) == 5 and rows[2][:2] == ["1", "b"] and rows[2][-2:] == ["2", "3"]
     assert float(rows[3][3]) == pytest.approx(float(mu[2, 1]), rel=1e-5)
 

@@ -184,7 +184,7 @@ def test_the_study_table_is_the_spread_of_its_seeds():
     assert len(readings) == 4 and all(line.count(" against ") == 4 for line in readings)
     spread, means = re.search(rf"\(for MIG, β = 4 against 8: seeds spread over ({NUMBER}), "
                               rf"means ({NUMBER}) apart\)", text).groups()
-    assert f"β = 4 against 8 (seeds spread over {spread}, means {means} apart)" in readings[0]
+    assert f"β = 4 against 8: seeds spread over {spread}, means {means} apart" in readings[0]
     apart = re.search(rf"lie ({NUMBER}) MIG apart, further than any β's seeds spread", text)
     gap = summary[-1]["mig"]["mean"] - summary[0]["mig"]["mean"]
     assert agrees(apart.group(1), gap)

@@ -11,7 +11,7 @@ from ui import render, session, state
 from ui.latent_views import traversal_images, traversal_rows
 from vae import checkpoints, sweep
 from vae.derived import cached_metrics
-from vae.disentanglement import METRICS
+from vae.disentanglement import METRICS, ROLE_THRESHOLD
 from vae.images import frames_gif, png_of, slide
 from vae.jobs import JobError
 from vae.latent import dimension_name
@@ -61,41 +61,45 @@ SCORE_MEANINGS = {
                            "images they did not train on.",
 }
 SCORE_RANGE = "score (0 to 1, higher is better)"
+MOSTLY = 0.5  # the share of a factor's entropy a dimension "mostly encodes"
 
 
 def plain_reading(metrics: dict, dims: list[int],
                   before: tuple[str, dict] | None = None) -> list[str]:
     """The MI matrix in sentences, dimensions in KL order: what each dimension encodes, which
-    factors are split over several dimensions or captured by none, and, given `before` (the
-    previous beta's label and metrics), which factors became captured or stopped being."""
+    factors are split over several dimensions (none holding most of it) or carried by none,
+    and, given `before` (the previous beta's label and metrics), which factors that one did
+    not carry, or did."""
     names, matrix = metrics["factor_names"], np.asarray(metrics["mi_matrix"])
     lines = [f"Dimension {dimension_name(j)} "
-             f"{'mostly encodes' if matrix[j].max() >= 0.5 else 'carries some of'} {role} "
+             f"{'mostly encodes' if matrix[j].max() >= MOSTLY else 'carries some of'} {role} "
              f"({matrix[j].max():.2f} of {role}'s entropy)."
              for j in dims if (role := _role(metrics, j))]
     for k, name in enumerate(names):
-        carriers = _carriers(metrics, k, dims)
-        if len(carriers) > 1:
-            lines.append(f"{name} is split over {_listed(carriers)}: no single dimension "
-                         "holds it.")
-    lines += [f"No dimension captures {names[k]}." for k in metrics["roles"]["uncaptured"]]
-    if before is not None:
-        label, earlier = before
-        for k, name in enumerate(names):
-            now, then = _carriers(metrics, k, dims), _carriers(earlier, k)
-            if now and not then:
-                lines.append(f"{name} is now carried by {_listed(now)} (at {label} no "
-                             "dimension captured it).")
-            elif then and not now:
-                lines.append(f"{name} is no longer captured (at {label} "
-                             f"{_listed(then)} carried it).")
+        carriers = _carriers(matrix, k, dims)
+        if len(carriers) > 1 and matrix[:, k].max() < MOSTLY:
+            lines.append(f"{_capital(name)} is split over {_listed(carriers)}: no single "
+                         "dimension holds most of it.")
+    earlier = None if before is None else np.asarray(before[1]["mi_matrix"])
+    for k, name in enumerate(names):
+        now = _carriers(matrix, k, dims)
+        then = [] if earlier is None else _carriers(earlier, k, range(len(earlier)))
+        if not now:
+            lines.append(f"No dimension captures {name}" + (
+                f" any more (at {before[0]}, {_listed(then)} carried it)." if then else "."))
+        elif earlier is not None and not then:
+            lines.append(f"{_capital(name)} is now carried by {_listed(now)} (at {before[0]}, "
+                         "no dimension captured it).")
     return lines or ["No dimension carries much about any factor."]
 
 
-def _carriers(metrics: dict, k: int, dims: list[int] | None = None) -> list[int]:
-    """The dimensions (in `dims` order, else by number) whose main factor is factor k."""
-    roles = {int(j): f for j, f in metrics["roles"]["roles"].items()}
-    return [j for j in (dims if dims is not None else sorted(roles)) if roles.get(j) == k]
+def _carriers(matrix: np.ndarray, k: int, dims) -> list[int]:
+    """The dimensions (in `dims` order) holding at least ROLE_THRESHOLD of factor k."""
+    return [j for j in dims if matrix[j, k] >= ROLE_THRESHOLD]
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _listed(dims: list[int]) -> str:

@@ -21,7 +21,7 @@ def _score(value: float | None) -> str:
 
 
 def _beta(row: dict) -> str:
-    return f"β = {row['beta']:g}" + (" TC" if row["objective"] == "betatcvae" else "")
+    return f"β = {_short_beta(row)}"
 
 
 def _short_beta(row: dict) -> str:
@@ -106,7 +106,7 @@ def score_multiples(rows: list[dict], summary: list[dict], panels: dict[str, str
                        "xref": "paper", "yref": "paper", "xanchor": "center",
                        "yanchor": "bottom", "showarrow": False})
         on = {"xaxis": f"x{n}", "yaxis": f"y{n}", "showlegend": False}
-        value = "%{y:.2f}" if score else "%{y:.1f} nats"
+        value = "%{y:.2f}" if score else "%{y:.1f}"  # a non-score's unit is in its title
         means = [e for e in summary if e[key]["mean"] is not None]
         data.append({"type": "scatter", "mode": "lines+markers", **on,
                      "x": [_short_beta(e) for e in means], "y": [e[key]["mean"] for e in means],

@@ -155,8 +155,8 @@ def queue(jobs: list[Job]) -> None:
 @st.fragment
 def controls(job: Job) -> None:
     """Pause / resume, stop, β and pace for an active job (checked again in `control`). A
-    fragment: a β moved key by key reruns these controls alone, so each press reaches the
-    manager at once instead of behind a rerun of the whole page and its charts."""
+    fragment: a β moved key by key reruns these controls alone, not the whole page and its
+    charts, so the presses reach the manager close enough together to settle as one."""
     notice()
     allowed = may_control(job)
     if not allowed:

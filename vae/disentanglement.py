@@ -289,7 +289,11 @@ def _logmeanexp(a: np.ndarray, axis: int) -> np.ndarray:
     return (np.log(np.exp(a - peak).mean(axis=axis)) + np.squeeze(peak, axis))
 
 
-def dimension_roles(mi_matrix: np.ndarray, *, threshold: float = 0.2) -> dict:
+# The share of a factor's entropy a dimension must hold to count as carrying it.
+ROLE_THRESHOLD = 0.2
+
+
+def dimension_roles(mi_matrix: np.ndarray, *, threshold: float = ROLE_THRESHOLD) -> dict:
     """A plain reading of the MI matrix: for each dimension the factor it mostly encodes
     (share >= threshold), and the factors no dimension captures."""
     matrix = np.asarray(mi_matrix)

@@ -156,8 +156,9 @@ class JobManager:
         self._command(job_id, ("resume",), "running")
 
     def set_beta(self, job_id: str, beta: float) -> None:
-        """Set beta from the next step on, once it has rested BETA_SETTLE_S: a slider moved
-        key by key sends every value on its way, and the run should record the last alone."""
+        """Set beta for the steps after it is sent: once it has rested BETA_SETTLE_S (a slider
+        moved key by key sends every value on its way, and the run should record the last
+        alone), or at once when the job is stopped first."""
         if not beta >= 0:
             raise JobError("beta must be a number >= 0.")
         with self._lock:
@@ -177,6 +178,8 @@ class JobManager:
             if job.status == "queued":
                 self._finish(job, "stopped", "Stopped before it started.")
             elif job.active:
+                if job_id in self._pending_betas:  # asked for before the stop: it counts
+                    self._command(job_id, ("beta", self._pending_betas.pop(job_id)[1]))
                 self._command(job_id, ("stop",))
 
     def save_again(self, job_id: str) -> Job:

@@ -17,6 +17,7 @@ import numpy as np
 
 from vae.background import Progress, Workers
 from vae.files import write_atomic
+from vae.latent import dimension_name
 
 # openTSNE with FFT-interpolated repulsion and 300 iterations, where scikit-learn's default runs
 # 1,000 Barnes-Hut ones: several times faster at the same trustworthiness and 10-NN label
@@ -156,11 +157,12 @@ def _ready(n: int):
 
 def encodings_csv(mu: np.ndarray, labels: list[str] | None,
                   coords: dict[str, np.ndarray]) -> str:
-    """One row per code: index, label, mu_0..mu_{d-1}, then each 2-D map's x and y columns."""
+    """One row per code: index, label, the code's mean per dimension (mu_z1 .. mu_zd, named as
+    the pages name them), then each 2-D map's x and y columns."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     names = list(coords)
-    writer.writerow(["index", "label", *(f"mu_{j}" for j in range(mu.shape[1])),
+    writer.writerow(["index", "label", *(f"mu_{dimension_name(j)}" for j in range(mu.shape[1])),
                      *(f"{name}_{axis}" for name in names for axis in ("x", "y"))])
     for i, row in enumerate(mu):
         label = "" if labels is None else labels[i]

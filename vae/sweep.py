@@ -85,11 +85,15 @@ def members(spec: RunSpec, betas: list[float], name: str,
     return study
 
 
+def beta_label(beta: float, objective: str = "betavae") -> str:
+    """'4', or '12 (β-TCVAE)': how the page and the readings name a beta of a sweep."""
+    return f"{beta:g}" + (" (β-TCVAE)" if objective == "betatcvae" else "")
+
+
 def member_label(ckpt: checkpoints.Checkpoint) -> str:
-    """'4', or '12 (β-TCVAE)': how the beta slider names a member (and its seeds)."""
+    """The beta slider's name for a member (and its seeds)."""
     train = ckpt.config["train"]
-    tc = " (β-TCVAE)" if train.get("objective") == "betatcvae" else ""
-    return f"{train['beta']:g}{tc}"
+    return beta_label(train["beta"], train.get("objective", "betavae"))
 
 
 def seed_of(ckpt: checkpoints.Checkpoint) -> int:
@@ -215,17 +219,13 @@ def seed_spread_readings(summary: list[dict], keys: dict[str, str]) -> list[str]
             gap = abs(a[key]["mean"] - b[key]["mean"])
             width = max(max(e[key]["values"]) - min(e[key]["values"]) for e in (a, b))
             if width > gap:
-                pairs.append(f"β = {_label(a)} against {_label(b)} (seeds spread over "
-                             f"{width:.2f}, means {gap:.2f} apart)")
+                pairs.append(f"β = {beta_label(a['beta'], a['objective'])} against "
+                             f"{beta_label(b['beta'], b['objective'])}: seeds spread over "
+                             f"{width:.2f}, means {gap:.2f} apart")
         if pairs:
-            listed = ", ".join(pairs[:-1]) + " or " + pairs[-1] if len(pairs) > 1 else pairs[0]
-            lines.append(f"{title} cannot rank {listed}: the seeds of one β spread wider than "
-                         "the two means differ.")
+            lines.append(f"{title} cannot rank two β values whose seeds spread wider than "
+                         f"their means differ: {'; '.join(pairs)}.")
     return lines
-
-
-def _label(entry: dict) -> str:
-    return f"{entry['beta']:g}" + (" (β-TCVAE)" if entry["objective"] == "betatcvae" else "")
 
 
 def table_csv(rows: list[dict]) -> str:
