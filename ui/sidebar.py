@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import live, session, state
+from ui import join, live, session, state
 from ui.render import escape
 from vae.data import DataError
 from vae.evaluation import latent_health
@@ -89,3 +89,4 @@ def render() -> None:
     jobs()
     teacher_login()
     presentation_switch()
+    join.join_panel(st.sidebar)
