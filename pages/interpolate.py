@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui import render, session, state, words
 from ui.charts import code_lengths
-from vae.images import gif_bytes, png_bytes
+from vae.images import strip_gif, strip_png
 from vae.latent import decode_images, interpolate
 
 DOWNLOAD_SIDE = 256  # pixels per image in the PNG and GIF files
@@ -86,17 +86,22 @@ if y is not None:
 st.subheader(f"{method}: {steps} steps from A (t = 0) to B (t = 1)")
 # One row on a laptop screen (about 840 px for the strip); rows of 320 px images on a projector.
 width = render.image_width(max(64, STRIP_PX // steps))
-render.show_row(strip, [f"t = {v:.2f}" for v in t], width=width)
+at_t = [f"t = {v:.2f}" for v in t]
+render.show_row(strip, at_t, width=width)
 
 scale = max(1, DOWNLOAD_SIDE // strip.shape[-1])
 stem = f"{ckpt.name}-{method}-{a}-{b}"
+# Ready for a slide: the model and the two images named above the strip, each step's t below.
+ends = [f"#{i}" + (f" ({class_names[y[i]]})" if y is not None else "") for i in (a, b)]
+title = f"{ckpt.name} · {method} from test image {ends[0]} to {ends[1]}" + (
+    f" · decoded as {class_names[labels[0]]}" if labels is not None else "")
 downloads = st.container(horizontal=True)
 render.download_button(downloads, "Download strip (PNG)",
-                       data=lambda: png_bytes(strip, steps, scale), file_name=f"{stem}.png",
-                       mime="image/png", icon=":material/download:")
+                       data=lambda: strip_png(strip, title, at_t, scale),
+                       file_name=f"{stem}.png", mime="image/png", icon=":material/download:")
 render.download_button(downloads, "Download animation (GIF)",
-                       data=lambda: gif_bytes(strip, scale), file_name=f"{stem}.gif",
-                       mime="image/gif", icon=":material/movie:",
+                       data=lambda: strip_gif(strip, title, at_t, scale),
+                       file_name=f"{stem}.gif", mime="image/gif", icon=":material/movie:",
                        help="The strip played forth and back, looping.")
 
 with st.expander("How long is the code along the path?"):

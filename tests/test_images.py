@@ -1,11 +1,12 @@
-"""Pictures made for slides: every model named, every row labelled, A and B kept apart."""
+"""Pictures made for slides: every model named, every row and step labelled, A and B kept
+apart."""
 
 import io
 
 import numpy as np
 from PIL import Image
 
-from vae.images import INK, RULE, frames_gif, png_of, slide
+from vae.images import INK, RULE, frames_gif, grid, png_of, slide, strip_gif, strip_png, to_pil
 
 
 def panel(title: str, rows: int, shade: float) -> tuple[str, np.ndarray, list[str]]:
@@ -41,3 +42,51 @@ def test_frames_side_by_side_keep_each_models_rows_and_loop():
     gif = Image.open(io.BytesIO(frames_gif(frames)))
     assert gif.n_frames == 4  # forth and back: 1, 2, 3, 2
     assert Image.open(io.BytesIO(png_of(frame))).size == frame.size
+
+
+def strip(n: int = 5, side: int = 28) -> tuple[np.ndarray, list[str]]:
+    """A fade from black to white, and each step's t."""
+    t = np.linspace(0, 1, n)
+    return (t[:, None, None, None] * np.ones((n, 1, side, side), np.float32),
+            [f"t = {v:.2f}" for v in t])
+
+
+def ink(part: np.ndarray) -> bool:
+    return bool((part < 128).any())
+
+
+def test_a_strip_png_is_the_bare_strip_with_its_title_above_and_each_t_below():
+    x, at_t = strip()
+    scale, band = 4, 7 * 4  # one line of text
+    png = np.asarray(Image.open(io.BytesIO(strip_png(x, "tiny-vae · lerp", at_t, scale)))
+                     .convert("L"))
+    bare = np.asarray(to_pil(grid(x, len(x)), scale))
+    h, w = bare.shape
+    assert png.shape[0] == h + 2 * band and png.shape[1] >= w
+    [left] = [c for c in range(png.shape[1] - w + 1) if (png[band:band + h, c:c + w] == bare).all()]
+    assert ink(png[:band]) and not ink(png[:band, left + w:])  # the title, then white
+    # Each step's t under its own image: ink below the middle of every column.
+    for c in range(len(x)):
+        middle = left + (1 + c * 29 + 14) * scale
+        assert ink(png[-band:, middle - scale:middle + scale])
+    # The words are the title and the captions: other words, other bands, same pictures.
+    other = np.asarray(Image.open(io.BytesIO(strip_png(x, "tiny-vae · slerp", at_t[::-1],
+                                                       scale))).convert("L"))
+    assert (other[band:band + h] == png[band:band + h]).all()
+    assert (other[:band] != png[:band]).any() and (other[-band:] != png[-band:]).any()
+
+
+def test_a_strip_gif_titles_every_frame_and_captions_it_with_its_t():
+    x, at_t = strip(3)
+    gif = Image.open(io.BytesIO(strip_gif(x, "tiny-vae · lerp", at_t, scale=4)))
+    assert gif.n_frames == 4 and gif.info["loop"] == 0  # forth and back: 1, 2, 3, 2
+    band, frames = 7 * 4, []
+    for i in range(gif.n_frames):
+        gif.seek(i)
+        frames.append(np.asarray(gif.convert("L")))
+    bare = (28 + 2) * 4  # one image and its one-pixel gutter
+    for frame in frames:
+        assert frame.shape[0] == bare + 2 * band and ink(frame[:band]) and ink(frame[-band:])
+    assert (frames[0][:band] == frames[1][:band]).all()  # one title
+    assert (frames[0][-band:] != frames[1][-band:]).any()  # t = 0.00, then t = 0.50
+    assert (frames[1] == frames[3]).all()

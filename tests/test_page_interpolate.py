@@ -1,8 +1,13 @@
 """The Interpolate page in AppTest: steps, lerp / slerp, two classes, a CVAE, downloads."""
 
+import io
+
+import numpy as np
 import pytest
+from PIL import Image
 from tiny_models import app_on, image_urls, use_tree
 
+from ui import render
 from vae import checkpoints
 from vae.derived import encode_split
 
@@ -67,3 +72,31 @@ def test_a_cvae_interpolates_within_one_chosen_class(tree):
     chosen.set_value((y[0] + 1) % 10).run()
     assert not at.exception
     assert strip(at) != before
+
+
+def test_the_downloads_name_the_model_and_label_the_strip_for_a_slide(tree, monkeypatch):
+    offered = {}
+    real = render.download_button
+
+    def record(where, label, data, **kwargs):
+        offered[label] = data, kwargs["file_name"]
+        real(where, label, data, **kwargs)
+
+    monkeypatch.setattr(render, "download_button", record)
+    at = app_on("pages/interpolate.py", "tiny-vae-4d")
+    at.slider(key="interp_steps").set_value(5).run()
+    assert not at.exception
+    side = checkpoints.load(checkpoints.RUNS_DIR / "tiny-vae-4d").config["model"]["image_shape"][-1]
+    scale = max(1, 256 // side)  # the page's DOWNLOAD_SIDE
+    band, bare = 7 * scale, (side + 2) * scale  # a line of text; a row of images and gutters
+    data, name = offered["Download strip (PNG)"]
+    png = np.asarray(Image.open(io.BytesIO(data())).convert("L"))
+    assert name.startswith("tiny-vae-4d-lerp-") and name.endswith(".png")
+    # The bare strip (5 images in one-pixel gutters) with a band of words above and below.
+    assert png.shape[0] == band + bare + band and png.shape[1] >= (5 * (side + 1) + 1) * scale
+    assert (png[:band] < 128).any() and (png[-band:] < 128).any()  # the title, each t
+    data, name = offered["Download animation (GIF)"]
+    gif = Image.open(io.BytesIO(data()))
+    assert name.startswith("tiny-vae-4d-lerp-") and gif.n_frames == 8
+    frame = np.asarray(gif.convert("L"))
+    assert frame.shape[0] == band + bare + band and (frame[:band] < 128).any()

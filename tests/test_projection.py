@@ -6,12 +6,10 @@ import time
 
 import numpy as np
 import pytest
-from PIL import Image
 from sklearn.manifold import trustworthiness
 
 from vae import checkpoints, projection
 from vae.derived import encode_split
-from vae.images import gif_bytes, png_bytes
 
 
 def codes(n=240, scales=(5.0, 3.0, 1.0, 0.5), seed=0):
@@ -140,15 +138,6 @@ def test_encodings_csv_has_index_label_codes_and_map_columns():
     assert rows[0] == ["index", "label", "mu_z1", "mu_z2", "mu_z3", "pca_x", "pca_y"]
     assert len(rows) == 5 and rows[2][:2] == ["1", "b"] and rows[2][-2:] == ["2", "3"]
     assert float(rows[3][3]) == pytest.approx(float(mu[2, 1]), rel=1e-5)
-
-
-def test_strip_png_and_pingpong_gif():
-    x = np.linspace(0, 1, 5)[:, None, None, None] * np.ones((5, 1, 8, 8), np.float32)
-    png = Image.open(io.BytesIO(png_bytes(x, columns=5, scale=4)))
-    assert png.size == ((5 * 9 + 1) * 4, (9 + 1) * 4)  # one-pixel gutters around each
-    gif = Image.open(io.BytesIO(gif_bytes(x, scale=4)))
-    assert gif.size == (32, 32) and gif.n_frames == 8  # 0 1 2 3 4 3 2 1
-    assert gif.info["loop"] == 0
 
 
 def test_projector_tsv_holds_the_codes_and_their_labels():

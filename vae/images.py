@@ -44,39 +44,47 @@ def save_grid(x: np.ndarray, path: str | Path, columns: int | None = None,
     to_pil(grid(x, columns), scale).save(path)
 
 
-def png_bytes(x: np.ndarray, columns: int | None = None, scale: int = 4) -> bytes:
-    """The grid of images as a PNG file's bytes, enlarged with nearest-neighbour pixels."""
-    return png_of(to_pil(grid(x, columns), scale))
+def strip_png(x: np.ndarray, title: str, captions: list[str], scale: int = 4) -> bytes:
+    """A row of images (n, C, H, W) as a PNG file's bytes ready for a slide: the title above,
+    each image's caption below it, pixels enlarged `scale` times."""
+    return png_of(slide([(title, x, [])], len(x), scale=scale, captions=captions))
 
 
-def gif_bytes(x: np.ndarray, scale: int = 8, frame_ms: int = 120,
-              pingpong: bool = True) -> bytes:
-    """An animated GIF, one frame per image, looping forever; ping-pong plays it forth and back
-    without repeating the end frames."""
-    return frames_gif([to_pil(grid(image[None], pad=0), scale) for image in x], frame_ms,
-                      pingpong)
+def strip_gif(x: np.ndarray, title: str, captions: list[str], scale: int = 8,
+              frame_ms: int = 120) -> bytes:
+    """The same row as an animated GIF, one image a frame under the title with its caption,
+    played forth and back, looping forever."""
+    return frames_gif([slide([(title, image[None], [])], 1, scale=scale, captions=[caption])
+                       for image, caption in zip(x, captions, strict=True)], frame_ms)
 
 
 def slide(panels: list[tuple[str, np.ndarray, list[str]]], columns: int, *, scale: int = 4,
-          across: bool = False) -> Image.Image:
+          across: bool = False, captions: list[str] | None = None) -> Image.Image:
     """Panels of image rows made ready for a slide: each panel (title, images (n, C, H, W) in
-    rows of `columns`, one label per row) under its title with every row's label on its left,
-    the panels one above the other (or side by side `across`) with a dark rule between."""
+    rows of `columns`, one label per row) under its title with every row's label on its left
+    and `captions` (one per column: a traversal's values, an interpolation's t) below, the
+    panels one above the other (or side by side `across`) with a dark rule between."""
     font = ImageFont.load_default(size=4 * scale)
+    band = 7 * scale  # one line of text
     pages = []
     for title, images, labels in panels:
         picture = to_pil(grid(images, columns), scale).convert("RGB")
         gutter = int(max((font.getlength(label) for label in labels), default=0)) + 3 * scale
-        band = 7 * scale
-        page = Image.new("RGB", (max(gutter + picture.width, int(font.getlength(title)) +
-                                     2 * scale), band + picture.height), PAPER)
-        page.paste(picture, (gutter, band))
+        width = max(gutter + picture.width, int(font.getlength(title)) + 2 * scale)
+        foot = band if captions else 0
+        page = Image.new("RGB", (width, band + picture.height + foot), PAPER)
+        left = gutter + (width - gutter - picture.width) // 2  # centred under a longer title
+        page.paste(picture, (left, band))
         draw = ImageDraw.Draw(page)
         draw.text((scale, band // 2), title, fill=INK, font=font, anchor="lm")
         row = picture.height / max(len(labels), 1)
         for r, label in enumerate(labels):
             draw.text((scale, band + (r + 0.5) * row), label, fill=INK, font=font,
                       anchor="lm")
+        side = images.shape[-1] + 1  # an image and its gutter, as grid lays them out
+        for c, caption in enumerate(captions or []):
+            draw.text((left + (1 + c * side + side // 2) * scale, band + picture.height +
+                       foot // 2), caption, fill=INK, font=font, anchor="mm")
         pages.append(page)
     long = sum(p.width if across else p.height for p in pages) + RULE * (len(pages) - 1)
     wide = max(p.height if across else p.width for p in pages)
