@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PORT ?= 8501
 
-.PHONY: run test test-fast lint bench checkpoints reliability clean
+.PHONY: run test test-fast lint bench checkpoints warm reliability clean
 
 $(PY): requirements.txt requirements-dev.txt
 	python3 -m venv .venv
@@ -39,6 +39,11 @@ reliability: $(PY)
 # Rebuilds every shipped model from scratch on this machine's CPU (see README).
 checkpoints: $(PY)
 	bash checkpoints/build.sh
+
+# Derives what the app shows of every model that lacks it (models trained here), so that a
+# lesson's pages open ready; shipped models carry theirs already.
+warm: $(PY)
+	$(PY) -m vae warm
 
 clean:
 	rm -rf checkpoints/runs checkpoints/.cache .pytest_cache

@@ -148,6 +148,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="also keep a sample of the test images, so the model can be shown "
                         "where its data is not installed")
 
+    warm = sub.add_parser("warm", help="derive what the app shows of every checkpoint that "
+                          "lacks it (models trained here), so each page opens ready")
+    warm.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    warm.add_argument("--quiet", action="store_true", help="no progress bar")
+
     sub.add_parser("list", help="list the checkpoints")
     rename = sub.add_parser("rename", help="rename a checkpoint (shipped ones are protected)")
     rename.add_argument("checkpoint", type=Path)
@@ -434,6 +439,35 @@ def cmd_derive(args: argparse.Namespace) -> int:
         print(f"{path}: {len(files)} derived files, {sum(f.stat().st_size for f in files):,} "
               "bytes.")
     return 0
+
+
+def cmd_warm(args: argparse.Namespace) -> int:
+    from vae import bundled_sample
+    from vae.derived import derive_all, is_derived
+
+    _threads(args)
+    listed = checkpoints.list_checkpoints()
+    cold = [ckpt for ckpt in listed if not is_derived(ckpt)]
+    live = not args.quiet and sys.stderr.isatty()
+    bar, failed = _Bar("warming", args.quiet), []
+    for done, ckpt in enumerate(cold):
+        detail = f"{ckpt.name} ({done + 1} of {len(cold)}), "
+        bar(done / len(cold), detail, force=True)
+        try:
+            # A model that carries a sample of its test split keeps it (and its map) current.
+            derive_all(ckpt.path, sample=bundled_sample.sample_file(ckpt).is_file(),
+                       report=lambda f, done=done, detail=detail: bar((done + f) / len(cold),
+                                                                      detail))
+        except (DataError, ValueError, OSError) as err:  # the others can still be warmed
+            failed.append(ckpt.name)
+            _clear_line(live)
+            print(f"{ckpt.name}: not warmed: {_printable(str(err))}", flush=True)
+    if cold:
+        bar(1.0, force=True)
+    bar.end()
+    print(f"Warmed {len(cold) - len(failed)}, ready already {len(listed) - len(cold)}"
+          + (f", not warmed {len(failed)} (said above)" if failed else "") + ".")
+    return 1 if failed else 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -8,7 +8,9 @@ a checkpoint's data, calls them and caches what they return.
 from __future__ import annotations
 
 import io
+import itertools
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -238,28 +240,75 @@ def metrics_target(path: str, *, file: Path, report) -> None:
     disentanglement_metrics(path)
 
 
-def derive_all(path: str | Path, *, sample: bool = False) -> list[Path]:
+# Seconds each step of derive_all took on a shapes sweep member, one thread: how far along it
+# is, as `python -m vae warm`'s progress bar says.
+DERIVE_SHARES = {"evaluation": 10.4, "encodings": 0.6, "metrics": sum(METRIC_SHARES.values()),
+                 "tsne": 4.6}
+
+
+def derive_all(path: str | Path, *, sample: bool = False,
+               report: Report | None = None) -> list[Path]:
     """Compute and keep everything the app shows of a checkpoint: its test evaluation, test
     encodings, disentanglement metrics (where it has factors or labels) and t-SNE map. For a
-    shipped model with `checkpoints.WRITE_SHIPPED_ENV` set they land in its folder, for git.
+    shipped model with `checkpoints.WRITE_SHIPPED_ENV` set they land in its folder, for git;
+    without it in CACHE_DIR, and its folder is left as it is.
     With `sample`, also a bundled sample of the test split with its encodings and map; the
     whole split's encodings are then not kept (they are big, and quick to compute).
+    `report` hears the fraction done (DERIVE_SHARES).
     Returns the files it holds afterwards; stale ones (older weights or definitions) are gone."""
     ckpt = checkpoints.load(path)
-    evaluate_checkpoint(path, iwae_samples=ELBO_ONLY)
-    codes = encode_split(path)
-    kept = {evaluation_file(ckpt, ELBO_ONLY), encodings_file(ckpt), tsne_file(ckpt)}
-    if "factors" in codes or "y" in codes:
-        disentanglement_metrics(path)
-        kept.add(metrics_file(ckpt))
-    projection.cached_tsne(codes["mu"], tsne_file(ckpt))
+    starts = dict(zip(DERIVE_SHARES, itertools.accumulate(DERIVE_SHARES.values(), initial=0.0),
+                      strict=False))
+    total = sum(DERIVE_SHARES.values())
+
+    def part(step: str) -> Report | None:  # a step's fraction done as the whole's
+        if report is None:
+            return None
+        return lambda fraction: report((starts[step] + DERIVE_SHARES[step] * fraction) / total)
+
+    evaluate_checkpoint(path, iwae_samples=ELBO_ONLY, report=part("evaluation"))
+    codes = encode_split(path, report=part("encodings"))
+    measured = "factors" in codes or "y" in codes
+    if measured:
+        disentanglement_metrics(path, report=part("metrics"))
+    projection.cached_tsne(codes["mu"], tsne_file(ckpt), progress=part("tsne"))
     if sample:
-        kept.remove(encodings_file(ckpt))
-        kept.add(bundled_sample.write_sample(ckpt))
+        bundled_sample.write_sample(ckpt)
         split = bundled_sample.SPLIT
         projection.cached_tsne(encode_split(path, split)["mu"], tsne_file(ckpt, split))
-        kept |= {encodings_file(ckpt, split), tsne_file(ckpt, split)}
-    for file in (ckpt.path / checkpoints.DERIVED).glob("*"):
-        if file not in kept:
-            file.unlink()
+    kept = derived_files(ckpt, measured=measured, sample=sample)
+    # A shipped model's folder is git's: only `make checkpoints` changes what it holds.
+    if not ckpt.shipped or os.environ.get(checkpoints.WRITE_SHIPPED_ENV):
+        for file in (ckpt.path / checkpoints.DERIVED).glob("*"):
+            if file not in kept:
+                file.unlink()
     return sorted(kept)
+
+
+def derived_files(ckpt: Checkpoint, *, measured: bool, sample: bool) -> set[Path]:
+    """The files derive_all keeps of a checkpoint: with its metrics where `measured` (its data
+    has factors or labels), with a bundled sample where `sample`."""
+    kept = {evaluation_file(ckpt, ELBO_ONLY), tsne_file(ckpt)}
+    if measured:
+        kept.add(metrics_file(ckpt))
+    if sample:
+        split = bundled_sample.SPLIT
+        kept |= {bundled_sample.sample_file(ckpt), encodings_file(ckpt, split),
+                 tsne_file(ckpt, split)}
+    else:
+        kept.add(encodings_file(ckpt))
+    return kept
+
+
+def is_derived(ckpt: Checkpoint) -> bool:
+    """Whether everything derive_all keeps of this version is on disk (with the bundled sample
+    where the checkpoint carries one), so no page computes it; reads file names, never
+    computes."""
+    sample = bundled_sample.sample_file(ckpt).is_file()
+    try:
+        with np.load(encodings_file(ckpt, bundled_sample.SPLIT if sample else "test"),
+                     allow_pickle=False) as arrays:
+            measured = "factors" in arrays.files or "y" in arrays.files
+    except (OSError, ValueError, EOFError):
+        return False
+    return all(file.is_file() for file in derived_files(ckpt, measured=measured, sample=sample))
