@@ -16,7 +16,7 @@ import segno
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-QR_SCALE = 10  # pixels per QR module: a version-2 code is 410 px with its quiet zone
+QR_SCALE = 12  # pixels per QR module: a version-2 code is 396 px with its quiet zone
 # Any address in a private range will do: connecting a UDP socket only asks the kernel which
 # of the machine's addresses it would send from; no packet leaves.
 _PROBE = ("10.254.254.254", 1)
@@ -132,7 +132,7 @@ def _show() -> None:
     st.markdown(f'<p style="font-size: clamp(32px, 5vw, 64px); font-weight: 700; '
                 f'text-align: center; overflow-wrap: anywhere; margin: 0">'
                 f'{html.escape(join.url)}</p>', unsafe_allow_html=True)
-    st.image(qr_png(join.url), output_format="PNG")
+    st.container(horizontal_alignment="center").image(qr_png(join.url), output_format="PNG")
     st.caption("Type the address into a browser on a device on the same network, or scan the "
                "code with a phone's camera.")
 
