@@ -1,14 +1,16 @@
 """The Disentangle page in AppTest: the β slider moves every panel, A/B follows its pickers,
 and the sweep form queues one job per β or refuses with a sentence."""
 
+import io
 import json
 
 import numpy as np
 import pytest
 from conftest import TINY_SWEEP as SWEEP
+from PIL import Image
 from tiny_models import app_on, image_urls, use_tree
 
-from ui import lab
+from ui import lab, render
 from ui.lab_charts import score_multiples
 from vae import checkpoints, sweep
 from vae.derived import disentanglement_metrics, evaluate_checkpoint
@@ -206,3 +208,28 @@ def test_the_small_multiples_draw_each_scores_mean_over_seeds_and_its_seeds():
     single = [r for r in rows if r["seed"] == 0]
     figure = score_multiples(single, sweep.spread(single, ("mig", "elbo")), {"mig": "MIG"})
     assert [t["type"] for t in figure["data"]] == ["scatter"]
+
+
+def test_the_ab_downloads_name_both_models_and_label_their_rows(tree, monkeypatch):
+    offered = {}
+    real = render.download_button
+
+    def record(where, label, data, **kwargs):
+        offered[label] = data, kwargs["file_name"]
+        real(where, label, data, **kwargs)
+
+    monkeypatch.setattr(render, "download_button", record)
+    at = app_on("pages/disentangle.py", "tiny-vae-4d")
+    assert not at.exception
+    a, b = at.selectbox(key="ab_a").value, at.selectbox(key="ab_b").value
+    side = checkpoints.load(checkpoints.RUNS_DIR / a).config["model"]["image_shape"][-1]
+    band, bare = 7 * lab.DOWNLOAD_SCALE, (lab.AB_STEPS * (side + 1) + 1) * lab.DOWNLOAD_SCALE
+    data, name = offered["Download traversals (PNG)"]
+    assert name == f"{a}-vs-{b}.png"
+    png = np.asarray(Image.open(io.BytesIO(data())).convert("L"))
+    # Wider than the bare rows by the labels' column, which holds ink beside A's rows.
+    assert png.shape[1] > bare and (png[band:2 * band, :png.shape[1] - bare] < 128).any()
+    assert (png[:band] < 128).any()  # A's name above its rows
+    data, name = offered["Download animation (GIF)"]
+    frame = np.asarray(Image.open(io.BytesIO(data())).convert("L"))
+    assert name == f"{a}-vs-{b}.gif" and (frame[:band] < 128).any()
