@@ -101,7 +101,8 @@ st.title("Explore the latent space")
 render.explain(
     "Each slider is one coordinate of the latent code z, most informative first (by its KL "
     "over the test set). The big picture is what the decoder makes of z: the mean of "
-    "p(x|z). Encoding a picture sets the sliders to the mean of q(z|x).",
+    "p(x|z). Encoding a picture sets the sliders to the mean of q(z|x). On a 2-D model the "
+    "pad's rings show q(z|x) itself for a few test images (one per class): μ ± σ on each axis.",
     r"\hat x = \mathbb{E}_{p_\theta(x\mid z)}[x], \qquad "
     r"\mathrm{KL}_j = -\tfrac12\left(1 + \log\sigma_j^2 - \mu_j^2 - \sigma_j^2\right)")
 for note in notes:

@@ -6,9 +6,9 @@ import streamlit as st
 from ui import render, session, state
 from ui.latent_url import format_code
 from ui.map_hover import hover_pictures
-from ui.scatter import latent_map
+from ui.scatter import RING_CAPTION, latent_map, posterior_rings
 from vae import derived, projection
-from vae.latent import decode_images, dimension_name, nearest_in, pixel_index
+from vae.latent import decode_images, dimension_name, nearest_in, pixel_index, posterior_handful
 
 POLL_S = 0.5
 NEIGHBOURS = 8
@@ -28,7 +28,8 @@ render.explain(
     "as it is; larger codes are flattened to two axes: **PCA** keeps the directions of largest "
     "spread (distances mean something), **t-SNE** keeps neighbours together (the size of a "
     "cluster and the gaps between clusters mean little). Click a dot to see the image next to "
-    "its reconstruction; hovering a dot shows its image at once.",
+    "its reconstruction; hovering a dot shows its image at once. On a 2-D model, rings show how "
+    "wide q(z|x) is for a few test images (one per class): μ ± σ on each axis.",
     r"q_\phi(z\mid x) = \mathcal{N}\big(\mu_\phi(x),\ \operatorname{diag}\sigma^2_\phi(x)\big)"
     r"\quad\text{each dot sits at } \mu_\phi(x)")
 
@@ -102,12 +103,18 @@ elif colour in factor_names and factors is not None:
     values, colour_title = factors[:, factor_names.index(colour)], f"{colour} (level)"
 else:
     colour_title = ""
+# A 2-D model's map is the latent plane itself, where a posterior's spread can be drawn.
+rings = (posterior_rings(posterior_handful(mu, enc["logvar"], y), class_names or [])
+         if d == 2 else None)
 figure = latent_map(coords, axes, groups=groups, group_names=class_names, values=values,
                     colour_title=colour_title, marked=st.session_state["map_index"],
-                    large=render.presentation())
+                    rings=rings, large=render.presentation())
 with left:
     event = st.plotly_chart(figure, on_select="rerun", selection_mode="points", key="map_chart",
                             width="stretch")
+    if rings:
+        st.caption(f"{RING_CAPTION} A small ring is an image the code pins down; a ring as "
+                   "wide as the prior's N(0, 1) carries little about the image (high β).")
     if sample := state.sample_note(path, key):
         st.caption(sample)
     if conditional:

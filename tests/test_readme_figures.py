@@ -61,7 +61,8 @@ STUDY = table_rows(r"(?:b|tc)\d+-s\*")
 
 def test_the_tables_are_found():
     assert sorted(MODELS) == ["digits-betavae-10d", "digits-cvae", "digits-vae-20d",
-                              "digits-vae-2d", "fashion-cvae", "fashion-vae", "fashion-vae-2d"]
+                              "digits-vae-2d", "fashion-cvae", "fashion-vae", "fashion-vae-2d",
+                              "fashion-vae-2d-b0_25", "fashion-vae-2d-b4", "fashion-vae-2d-b64"]
     assert sorted(SWEEP) == ["b1", "b2", "b4", "b8", "tc12"]
     assert list(STUDY) == ["b1-s*", "b2-s*", "b4-s*", "b8-s*", "tc12-s*"]
 

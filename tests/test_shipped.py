@@ -18,13 +18,17 @@ from vae.derived import (
     tsne_file,
 )
 from vae.disentanglement import compute_mig
+from vae.latent import posterior_handful
 
 SWEEP = [f"shapes-sweep-{member}{seed}" for member in ("b1", "b2", "b4", "b8", "tc12")
          for seed in ("", "-s1", "-s2")]
-FASHION = ["fashion-vae", "fashion-vae-2d", "fashion-cvae"]
+# One 2-D recipe at four β, whose posteriors Explore and Map draw as rings.
+FASHION_2D = {"fashion-vae-2d-b0_25": 0.25, "fashion-vae-2d": 1.0, "fashion-vae-2d-b4": 4.0,
+              "fashion-vae-2d-b64": 64.0}
+FASHION = ["fashion-vae", *FASHION_2D, "fashion-cvae"]
 LATENT_DIMS = {"digits-vae-2d": 2, "digits-vae-20d": 20, "digits-betavae-10d": 10,
                "digits-cvae": 8, **dict.fromkeys(SWEEP, 10), "fashion-vae": 16,
-               "fashion-vae-2d": 2, "fashion-cvae": 16}
+               **dict.fromkeys(FASHION_2D, 2), "fashion-cvae": 16}
 SHIPPED = list(LATENT_DIMS)
 # The README's budgets: a 28x28 model's folder (its bundled sample included) and decoder
 # payload are bigger than an 8x8 or 32x32 one's (1 MB = 10^6 bytes, as the README counts).
@@ -183,3 +187,25 @@ def test_high_beta_disentangles_more_than_beta_1():
            for name in ("shapes-sweep-b1", "shapes-sweep-tc12")}
     assert mig["shapes-sweep-tc12"] >= 0.35
     assert mig["shapes-sweep-tc12"] >= mig["shapes-sweep-b1"] + 0.05
+
+
+def test_the_fashion_2d_models_differ_only_in_beta():
+    recipes = set()
+    for name, beta in FASHION_2D.items():
+        config = checkpoints.load(shipped(name)).config
+        assert config["train"]["beta"] == beta
+        recipes.add(json.dumps({**config["train"], "beta": None}, sort_keys=True) +
+                    json.dumps(config["model"], sort_keys=True))
+    assert len(recipes) == 1
+
+
+def test_posteriors_shrink_at_low_beta_and_swell_into_the_prior_at_high_beta():
+    # The rings Explore and Map draw, encoded afresh: a dear KL (high β) pushes each q(z|x)
+    # towards the prior N(0, 1); a cheap one (low β) pins each image to a point. With 784
+    # Bernoulli pixels information is cheap: at β = 4 σ is still about 0.1, near 1 at β = 64.
+    sd = {}
+    for name, beta in FASHION_2D.items():
+        codes = encode_split(shipped(name), bundled_sample.SPLIT, use_cache=False)
+        sd[beta] = float(posterior_handful(codes["mu"], codes["logvar"], codes["y"]).sd.mean())
+    assert sd[0.25] < sd[1.0] < sd[4.0] < sd[64.0], sd
+    assert sd[64.0] > 0.5 > sd[4.0], sd

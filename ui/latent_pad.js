@@ -130,7 +130,11 @@ export default function (component) {
   const fail = (error) => setTriggerValue("error", String(error.message || error));
   try {
     if (data.decoder) lab.decoders.set(data.model, compile(data.decoder));
-    if (data.codes) lab.decoders.get(data.model).codes = floats(data.codes);
+    if (data.codes) {
+      const held = lab.decoders.get(data.model);
+      held.codes = floats(data.codes);
+      held.posteriors = data.posteriors;  // a 2-D model's rings (ui/scatter.py), else null
+    }
   } catch (error) {
     fail(error);
     return;
@@ -247,8 +251,10 @@ export default function (component) {
     parts.pad = element("canvas", { class: "lp-pad", "aria-label": "Latent pad: drag to move two dimensions" });
     parts.pad.width = parts.pad.height = data.pad_size;
     const caption = element("p", { class: "lp-caption" },
-      "Drag the point. Grey dots: test images' codes, where the data lives.");
+      "Drag the point. Grey dots: test images' codes, where the data lives." +
+      (decoder.posteriors ? ` ${decoder.posteriors.caption}` : ""));
     plane.append(axes, parts.pad, caption);
+    if (decoder.posteriors) plane.append(ringLegend(decoder.posteriors.rows));
 
     const picture = element("div", { class: "lp-picture" });
     parts.image = element("canvas", { class: "lp-image", "aria-label": "Decoded picture" });
@@ -265,6 +271,16 @@ export default function (component) {
     root.append(controls, picture);
     root.latentParts = parts;
     wirePad(parts.pad);
+  }
+
+  function ringLegend(rows) {
+    const legend = element("ul", { class: "lp-rings", "aria-label": "Rings" });
+    for (const ring of rows) {
+      const item = element("li", {}, ring.name);
+      item.prepend(element("span", { class: "lp-ring", style: `border-color: ${ring.colour}` }));
+      legend.append(item);
+    }
+    return legend;
   }
 
   function syncControls() {
@@ -298,6 +314,7 @@ export default function (component) {
           bg.fillRect(toPad(codes[i + a]) - 1, size - toPad(codes[i + b]) - 1, 2, 2);
         }
       }
+      if (decoder.posteriors) drawRings(bg, decoder.posteriors.rows, a, b);
       state.background = background;
     }
     context.clearRect(0, 0, size, size);
@@ -310,6 +327,29 @@ export default function (component) {
     context.moveTo(x - 11, y); context.lineTo(x + 11, y);
     context.moveTo(x, y - 11); context.lineTo(x, y + 11);
     context.stroke();
+  }
+
+  // Each test image's q(z|x) as the ellipse mean ± sd on the pad's two axes (axis-aligned: the
+  // encoder's Gaussian is diagonal), tinted, with a dot at its centre, so one that has shrunk
+  // to a point is still seen.
+  function drawRings(context, rows, a, b) {
+    const scale = data.pad_size / (2 * limit);
+    context.lineWidth = 2;
+    for (const ring of rows) {
+      const x = toPad(ring.mean[a]), y = data.pad_size - toPad(ring.mean[b]);
+      context.strokeStyle = context.fillStyle = ring.colour;
+      context.globalAlpha = 0.15;
+      context.beginPath();
+      context.ellipse(x, y, Math.max(ring.sd[a] * scale, 1), Math.max(ring.sd[b] * scale, 1),
+        0, 0, 2 * Math.PI);
+      context.fill();
+      context.globalAlpha = 0.9;
+      context.stroke();
+      context.beginPath();
+      context.arc(x, y, 2.5, 0, 2 * Math.PI);
+      context.fill();
+    }
+    context.globalAlpha = 1;
   }
 
   function drawPicture() {

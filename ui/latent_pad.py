@@ -18,8 +18,9 @@ import streamlit as st
 
 from ui import latent_sliders as sliders
 from ui import render, state
+from ui.scatter import RING_CAPTION, posterior_rings
 from vae.decoder_payload import float_payload
-from vae.latent import dimension_name
+from vae.latent import dimension_name, posterior_handful
 
 _HERE = Path(__file__).parent
 SENT = "latent_pad_sent"  # model keys whose decoder this browser tab holds
@@ -93,11 +94,13 @@ def latent_pad(key: str, prefix: str, path: str, kl_per_dim: list[float], order:
         "present": render.presentation(),
         "decoder": None,
         "codes": None,
+        "posteriors": None,
     }
     data["layout_key"] = f"{data['pad_size']}-{data['present']}-{len(shown)}"
     if model not in sent:
         data["decoder"] = state.decoder_payload(path, weights_key)
         data["codes"] = float_payload(_codes(path, weights_key))
+        data["posteriors"] = posteriors(path, weights_key) if d == 2 else None
         sent.add(model)
     _component(key=key, data=data, height="content",
                on_code_change=lambda: _on_code(key, prefix, d, class_key, len(class_names or [])),
@@ -110,6 +113,14 @@ def _codes(path: str, weights_key: str) -> np.ndarray:
     if len(mu) > MAX_CODES:
         mu = mu[np.sort(np.random.default_rng(0).choice(len(mu), MAX_CODES, replace=False))]
     return mu
+
+
+def posteriors(path: str, weights_key: str) -> dict:
+    """A few test images' posteriors as rings for the pad to draw (ui/scatter.py)."""
+    enc = state.encodings(path, weights_key)
+    handful = posterior_handful(enc["mu"], enc["logvar"], enc.get("y"))
+    names = state.load(path)[1].config["data"].get("class_names") or []
+    return {"rows": posterior_rings(handful, names), "caption": RING_CAPTION}
 
 
 def _on_code(key: str, prefix: str, d: int, class_key: str | None, k: int) -> None:

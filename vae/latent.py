@@ -93,6 +93,35 @@ def encode_images(model: VAE, x: np.ndarray, labels: np.ndarray | None = None,
     return mu.numpy(), logvar.numpy()
 
 
+HANDFUL = 10  # posteriors a 2-D model's pad and map draw: one per class of a ten-class set
+
+
+@dataclass(frozen=True)
+class Posteriors:
+    """A few test images' posteriors q(z|x) = N(mean, diag sd²), row by row."""
+
+    index: np.ndarray  # (k,) their numbers among the test images the arrays came from
+    mean: np.ndarray  # (k, d)
+    sd: np.ndarray  # (k, d)
+    label: np.ndarray | None  # (k,) their classes, where the data has them
+
+
+def posterior_handful(mu: np.ndarray, logvar: np.ndarray, labels: np.ndarray | None = None,
+                      count: int = HANDFUL) -> Posteriors:
+    """The posteriors of `count` test images, from their encodings (encode_images' mu and
+    logvar), chosen the same on every visit: the first image of each class in class order
+    (the first `count` classes present), or without labels `count` images evenly spaced.
+    σ = exp(log σ² / 2): the encoder's diagonal Gaussian (docs/design.md §3, posteriors)."""
+    n = len(mu)
+    if labels is None:
+        index = np.unique(np.linspace(0, n - 1, min(count, n)).round().astype(int))
+    else:
+        index = np.unique(labels, return_index=True)[1][:count]  # classes come sorted
+    mean = np.asarray(mu, np.float32)[index]
+    sd = np.exp(np.asarray(logvar, np.float64)[index] / 2).astype(np.float32)
+    return Posteriors(index, mean, sd, None if labels is None else np.asarray(labels)[index])
+
+
 # --------------------------------------------------------------------------- codes and pictures
 
 
