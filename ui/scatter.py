@@ -30,8 +30,6 @@ def posterior_rings(handful: Posteriors, class_names: list[str]) -> list[dict]:
     return rows
 
 
-
-
 def latent_map(coords: np.ndarray, axes: tuple[str, str], *, groups: np.ndarray | None = None,
                group_names: list[str] | None = None, values: np.ndarray | None = None,
                colour_title: str = "", marked: int | None = None,
