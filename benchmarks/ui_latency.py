@@ -2,7 +2,8 @@
 two-slider page (benchmarks/trivial_app.py) measured in the same invocation.
 
     python -m benchmarks.ui_latency [--moves 40] [--rounds 5] [--drag-seconds 2]
-                                    [--job-data fashion]
+                                    [--job-data fashion] [--sessions 30] [--load-rounds 4]
+                                    [--server-only]
 
 The server path, for each app: seconds from launch until the server answers, and from there
 to the first image on screen (the page a visitor opens first: Explore on fashion-vae), then
@@ -21,6 +22,13 @@ The in-page path (the latent pad, ui/latent_pad.js), for every shipped model: a 
 across the pad; each pointer event's time from its timestamp to the end of its decode and
 canvas draw, recorded by the page itself. Beside it, the bytes the server sent when the page
 opened (the decoder's weights among them) and the largest message after the drag's release.
+
+Thirty students: `--sessions` Chromium sessions on Explore (native sliders, digits-vae-20d, as
+the load suite tests/test_reliability_load.py drives them) move a slider all together, round
+after round, while a job started from the Train page trains; printed: the server process's own
+CPU seconds (its utime + stime in /proc) over those rounds per release rerun it served, as
+the 30 clients share the server's cores, and each move's round trip. `--server-only` measures
+the server path and this load alone (a few minutes), without the pads, t-SNE and first render.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import statistics
 import subprocess
@@ -42,6 +51,7 @@ from benchmarks.harness import (
     job_form,
     start_app,
     stop_app,
+    wait_idle,
 )
 from vae import fashion
 
@@ -132,6 +142,62 @@ def alternating(pages: dict[str, object], moves: int, rounds: int) -> dict[str, 
     return out
 
 
+LOAD_MODEL = "digits-vae-20d"
+IDLE_RATIO_TARGET = 1.5  # Explore's server path p50 over the trivial page's, idle
+CPU_TARGET_MS = 20  # the server's CPU per release rerun under the class's load
+
+
+def load_session(browser, url: str, model: str = LOAD_MODEL):
+    """A session on Explore with native sliders (the server path, the one load can hurt), its
+    probe installed."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(f"{url}/?model={model}")
+    page.wait_for_selector(".latent-pad[data-ready]", timeout=180_000)
+    page.get_by_text("Decode in the browser").click()
+    page.locator('[data-testid="stSlider"]').first.wait_for(timeout=180_000)
+    wait_idle(page, 180_000)
+    page.evaluate(PROBE)
+    return page
+
+
+def release_rounds(pages: list, rounds: int) -> tuple[list[float], int]:
+    """Every session moves its first slider by one step, then all wait for their new picture,
+    `rounds` times (right, left, ...): each move's milliseconds from key press to new image,
+    and how many moves got none within two minutes."""
+    missed = 0
+    for r in range(rounds):
+        for page in pages:
+            page.locator('[data-testid="stSlider"] input').first.focus()
+            page.keyboard.press("ArrowRight" if r % 2 == 0 else "ArrowLeft")
+        for page in pages:
+            try:
+                page.wait_for_function(f"window.__latency.times.length > {r}",
+                                       timeout=120_000)
+            except Exception:  # noqa: BLE001 - a lost move is counted, not fatal here
+                missed += 1
+    return [t for page in pages for t in page.evaluate("window.__latency.times")], missed
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used (its own, not its children's)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def class_load(browser, url: str, pid: int, sessions: int, rounds: int) -> dict:
+    """`sessions` sessions release a slider together, `rounds` times (while a job trains in the
+    server whose process is `pid`): its CPU seconds per release rerun, and the round trips."""
+    pages = [load_session(browser, url) for _ in range(sessions)]
+    try:
+        before = cpu_seconds(pid)
+        times, missed = release_rounds(pages, rounds)
+        cpu = cpu_seconds(pid) - before
+    finally:
+        for page in pages:
+            page.close()
+    return {"times": times, "missed": missed, "cpu_per_rerun": cpu / max(1, len(times))}
+
+
 def pad_drag(browser, url: str, model: str, seconds: float) -> dict:
     """A drag across the pad of `model` on Explore, one pointer move every 8 ms."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -194,12 +260,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--drag-seconds", type=float, default=2.0)
     parser.add_argument("--job-data", choices=sorted(JOB_DATA), default="digits")
+    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument("--load-rounds", type=int, default=4)
+    parser.add_argument("--server-only", action="store_true",
+                        help="only the server path: idle, and under the class's load")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
+    busy, first_curve, tsne, pads = None, None, None, {}
     with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         servers, pages, startup, urls = [], {}, {}, {}
+        runs = Path(tmp) / "Latent-Lab" / "runs"
         try:
             for name, script in (("trivial page", "benchmarks/trivial_app.py"),
                                  ("Latent Lab", "app.py")):
@@ -207,23 +279,29 @@ def main() -> None:
                     browser, script, Path(tmp) / name.replace(" ", "-"))
                 servers.append(proc)
             url = urls["Latent Lab"]
-            pads = {m: pad_drag(browser, url, m, args.drag_seconds) for m in shipped_models()}
-            tsne = (tsne_click(browser, url, Path(tmp) / "Latent-Lab" / "runs")
-                    if fashion.folder() else None)
+            if not args.server_only:
+                pads = {m: pad_drag(browser, url, m, args.drag_seconds)
+                        for m in shipped_models()}
+                tsne = tsne_click(browser, url, runs) if fashion.folder() else None
             # The server path: the app's fallback switch, native sliders.
             pages["Latent Lab"].get_by_text("Decode in the browser").click()
             pages["Latent Lab"].locator('[data-testid="stSlider"]').first.wait_for(
                 timeout=60_000)
             pages["Latent Lab"].wait_for_timeout(500)
             idle = alternating(pages, args.moves, args.rounds)
-            trainer = job_form(browser, url, "load", EPOCHS, JOB_DATA[args.job_data])
+            trainer = job_form(browser, url, "load", EPOCHS,
+                               "" if args.server_only else JOB_DATA[args.job_data])
             trainer.get_by_role("button", name="Start training").click()
             pressed = time.perf_counter()
             trainer.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=120_000)
             first_curve = time.perf_counter() - pressed
             trainer.wait_for_timeout(5000)  # into training
-            busy = alternating(pages, args.moves, args.rounds)
-            status = job_status(Path(tmp) / "Latent-Lab" / "runs")
+            if not args.server_only:
+                busy = alternating(pages, args.moves, args.rounds)
+            for page in pages.values():
+                page.close()
+            load = class_load(browser, url, servers[1].pid, args.sessions, args.load_rounds)
+            status = job_status(runs)
         finally:
             for proc in servers:
                 stop_app(proc)
@@ -234,6 +312,8 @@ def main() -> None:
           "rounds, ms (p50 / p95): first new image, all drawn (traversals included)")
     print(f"  {'':28s} {'server up':>9s} {'first image':>11s} {'first':>13s} {'all drawn':>13s}")
     for condition, r in (("idle", idle), ("while a job trains", busy)):
+        if r is None:
+            continue
         for name in pages:
             first, drawn = r[name]["first"], r[name]["drawn"]
             print(f"  {name + ', ' + condition:28s} "
@@ -243,9 +323,19 @@ def main() -> None:
                   f"{statistics.median(drawn):6.0f} /{percentile(drawn, 95):5.0f}")
         ratios = r["ratios"]
         print(f"  ratio app / trivial, p50 of the first image, {condition}: "
-              f"{statistics.median(ratios):.2f} (rounds: {min(ratios):.2f} to {max(ratios):.2f})")
-    print(f"  Start pressed -> first curve on the Train page ({args.job_data} job): "
-          f"{first_curve:.2f} s")
+              f"{statistics.median(ratios):.2f} (rounds: {min(ratios):.2f} to {max(ratios):.2f})"
+              + (f" (target {IDLE_RATIO_TARGET:g})" if r is idle else ""))
+    print(f"  Start pressed -> first curve on the Train page "
+          f"({'digits' if args.server_only else args.job_data} job): {first_curve:.2f} s")
+    times = load["times"]
+    print(f"\n{args.sessions} sessions on Explore ({LOAD_MODEL}, native sliders) release a slider "
+          f"together, {args.load_rounds} rounds, while the job trains:")
+    print(f"  the server process's CPU per release rerun: {load['cpu_per_rerun'] * 1e3:.1f} ms "
+          f"(target {CPU_TARGET_MS:g} ms; {len(times)} reruns, {load['missed']} moves lost); "
+          f"round trip p50 / p95 {statistics.median(times) / 1e3:.2f} / "
+          f"{percentile(times, 95) / 1e3:.2f} s")
+    if args.server_only:
+        return
     if tsne is None:
         print("  t-SNE from the click: skipped, Fashion-MNIST's files are not installed "
               "(apt-get install dataset-fashion-mnist)")

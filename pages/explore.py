@@ -131,7 +131,8 @@ def nearest_training_image(decoded: np.ndarray) -> None:
         return
     index, rms = nearest_in(train_index, decoded)
     train = state.model_dataset(ckpt).train
-    render.show_images(train.images(int(index[0])), width=render.image_width(192), frame=True)
+    render.show_images(train.images(int(index[0])), width=render.image_width(192), frame=True,
+                       inline=True)
     if train.y is not None:
         st.text(f"Class {class_text(int(train.y[index[0]]))}")
     st.caption(f"Differs from the decoded picture by {rms[0]:.2f} per pixel (0 = identical). "
@@ -164,14 +165,14 @@ def latent_panel() -> None:
                 class_names=[class_text(c) for c in range(k)] if k else None)
     else:
         controls, picture_column, nearest_column = st.columns([5, 4, 3], gap="large")
+        with picture_column:  # sent before the sliders beside it: the picture shows sooner
+            st.subheader("Decoded")
+            render.show_images(decoded, width=render.image_width(320), frame=True, inline=True)
         with controls:
             if k:
                 st.selectbox("Class (the decoder's condition c)", range(k), key=CLASS,
                              format_func=class_text)
             sliders.sliders("z", metrics["kl_per_dim"], health["order"], health["unused"])
-        with picture_column:
-            st.subheader("Decoded")
-            render.show_images(decoded, width=render.image_width(320), frame=True)
     if len(health["unused"]) == d:
         st.info("This model uses none of its latent dimensions (posterior collapse): every "
                 "code decodes to almost the same picture. Pick another model in the sidebar.")

@@ -12,8 +12,8 @@ import torch
 from conftest import page_errors
 from safetensors.torch import load_file
 
-from benchmarks.harness import start_app, start_job, stop_app, wait_idle
-from benchmarks.ui_latency import PROBE, percentile
+from benchmarks.harness import start_app, start_job, stop_app
+from benchmarks.ui_latency import load_session, percentile, release_rounds
 from vae import checkpoints
 from vae.runner import RunSpec, train_run
 
@@ -24,18 +24,6 @@ ROUNDS = 4
 # Long enough to outlast the load: a worker now starts in 0.1 s and at 300 epochs (7.5 s
 # alone) the job once finished before the load's last round.
 EPOCHS = 1000
-
-
-def explorer(browser, url: str):
-    """A session on Explore with native sliders (the server path, the one load can hurt)."""
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    page.goto(f"{url}/?model=digits-vae-20d")
-    page.wait_for_selector(".latent-pad[data-ready]", timeout=180_000)
-    page.get_by_text("Decode in the browser").click()
-    page.locator('[data-testid="stSlider"]').first.wait_for(timeout=180_000)
-    wait_idle(page, 180_000)
-    page.evaluate(PROBE)
-    return page
 
 
 def job_record(runs: Path, name: str) -> dict:
@@ -50,24 +38,11 @@ def test_thirty_sessions_explore_while_a_job_trains(browser, tmp_path):
     proc, url = start_app(tmp_path)
     pages = []
     try:
-        pages = [explorer(browser, url) for _ in range(SESSIONS)]
+        pages = [load_session(browser, url) for _ in range(SESSIONS)]
         trainer = start_job(browser, url, "under-load", EPOCHS)
         pages.append(trainer)
         record = job_record(tmp_path / "runs", "under-load")
-        times, missed = [], 0
-        for r in range(ROUNDS):
-            for page in pages[:SESSIONS]:  # every session moves, then all wait together
-                slider = page.locator('[data-testid="stSlider"] input').first
-                slider.focus()
-                page.keyboard.press("ArrowRight" if r % 2 == 0 else "ArrowLeft")
-            for page in pages[:SESSIONS]:
-                try:
-                    page.wait_for_function(f"window.__latency.times.length > {r}",
-                                           timeout=120_000)
-                except Exception:  # noqa: BLE001 - a lost move is counted, not fatal here
-                    missed += 1
-        for page in pages[:SESSIONS]:
-            times += page.evaluate("window.__latency.times")
+        times, missed = release_rounds(pages[:SESSIONS], ROUNDS)
         still_training = job_record(tmp_path / "runs", "under-load")["status"] == "running"
         errors = [e for page in pages for e in page_errors(page)]
 

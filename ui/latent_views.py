@@ -49,7 +49,7 @@ def traversal_rows(model: VAE, z: np.ndarray, dims: list[int], label: int | None
         name.text(names[r] if names else dimension_name(j))
         with row:
             render.show_images(images[r * n:(r + 1) * n], columns=n, width=width,
-                               frame=True)
+                               frame=True, inline=True)
 
 
 def labelled_strip(images: np.ndarray, labels: list[str]) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import collections
+import hashlib
 import io
+import threading
 
 import numpy as np
 import streamlit as st
@@ -38,22 +41,47 @@ def show_images(x: np.ndarray, *, columns: int | None = None, width: int | None 
     """Images (n, C, H, W) in [0, 1] as one grid, enlarged with nearest-neighbour pixels to
     about `width` (a whole multiple of the grid's size, shown unresampled). `frame` draws a grey
     line around it, so white ink at an image's edge does not melt into a white page. `inline`
-    puts the PNG in the page itself: for self-refreshing fragments, whose previous images
-    Streamlit drops as each run lands, so a browser a run behind would fetch a missing file."""
+    puts the PNG in the page itself: for pictures redrawn on every slider move (no file to
+    store, hash and serve per picture and rerun) and for self-refreshing fragments, whose
+    previous images Streamlit drops as each run lands, so a browser a run behind would fetch a
+    missing file."""
     picture = grid(x, columns, pad=1 if x.shape[0] > 1 else 0)
-    width = width or image_width()
-    image = to_pil(picture, max(1, round(width / picture.shape[1])))
+    scale = max(1, round((width or image_width()) / picture.shape[1]))
+    png, shown_width = _png(picture, scale, frame)
+    if inline:
+        url = "data:image/png;base64," + base64.b64encode(png).decode()
+        st.image(url, width=shown_width, caption=caption)
+    else:
+        st.image(png, width=shown_width, caption=caption, output_format="PNG")
+
+
+# By content: many pictures of a rerun are those of the last one (the traversal row of the
+# dimension moved, the nearest training image, another session at the same code). Keyed by a
+# digest of the pixels, so the cache holds PNGs (a few kB each on Explore), not pixels.
+_PNGS: collections.OrderedDict[tuple, tuple[bytes, int]] = collections.OrderedDict()
+_PNGS_LOCK = threading.Lock()
+PNGS_KEPT = 256
+
+
+def _png(picture: np.ndarray, scale: int, frame: bool) -> tuple[bytes, int]:
+    """A grid's PNG, enlarged `scale` times and framed, and its width in pixels."""
+    key = (hashlib.blake2b(picture, digest_size=16).digest(), picture.shape, scale, frame)
+    with _PNGS_LOCK:
+        if (kept := _PNGS.get(key)) is not None:
+            _PNGS.move_to_end(key)
+            return kept
+    image = to_pil(picture, scale)
     if frame:
         image = ImageOps.expand(image, border=2, fill=128 if image.mode == "L" else (128,) * 3)
     # PNG, as JPEG (Streamlit's automatic choice here) would blur the crisp pixels; encoded
-    # here with light compression, twice as fast as Streamlit's default on every rerun.
+    # here with light compression, twice as fast as Streamlit's default.
     png = io.BytesIO()
     image.save(png, format="PNG", compress_level=1)
-    if inline:
-        url = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
-        st.image(url, width=image.width, caption=caption)
-    else:
-        st.image(png.getvalue(), width=image.width, caption=caption, output_format="PNG")
+    with _PNGS_LOCK:
+        _PNGS[key] = png.getvalue(), image.width
+        while len(_PNGS) > PNGS_KEPT:
+            _PNGS.popitem(last=False)
+    return png.getvalue(), image.width
 
 
 def explain(text: str, formula: str | None = None) -> None:
