@@ -35,15 +35,16 @@ _WITH_PARENT = ("import runpy, sys; from vae.processes import exit_with_parent; 
 
 
 def start_app(tmp: Path, extra_env: dict | None = None, script: str = "app.py",
-              timeout: float = 90) -> tuple[subprocess.Popen, str]:
-    """A streamlit server on a free port whose runs and cache live under `tmp`; returns once
-    its health endpoint answers."""
+              timeout: float = 90, root: Path = REPO) -> tuple[subprocess.Popen, str]:
+    """A streamlit server on a free port whose runs and cache live under `tmp`, serving the
+    app in `root` (a copy of it serves the copy's shipped models); returns once its health
+    endpoint answers."""
     port = free_port()
     env = {**os.environ, "LATENT_LAB_RUNS_DIR": str(tmp / "runs"),
            "LATENT_LAB_CACHE_DIR": str(tmp / "cache"), **(extra_env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-c", _WITH_PARENT, str(os.getpid()), "run", script,
-         "--server.port", str(port), "--server.headless", "true"], cwd=REPO, env=env,
+         "--server.port", str(port), "--server.headless", "true"], cwd=root, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
