@@ -56,6 +56,8 @@ if job is not None:
         st.success(f"Model {render.escape(job.name)} is ready: it is now in the sidebar's "
                    "Model list on every page.")
         st.button("Use it on every page", on_click=session.select_model, args=(job.name,))
+    if not job.active:
+        live.continue_offer(job)
 live.live(jobs, job)
 if job is None:
     st.stop()

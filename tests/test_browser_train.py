@@ -1,6 +1,7 @@
 """The Train page in a real server and headless Chromium: a run started from the form
 finishes and joins the sidebar's model picker (and another tab sees it); β moved by keyboard
-while a paced run trains lands in the saved run's history."""
+and by a drag while a paced run trains lands in the saved run's history once per move, and the
+ended run continues at another β."""
 
 import re
 
@@ -77,15 +78,44 @@ def test_beta_moved_by_keyboard_mid_run_shows_in_the_history(train_page):
     page.get_by_role("button", name="Start training").click()
     page.get_by_text(re.compile(r"running · step [1-9]")).wait_for(timeout=30_000)
 
+    # Five presses, paced like a hand: one change, once the keys have rested.
     thumb = page.get_by_role("slider", name=re.compile("β now"))
     thumb.focus()
     for _ in range(5):
-        thumb.press("ArrowRight")
-    changes = page.get_by_text(re.compile(r"β set by hand: .*β = 1\.5\."))
-    changes.wait_for(timeout=20_000)
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(150)
+    assert thumb.get_attribute("aria-valuenow") == "1.5"
+    once = page.get_by_text(re.compile(r"β set by hand: step \d+ → β = 1\.5\.$"))
+    once.wait_for(timeout=20_000)
+
+    # A drag through many values: one change, on release.
+    track = page.locator(".bs-track")
+    box, start = track.bounding_box(), thumb.bounding_box()
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + box["height"] / 2, steps=12)
+    assert thumb.get_attribute("aria-valuenow") == "3.0"
+    page.mouse.up()
+    twice = page.get_by_text(
+        re.compile(r"β set by hand: step \d+ → β = 1\.5, step \d+ → β = 3\.$"))
+    twice.wait_for(timeout=20_000)
+
     page.get_by_role("button", name="Stop").click()
     page.get_by_text(re.compile("stopped · step")).wait_for(timeout=30_000)
     wait_idle(page)
-    # Stopped, the page reads the run from its saved checkpoint: the change is in its history.
-    assert changes.is_visible()
+    # Stopped, the page reads the run from its saved checkpoint: the changes are in its history.
+    assert twice.is_visible()
+    assert page_errors(page) == []
+
+    # Its β control stays: as an offer to continue the run from its weights at another β.
+    page.get_by_role("button", name="Continue with β = 3.0").click()
+    page.get_by_text(re.compile(r"running · step")).wait_for(timeout=30_000)
+    continued = page.get_by_text(re.compile(
+        r"β set by hand: step \d+ → β = 1\.5, step \d+ → β = 3, step \d+ → continued at "
+        r"β = 3\.$"))
+    continued.wait_for(timeout=20_000)
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text(re.compile("stopped · step")).wait_for(timeout=30_000)
+    wait_idle(page)
+    assert continued.is_visible()
     assert page_errors(page) == []

@@ -4,6 +4,7 @@ the timeline, and uploads refused with one sentence."""
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import shutil
 import time
@@ -15,7 +16,7 @@ import streamlit as st
 from bad_input import idx_bytes, npz_bytes
 from streamlit.testing.v1 import AppTest
 
-from ui import session, state
+from ui import live, session, state
 from vae import checkpoints, uploads
 from vae.data import DataError, load_dataset
 from vae.runner import RunSpec
@@ -86,6 +87,13 @@ def test_a_preset_fills_the_form(runs):
     assert at.text_input(key="train_form_hidden").value == "128"
     assert at.number_input(key="train_form_epochs").value == 60
     assert at.select_slider(key="train_form_pace").value == 30
+    # The lesson's run: offered on the page, slower than the tiny demo for a class to follow.
+    preset = at.selectbox(key="train_form_preset")
+    assert any(o.startswith("Lesson: live run") for o in preset.options)
+    preset.set_value("lesson-live").run()
+    assert at.slider(key="train_form_latent_dim").value == 2
+    assert at.number_input(key="train_form_epochs").value == 72
+    assert at.select_slider(key="train_form_pace").value == 10
     at.selectbox(key="train_form_preset").set_value("beta4").run()
     assert at.number_input(key="train_form_beta").value == 4.0
     assert at.selectbox(key="train_form_schedule").value == "linear"
@@ -226,7 +234,7 @@ def test_controls_follow_the_classroom_rules(runs, monkeypatch):
     wait_for(lambda: other.step > 0)
     at = open_page()
     assert next(b for b in at.button if b.label == "Stop").disabled
-    assert at.slider(key=f"train_beta_{other.id}").disabled
+    assert beta_slider_data(at)["disabled"]
 
     at.session_state["teacher_password"] = "s3cret"
     at.run()
@@ -247,11 +255,50 @@ def test_controls_follow_the_classroom_rules(runs, monkeypatch):
 
     at.session_state["teacher_password"] = "s3cret"
     at.run()
-    at.slider(key=f"train_beta_{other.id}").set_value(2.5).run()
-    wait_for(lambda: other.beta_changes)
-    assert other.beta_changes[-1]["beta"] == 2.5
+    assert not beta_slider_data(at)["disabled"]
     next(b for b in at.button if b.label == "Stop").click().run()
     assert state.job_manager().wait(other.id, timeout=30).status == "stopped"
+    # Ended, the run is offered to continue: to its owner and the teacher only.
+    at.run()
+    assert not at.button(key=f"train_continue_{other.id}").disabled
+    at.session_state["teacher_password"] = "guess"
+    at.run()
+    assert at.button(key=f"train_continue_{other.id}").disabled
+
+
+def beta_slider_data(at: AppTest) -> dict:
+    """What the page gives its β slider (ui/beta_slider.py)."""
+    (slider,) = [e for e in at.get("bidi_component")
+                 if e.proto.component_name == "latent_lab.beta_slider"]
+    return json.loads(slider.proto.json)
+
+
+@pytest.mark.slow
+def test_an_ended_run_is_offered_to_continue_at_another_beta(runs):
+    at = start(open_page(), "page-continue")
+    [job] = state.job_manager().jobs()
+    assert state.job_manager().wait(job.id, timeout=60).status == "finished"
+    at.run()
+    # Where the β control was while it trained, the run's end offers another β.
+    at.slider(key=f"train_continue_beta_{job.id}").set_value(3.0).run()
+    at.number_input(key=f"train_continue_epochs_{job.id}").set_value(2).run()
+    button = at.button(key=f"train_continue_{job.id}")
+    assert button.label == "Continue with β = 3.0"
+    button.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    new = next(j for j in state.job_manager().jobs() if j.id != job.id)
+    assert new.name == job.name and new.resume and at.session_state[live.WATCH] == new.id
+    assert state.job_manager().wait(new.id, timeout=60).status == "finished", new.message
+    history = checkpoints.load(runs / "page-continue").history
+    assert len(history["epochs"]) == 3
+    assert history["beta_changes"] == [{"step": job.total_steps, "beta": 3.0, "continued": True}]
+    at.run()
+    assert any(f"step {job.total_steps} → continued at β = 3." in c.value for c in at.caption)
+    curves = json.loads(next(c.proto.spec for c in at.get("plotly_chart")
+                             if "Training curves" in c.proto.spec))
+    marks = [a for a in curves["layout"]["annotations"] if "continued" in a["text"]]
+    assert [(a["x"], a["text"].strip()) for a in marks] == [(job.total_steps,
+                                                            "continued at β = 3")]
 
 
 def test_objective_and_capacity_reach_the_job_and_a_clash_is_refused(runs):

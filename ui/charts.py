@@ -124,7 +124,8 @@ def training_curves(steps: list[dict], epochs: list[dict], beta_changes: list[di
     # One label per burst of changes (a slider moved key by key), spaced so labels never meet.
     labels = [{"x": c["step"], "y": 1, "xref": "x", "yref": f"y{len(PANELS)} domain",
                "yanchor": "top", "xanchor": "left", "showarrow": False,
-               "text": f" β set to {c['beta']:g}"}
+               "text": f" {'continued at β =' if c.get('continued') else 'β set to'} "
+                       f"{c['beta']:g}"}
               for c in _grouped(beta_changes, LABEL_GAP * last)]
     layout = figure_layout(
         "Training curves (β = 1 terms, nats)", large, 600,

@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 
 from ui import charts, render, runs, session, state
+from ui.beta_slider import beta_slider
 from ui.train_form import PACES
 from vae.evaluation import latent_health
 from vae.jobs import Job, JobError
@@ -51,11 +52,18 @@ def control(action: str, job_id: str, *args) -> None:
         st.session_state[NOTICE] = str(err)
 
 
-def _set_from_widget(action: str, job_id: str, widget: str) -> None:
-    control(action, job_id, st.session_state[widget])
+def _set_pace(job_id: str, widget: str) -> None:
+    control("set_pace", job_id, st.session_state[widget])
     if NOTICE in st.session_state:  # refused: the widget goes back to what the job has
-        job = state.job_manager().get(job_id)
-        st.session_state[widget] = job.pace if action == "set_pace" else _beta(job)
+        st.session_state[widget] = state.job_manager().get(job_id).pace
+
+
+def _set_beta(job_id: str, asked: str, beta: float) -> None:
+    control("set_beta", job_id, beta)
+    # Refused, the slider goes back to what the job has; taken, it stays where it was let go
+    # (the job reports the new β a moment later).
+    st.session_state[asked] = (_beta(state.job_manager().get(job_id))
+                               if NOTICE in st.session_state else beta)
 
 
 def _beta(job: Job) -> float:
@@ -155,8 +163,7 @@ def queue(jobs: list[Job]) -> None:
 @st.fragment
 def controls(job: Job) -> None:
     """Pause / resume, stop, β and pace for an active job (checked again in `control`). A
-    fragment: a β moved key by key reruns these controls alone, not the whole page and its
-    charts, so the presses reach the manager close enough together to settle as one."""
+    fragment: a change here reruns these controls alone, not the whole page and its charts."""
     notice()
     allowed = may_control(job)
     if not allowed:
@@ -173,19 +180,65 @@ def controls(job: Job) -> None:
                          width="stretch")
     stop_col.button("Stop", key=f"stop_{job.id}", on_click=control, args=("stop", job.id),
                     disabled=not allowed, width="stretch")
-    beta_key, pace_key = f"train_beta_{job.id}", f"train_pace_{job.id}"
-    st.session_state.setdefault(beta_key, _beta(job))
-    beta_col.slider("β now (replaces the schedule from this step on)", 0.0,
-                    max(BETA_MAX, st.session_state[beta_key]), step=0.1, key=beta_key,
-                    on_change=_set_from_widget, args=("set_beta", job.id, beta_key),
+    asked, pace_key = f"train_beta_asked_{job.id}", f"train_pace_{job.id}"
+    beta = st.session_state.setdefault(asked, _beta(job))
+    with beta_col:
+        beta_slider("β now (replaces the schedule from this step on)", beta,
+                    max(BETA_MAX, beta), key=f"train_beta_{job.id}",
+                    on_change=lambda b: _set_beta(job.id, asked, b),
                     disabled=not allowed or job.status == "queued")
     pace = st.session_state.get("train_pending_pace", {}).get(job.id, job.pace)
     # The options are ints, and a select_slider matches its value by type as well.
     st.session_state.setdefault(pace_key, int(pace) if pace in PACES else 0)
     pace_col.select_slider("Pace (steps per second)", PACES, key=pace_key,
                            format_func=lambda p: "full speed" if p == 0 else str(p),
-                           on_change=_set_from_widget, args=("set_pace", job.id, pace_key),
+                           on_change=_set_pace, args=(job.id, pace_key),
                            disabled=not allowed or job.status == "queued")
+
+
+# ---- after a run ends -----------------------------------------------------------------------
+def continue_offer(job: Job) -> None:
+    """Continue an ended run from its saved weights at another β, for a few more epochs: the
+    class sees what the new β does to a model it has watched learn."""
+    ckpt = runs.saved_checkpoint(job)
+    if job.active or ckpt is None or not ckpt.resumable:
+        return
+    allowed = may_control(job)
+    beta_key, epochs_key = f"train_continue_beta_{job.id}", f"train_continue_epochs_{job.id}"
+    st.session_state.setdefault(beta_key, _beta(job))
+    # A third of the run again: long enough to see the new β take hold, short for a lesson.
+    st.session_state.setdefault(epochs_key, max(1, int(ckpt.config["train"]["epochs"]) // 3))
+    beta_col, epochs_col, button_col = st.columns([3, 2, 2], gap="medium",
+                                                  vertical_alignment="bottom")
+    beta = beta_col.slider("β for the epochs to come", 0.0,
+                           max(BETA_MAX, st.session_state[beta_key]), step=0.1, key=beta_key,
+                           format="%.1f", disabled=not allowed)
+    epochs_col.number_input("More epochs", 1, 10_000, key=epochs_key, disabled=not allowed)
+    button_col.button(f"Continue with β = {beta:.1f}", key=f"train_continue_{job.id}",
+                      type="primary", on_click=_continue, args=(job.id, beta_key, epochs_key),
+                      disabled=not allowed, width="stretch")
+    if not allowed:
+        st.caption("Only the session that started this run, or the teacher, may continue it.")
+
+
+def _continue(job_id: str, beta_key: str, epochs_key: str) -> None:
+    """The Continue button's callback: a new job on the same model, watched, at the same pace."""
+    manager = state.job_manager()
+    try:
+        job = manager.get(job_id)
+        if not may_control(job):
+            raise JobError(f"Only the session that started '{job.name}', or the teacher, may "
+                           "continue it; a teacher enters the password in the sidebar.")
+        new = manager.continue_run(job_id, float(st.session_state[beta_key]),
+                                   int(st.session_state[epochs_key]),
+                                   owner=session.session_owner())
+    except JobError as err:
+        st.session_state[NOTICE] = str(err)
+        return
+    my_jobs().add(new.id)
+    st.session_state[WATCH] = new.id
+    if job.pace:
+        st.session_state.setdefault("train_pending_pace", {})[new.id] = job.pace
 
 
 def notice() -> None:
@@ -258,7 +311,8 @@ def _unsaved(job: Job) -> None:
 
 def _changes(changes: list[dict]) -> None:
     if changes:
-        shown = ", ".join(f"step {c['step']} → β = {c['beta']:g}" for c in changes[-8:])
+        shown = ", ".join(f"step {c['step']} → {'continued at ' if c.get('continued') else ''}"
+                          f"β = {c['beta']:g}" for c in changes[-8:])
         st.caption(f"β set by hand: {shown}.")
 
 

@@ -28,9 +28,11 @@ SCHEDULES = {"constant": "constant", "linear": "linear warm-up", "sigmoid": "sig
              "cyclical": "cyclical"}
 PACES = [0, 1, 2, 5, 10, 20, 30, 50, 100, 200, 500]
 PRESET_LABELS = {"paper": "Paper setup (Kingma & Welling)", "beta4": "β = 4 disentangle",
-                 "tiny-live": "Tiny live demo (2-D, paced)"}
+                 "tiny-live": "Tiny live demo (2-D, paced)",
+                 "lesson-live": "Lesson: live run (2-D, about 2½ minutes)"}
 # What a preset means beyond its configs: the dataset it is for, a pace a class can follow.
 PRESET_EXTRAS = {"tiny-live": {"dataset": "digits", "pace": 30},
+                 "lesson-live": {"dataset": "digits", "pace": 10},
                  "shapes-conv": {"dataset": "shapes"}}
 DEFAULTS = {
     "dataset": "digits", "kind": "vae", "arch": "mlp", "hidden": "400", "latent_dim": 10,

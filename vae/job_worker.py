@@ -95,8 +95,9 @@ class WorkerControl:
             self.poll(trainer, 0.1)
         if self.pace and record["kind"] == "step":
             t0, s0 = self.pace_origin
-            while not trainer.finished and (delay := t0 + (trainer.step - s0) / self.pace
-                                            - time.monotonic()) > 0:
+            # A pace changed while waiting (to full speed: 0) ends the wait.
+            while self.pace and not trainer.finished and (
+                    delay := t0 + (trainer.step - s0) / self.pace - time.monotonic()) > 0:
                 self.poll(trainer, min(delay, 0.05))
 
     def flush(self) -> None:
@@ -122,8 +123,11 @@ def worker_main(job_id: str, spec: dict, out: str, resume: bool, threads: int,
         run_spec = RunSpec.from_dict(spec)
         trainer, config, _ = prepare(run_spec, Path(out), resume)
         trainer.config.threads = threads
+        # A resumed run's curves so far: the live page draws the whole run, and where it
+        # was continued.
+        history = {k: trainer.history[k] for k in ("steps", "epochs", "beta_changes")}
         control.send("started", {"total_steps": trainer.total_steps, "step": trainer.step,
-                                 "config": config})
+                                 "config": config, "history": history})
         result = train_run(run_spec, out, callbacks=(control,), trainer=trainer, config=config)
         control.flush()
         control.send("weights", numpy_weights(trainer.weights()))

@@ -12,8 +12,8 @@ the save would have written, so `save_again` can write it once the cause is fixe
 
 from __future__ import annotations
 
-import contextlib
 import json
+import math
 import multiprocessing as mp
 import os
 import queue
@@ -32,8 +32,6 @@ from vae.runner import RunSpec, write_error
 ACTIVE = ("queued", "running", "paused")
 MAX_KEPT_STEPS = 4000
 SPEED_WINDOW_S = 10.0
-# A beta change is sent once no newer one came for this long (docs/design.md §2).
-BETA_SETTLE_S = 0.5
 
 
 class JobError(RuntimeError):
@@ -105,7 +103,6 @@ class JobManager:
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
         self._procs: dict[str, tuple[mp.process.BaseProcess, Connection]] = {}
-        self._pending_betas: dict[str, tuple[float, float]] = {}  # job -> (when due, beta)
         self._closing = threading.Event()
         self._load_records()
         self._pump = threading.Thread(target=self._pump_events, name="job-events", daemon=True)
@@ -156,14 +153,35 @@ class JobManager:
         self._command(job_id, ("resume",), "running")
 
     def set_beta(self, job_id: str, beta: float) -> None:
-        """Set beta for the steps after it is sent: once it has rested BETA_SETTLE_S (a slider
-        moved key by key sends every value on its way, and the run should record the last
-        alone), or at once when the job is stopped first."""
-        if not beta >= 0:
+        """Set beta from the next step on; the run records each change (the Train page's β
+        slider sends one when it is let go, or once its keys have rested)."""
+        if not (math.isfinite(beta) and beta >= 0):
             raise JobError("beta must be a number >= 0.")
-        with self._lock:
-            self._controllable(job_id)
-            self._pending_betas[job_id] = (time.monotonic() + BETA_SETTLE_S, float(beta))
+        self._command(job_id, ("beta", float(beta)))
+
+    def continue_run(self, job_id: str, beta: float, epochs: int, *, owner: str = "") -> Job:
+        """A new job that trains an ended job's saved run `epochs` more epochs at `beta`, from
+        its weights, optimizer and counters (the resume of docs/design.md §5); the run's
+        history marks the step where it continued. Raises JobError with a sentence."""
+        if not (math.isfinite(beta) and beta >= 0):
+            raise JobError("beta must be a number >= 0.")
+        if not (isinstance(epochs, int) and epochs >= 1):
+            raise JobError("Continue for at least one more epoch.")
+        job = self.get(job_id)
+        if job.holds_out:
+            raise JobError(f"Job '{job.name}' is {job.status}: continue it once it has ended "
+                           "and been saved.")
+        try:
+            ckpt = checkpoints.load(job.out)
+        except (checkpoints.CheckpointError, OSError):
+            raise JobError(f"Job '{job.name}' saved no checkpoint, so there is nothing to "
+                           "continue; start a new run.") from None
+        if not ckpt.resumable:
+            raise JobError(f"Model '{job.name}' holds no training state, so it cannot be "
+                           "continued; start a new run.")
+        done = ckpt.history.get("resume", {}).get("epoch", len(ckpt.history["epochs"]))
+        spec = RunSpec(train={"epochs": done + epochs, "beta": float(beta)})
+        return self.submit(spec, job.name, owner=owner, resume=True, out=Path(job.out))
 
     def set_pace(self, job_id: str, steps_per_second: float) -> None:
         """Limit a job to this many steps a second (0 = as fast as it goes)."""
@@ -178,8 +196,6 @@ class JobManager:
             if job.status == "queued":
                 self._finish(job, "stopped", "Stopped before it started.")
             elif job.active:
-                if job_id in self._pending_betas:  # asked for before the stop: it counts
-                    self._command(job_id, ("beta", self._pending_betas.pop(job_id)[1]))
                 self._command(job_id, ("stop",))
 
     def save_again(self, job_id: str) -> Job:
@@ -279,16 +295,7 @@ class JobManager:
             with self._lock:
                 if event:
                     self._handle(*event)
-                self._send_settled_betas()
                 self._reap()
-
-    def _send_settled_betas(self) -> None:
-        now = time.monotonic()
-        for job_id, (due, beta) in list(self._pending_betas.items()):
-            if due <= now:
-                del self._pending_betas[job_id]
-                with contextlib.suppress(JobError):  # it ended meanwhile: nothing to change
-                    self._command(job_id, ("beta", beta))
 
     def _drain(self) -> None:
         with self._lock:
@@ -307,14 +314,18 @@ class JobManager:
             job.total_steps = payload["total_steps"]
             job.step = payload["step"]
             job.config = payload.get("config")
+            history = payload["history"]  # a resumed run's so far
+            job.steps = _thinned(history["steps"])
+            job.epochs, job.beta_changes = history["epochs"], history["beta_changes"]
+            if job.beta_changes:
+                job.beta = job.beta_changes[-1]["beta"]
             self._write(job)  # once: a restarted server shows "step N of TOTAL"
         elif kind == "metrics":
             for record in payload:
                 (job.steps if record["kind"] == "step" else job.epochs).append(record)
                 job.step = record["step"]
                 job.beta = record.get("beta", job.beta)
-            if len(job.steps) > MAX_KEPT_STEPS:
-                job.steps = job.steps[::2]
+            job.steps = _thinned(job.steps)
             now = time.monotonic()
             job.marks = [m for m in job.marks if now - m[0] <= SPEED_WINDOW_S] + [(now, job.step)]
         elif kind == "beta":
@@ -388,6 +399,13 @@ class JobManager:
                 self._write(job)
             if not job.active:
                 self._jobs[job.id] = job
+
+
+def _thinned(steps: list[dict]) -> list[dict]:
+    """Every other record, as often as needed to keep at most MAX_KEPT_STEPS."""
+    while len(steps) > MAX_KEPT_STEPS:
+        steps = steps[::2]
+    return steps
 
 
 def _torch_files(files: dict) -> dict:

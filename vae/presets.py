@@ -39,6 +39,15 @@ PRESETS: dict[str, dict] = {
         "model": {"arch": "mlp", "hidden": [128], "latent_dim": 2},
         "train": {"epochs": 60, "batch_size": 64},
     },
+    # A live run for a lesson (ui/train_form.py paces it at 10 steps/s): 72 epochs of 21
+    # steps last about 2.5 minutes, and at half the usual learning rate the pictures keep
+    # improving for the first minute instead of the first 20 s, at a speed a class can follow.
+    "lesson-live": {
+        "description": "A 2-D digits model for a lesson: trains in about 2.5 minutes, slow "
+                       "enough to talk over.",
+        "model": {"arch": "mlp", "hidden": [128], "latent_dim": 2},
+        "train": {"epochs": 72, "batch_size": 64, "lr": 5e-4},
+    },
     "shapes-conv": {
         "description": "Burgess-style conv beta-VAE for 32x32 shapes.",
         "model": {"arch": "conv", "hidden": [256, 256], "latent_dim": 10,

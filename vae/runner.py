@@ -133,6 +133,8 @@ class RunResult:
 def prepare(spec: RunSpec, out: Path, resume: bool) -> tuple[Trainer, dict, Dataset]:
     """Load data and build (or restore) the trainer for a run."""
     state = None
+    # "Continue with β = …" (the Train page): the continued run trains at this β.
+    beta = spec.train.get("beta") if resume else None
     if resume:
         previous = checkpoints.load(out)
         optimizer = previous.optimizer()
@@ -140,8 +142,8 @@ def prepare(spec: RunSpec, out: Path, resume: bool) -> tuple[Trainer, dict, Data
             raise checkpoints.CheckpointError(
                 f"Checkpoint '{previous.name}' holds no training state, so it cannot be "
                 "resumed; train a new run instead.")
-        # "Continue training" may change how long and where a run trains, nothing else: a
-        # run trained on a GPU continues on a laptop.
+        # "Continue training" may change how long and where a run trains, and its β, nothing
+        # else: a run trained on a GPU continues on a laptop.
         changes = {k: v for k, v in spec.train.items() if k in ("epochs", "device")}
         spec = RunSpec.from_dict(previous.config["spec"])
         model_config = ModelConfig.from_dict(previous.config["model"])
@@ -158,6 +160,8 @@ def prepare(spec: RunSpec, out: Path, resume: bool) -> tuple[Trainer, dict, Data
     train_config = replace(train_config, device=pick_device(train_config.device).type)
     torch.manual_seed(train_config.seed)
     trainer = Trainer(VAE(model_config), data.train, data.val, train_config, resume=state)
+    if beta is not None:
+        trainer.set_beta(float(beta), continued=True)
     return trainer, checkpoint_config(spec, data, model_config, train_config), data
 
 

@@ -243,12 +243,14 @@ class Trainer:
     def beta(self) -> float:
         return self.beta_override if self.beta_override is not None else self.schedule(self.step)
 
-    def set_beta(self, beta: float) -> None:
-        """A hand-set beta replaces the schedule from the next step on (docs/design.md §3)."""
+    def set_beta(self, beta: float, *, continued: bool = False) -> None:
+        """A hand-set beta replaces the schedule from the next step on (docs/design.md §3);
+        `continued` marks the change a resumed run starts with, where it was continued."""
         if not (math.isfinite(beta) and beta >= 0):
             raise ValueError("beta must be a finite number >= 0.")
         self.beta_override = float(beta)
-        self.history["beta_changes"].append({"step": self.step, "beta": float(beta)})
+        self.history["beta_changes"].append({"step": self.step, "beta": float(beta),
+                                             **({"continued": True} if continued else {})})
 
     def stop(self, reason: str = "stopped") -> None:
         self._stop_requested = True
