@@ -13,7 +13,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from ui import charts, render, runs, session, state
+from ui import charts, live_map, render, runs, session, state
 from ui.beta_slider import beta_slider
 from ui.train_form import PACES
 from vae.evaluation import latent_health
@@ -317,7 +317,8 @@ def _changes(changes: list[dict]) -> None:
 
 
 def panel(job: Job) -> None:
-    """What the job is doing now: progress, curves, pictures, KL per dimension."""
+    """What the job is doing now: progress, curves, pictures, the latent map while it trains,
+    KL per dimension."""
     _apply_pending_pace(job)
     _status(job)
     run = runs.run_of(job)
@@ -341,6 +342,8 @@ def panel(job: Job) -> None:
                                columns=len(pics.inputs), width=width, inline=True)
             st.markdown("**Samples from the prior, z ~ N(0, I)**")
             render.show_images(pics.samples, columns=8, width=width, inline=True)
+        if job.active:  # once it ends, the timeline below holds the map
+            live_map.show(run)
     bars_col, words_col = st.columns([3, 2], gap="large")
     with words_col:
         _changes(run.beta_changes)
