@@ -4,10 +4,12 @@ import numpy as np
 import streamlit as st
 
 from ui import render, session, state
+from ui.charts import class_marker
 from ui.latent_url import format_code
 from ui.map_hover import hover_pictures
 from ui.scatter import RING_CAPTION, latent_map, posterior_rings
 from vae import derived, projection
+from vae.images import map_picture, png_of
 from vae.latent import decode_images, dimension_name, nearest_in, pixel_index, posterior_handful
 
 POLL_S = 0.5
@@ -156,6 +158,16 @@ with right:
             link["c"] = str(int(y[index]))
         st.switch_page("pages/explore.py", query_params=link)
 
+    # The map as drawn, ready for a slide (Pillow: plotly's own export needs a browser).
+    drawn = next(name for name, m in maps.items() if m is coords)
+    styles = [(m["color"], m["symbol"]) for m in map(class_marker, range(len(class_names or [])))]
+    render.download_button(
+        st, "Download map (PNG)", icon=":material/download:",
+        data=lambda: png_of(map_picture(
+            coords, f"{ckpt.name} · {n} test images at their mean code", axes, groups=groups,
+            styles=styles, names=class_names, values=values, value_title=colour_title)),
+        file_name=f"{ckpt.name}-map-{drawn}.png", mime="image/png",
+        help="The map as drawn here, with the model's name, its axes and the classes' legend.")
     labels_text = [class_names[k] for k in y] if y is not None else None
     render.download_button(
         st, "Download encodings (CSV)", icon=":material/download:",

@@ -6,7 +6,18 @@ import io
 import numpy as np
 from PIL import Image
 
-from vae.images import INK, RULE, frames_gif, grid, png_of, slide, strip_gif, strip_png, to_pil
+from vae.images import (
+    INK,
+    RULE,
+    frames_gif,
+    grid,
+    map_picture,
+    png_of,
+    slide,
+    strip_gif,
+    strip_png,
+    to_pil,
+)
 
 
 def panel(title: str, rows: int, shade: float) -> tuple[str, np.ndarray, list[str]]:
@@ -90,3 +101,29 @@ def test_a_strip_gif_titles_every_frame_and_captions_it_with_its_t():
     assert (frames[0][:band] == frames[1][:band]).all()  # one title
     assert (frames[0][-band:] != frames[1][-band:]).any()  # t = 0.00, then t = 0.50
     assert (frames[1] == frames[3]).all()
+
+
+def test_a_map_draws_each_class_in_its_colour_where_its_codes_are_with_a_legend_and_title():
+    coords = np.array([[-2.0, -2.0], [-1.9, -2.1], [2.0, 2.0], [2.1, 1.9]], np.float32)
+    groups = np.array([0, 0, 1, 1])
+    styles = [("#CC6677", "square"), ("#117733", "diamond"), ("#332288", "circle")]
+    names = ["cats", "dogs", "absent"]
+    side, line = 400, int(400 // 40 * 1.6)
+
+    def draw(title: str) -> np.ndarray:
+        return np.asarray(map_picture(coords, title, ("z1", "z2"), groups=groups,
+                                      styles=styles, names=names, side=side))
+
+    picture = draw("tiny-vae-2d · test codes")
+    colours = {tuple(c) for c in picture.reshape(-1, 3)}
+    assert (204, 102, 119) in colours and (17, 119, 51) in colours
+    assert (51, 34, 136) not in colours  # a class with no point is left out of the legend
+    # Codes at the bottom left are drawn in the frame's bottom left, those at the top right
+    # in its top right: up is up.
+    frame = picture[line:line + side, line:line + side]
+    low_left, up_right = frame[side // 2:, :side // 2], frame[:side // 2, side // 2:]
+    assert ((low_left == (204, 102, 119)).all(-1)).any()
+    assert ((up_right == (17, 119, 51)).all(-1)).any()
+    assert not ((low_left == (17, 119, 51)).all(-1)).any()
+    other = draw("another model")
+    assert (other[:line] != picture[:line]).any() and (other[line:] == picture[line:]).all()

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import TINY_SWEEP as SWEEP
 from PIL import Image
-from tiny_models import app_on, image_urls, use_tree
+from tiny_models import app_on, image_urls, record_downloads, use_tree
 
-from ui import lab, render
+from ui import lab
 from ui.lab_charts import score_multiples
 from vae import checkpoints, sweep
 from vae.derived import disentanglement_metrics, evaluate_checkpoint
@@ -211,14 +211,7 @@ def test_the_small_multiples_draw_each_scores_mean_over_seeds_and_its_seeds():
 
 
 def test_the_ab_downloads_name_both_models_and_label_their_rows(tree, monkeypatch):
-    offered = {}
-    real = render.download_button
-
-    def record(where, label, data, **kwargs):
-        offered[label] = data, kwargs["file_name"]
-        real(where, label, data, **kwargs)
-
-    monkeypatch.setattr(render, "download_button", record)
+    offered = record_downloads(monkeypatch)
     at = app_on("pages/disentangle.py", "tiny-vae-4d")
     assert not at.exception
     a, b = at.selectbox(key="ab_a").value, at.selectbox(key="ab_b").value

@@ -5,9 +5,8 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from tiny_models import app_on, image_urls, use_tree
+from tiny_models import app_on, image_urls, record_downloads, use_tree
 
-from ui import render
 from vae import checkpoints
 from vae.derived import encode_split
 
@@ -75,14 +74,7 @@ def test_a_cvae_interpolates_within_one_chosen_class(tree):
 
 
 def test_the_downloads_name_the_model_and_label_the_strip_for_a_slide(tree, monkeypatch):
-    offered = {}
-    real = render.download_button
-
-    def record(where, label, data, **kwargs):
-        offered[label] = data, kwargs["file_name"]
-        real(where, label, data, **kwargs)
-
-    monkeypatch.setattr(render, "download_button", record)
+    offered = record_downloads(monkeypatch)
     at = app_on("pages/interpolate.py", "tiny-vae-4d")
     at.slider(key="interp_steps").set_value(5).run()
     assert not at.exception

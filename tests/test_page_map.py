@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from bad_input import untrained
 from PIL import Image
-from tiny_models import app_on, image_urls, page_alone, use_tree
+from tiny_models import app_on, image_urls, page_alone, record_downloads, use_tree
 
 from ui import map_hover, state
+from ui.charts import CLASS_COLORS
 from ui.map_hover import sprite_sheet
 from vae import checkpoints, projection
 from vae.data import Split
@@ -99,7 +100,8 @@ def test_a_2d_model_is_plotted_directly_with_a_csv_download(tree):
     assert not at.radio  # nothing to project
     assert axis_titles(at) == ("z1", "z2")
     labels = [d.proto.label for d in at.get("download_button")]
-    assert labels == ["Download encodings (CSV)", "Vectors (TSV)", "Metadata (TSV)"]
+    assert labels == ["Download map (PNG)", "Download encodings (CSV)", "Vectors (TSV)",
+                      "Metadata (TSV)"]
 
 
 def test_shapes_maps_colour_by_a_chosen_factor(tree):
@@ -159,3 +161,18 @@ def test_a_sheet_keeps_colour_and_shrinks_large_sets_to_its_budget():
     assert (th, tw) == (32, 32) and th * tw * 2000 <= 2_048_000
     tiles = sheet_tiles(png, th, tw, columns, 2000)
     assert (tiles[:, :16] == 255).all() and (tiles[:, 16:] == 0).all()
+
+
+def test_the_map_download_names_the_model_and_draws_its_classes_under_a_title(tree, monkeypatch):
+    offered = record_downloads(monkeypatch)
+    at = app_on("pages/map.py", "tiny-vae-2d")
+    assert not at.exception
+    data, name = offered["Download map (PNG)"]
+    assert name == "tiny-vae-2d-map-plane.png"
+    png = np.asarray(Image.open(io.BytesIO(data())).convert("RGB"))
+    line = int(900 // 40 * 1.6)  # the title's band, above the frame
+    assert (png[:line].min(axis=-1) < 128).any()
+    y = encode_split(checkpoints.RUNS_DIR / "tiny-vae-2d")["y"]
+    colours = {tuple(c) for c in png.reshape(-1, 3)}
+    for k in np.unique(y):  # every class the test split holds, in its chart colour
+        assert tuple(int(CLASS_COLORS[k][i:i + 2], 16) for i in (1, 3, 5)) in colours

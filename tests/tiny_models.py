@@ -77,3 +77,19 @@ def page_alone(page: str, model: str, **session) -> AppTest:
 def image_urls(at: AppTest) -> list[list[str]]:
     """Every image element's pictures, by media URL (a URL names its content)."""
     return [[img.url for img in element.proto.imgs] for element in at.get("image")]
+
+
+def record_downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple]:
+    """Every download button the pages draw, by label: (its data, its file name); a lazy
+    `data` stays the callable a click would run."""
+    from ui import render
+
+    offered = {}
+    real = render.download_button
+
+    def record(where, label, data, **kwargs):
+        offered[label] = data, kwargs.get("file_name")
+        real(where, label, data, **kwargs)
+
+    monkeypatch.setattr(render, "download_button", record)
+    return offered

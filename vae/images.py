@@ -7,10 +7,12 @@ import math
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 RULE = 4  # pixels of the dark rule between a slide's panels
 INK, PAPER = (40, 40, 40), (255, 255, 255)
+# Viridis at five stops, for points coloured by a continuous value (as the page's chart is).
+VIRIDIS = np.array([(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)])
 
 
 def to_uint8(x: np.ndarray) -> np.ndarray:
@@ -95,6 +97,80 @@ def slide(panels: list[tuple[str, np.ndarray, list[str]]], columns: int, *, scal
         out.paste(cell, (at, 0) if across else (0, at))
         at += (page.width if across else page.height) + RULE
     return out
+
+
+def _marker(draw: ImageDraw.ImageDraw, x: float, y: float, r: float, shape: str,
+            colour: tuple[int, int, int]) -> None:
+    """One point as the page's chart draws it: a filled shape of radius r (plotly's names)."""
+    x, y, r = float(x), float(y), float(r)  # Pillow refuses numpy's float32
+    sides = {"triangle-up": (3, 0), "triangle-down": (3, 180), "square": (4, 45),
+             "diamond": (4, 0), "pentagon": (5, 0), "hexagon": (6, 30)}
+    if shape in sides:
+        n, turn = sides[shape]
+        draw.regular_polygon((x, y, r * 1.2), n, rotation=turn, fill=colour)
+    elif shape in ("cross", "x", "star"):
+        points = 5 if shape == "star" else 4
+        inner = 0.45 if shape == "star" else 0.35
+        turn = {"cross": 0, "x": 45, "star": -90}[shape]
+        # A star polygon: outer tips and inner notches alternate (a cross is a 4-point star
+        # with a wide waist).
+        angles = np.radians(turn + np.arange(2 * points) * 180 / points)
+        radii = np.where(np.arange(2 * points) % 2, r * 1.3 * inner, r * 1.3)
+        draw.polygon(list(zip(x + radii * np.cos(angles), y + radii * np.sin(angles),
+                              strict=True)), fill=colour)
+    else:
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
+
+
+def map_picture(coords: np.ndarray, title: str, axes: tuple[str, str], *,
+                groups: np.ndarray | None = None,
+                styles: list[tuple[str, str]] | None = None, names: list[str] | None = None,
+                values: np.ndarray | None = None, value_title: str = "",
+                side: int = 900) -> Image.Image:
+    """A map of codes ready for a slide: each point of `coords` (n, 2) in its group's
+    (colour, shape) `styles` with a legend of `names`, or coloured by `values` on Viridis with
+    its range said, the title above and each axis named with its range."""
+    font = ImageFont.load_default(size=side // 40)
+    line = int(font.size * 1.6)
+    legend = [(names[k], styles[k]) for k in range(len(names))
+              if groups is not None and (groups == k).any()] if names else []
+    key = int(max((font.getlength(n) for n, _ in legend), default=0)) + 3 * line \
+        if legend else 0
+    picture = Image.new("RGB", (line + side + key, line + side + 2 * line), PAPER)
+    draw = ImageDraw.Draw(picture)
+    draw.text((line // 2, line // 2), title, fill=INK, font=font, anchor="lm")
+    box = (line, line, line + side, line + side)
+    draw.rectangle(box, outline=INK, width=2)
+    lo, hi = coords.min(axis=0), coords.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    at = (coords - lo) / span * (side - 2 * line)  # a margin of one line inside the frame
+    at = np.stack([2 * line + at[:, 0], side - at[:, 1]], axis=1)  # up is up
+    r = max(2.0, side / 220)
+    if values is not None:
+        v = (values - values.min()) / max(float(np.ptp(values)), 1e-12) * (len(VIRIDIS) - 1)
+        low = np.minimum(v.astype(int), len(VIRIDIS) - 2)
+        rgb = VIRIDIS[low] + (VIRIDIS[low + 1] - VIRIDIS[low]) * (v - low)[:, None]
+        for (x, y), c in zip(at, rgb.astype(int), strict=True):
+            _marker(draw, x, y, r, "circle", tuple(c))
+        value_title = f"colour: {value_title} from {values.min():.3g} (purple) to " \
+                      f"{values.max():.3g} (yellow)"
+    else:
+        for i, (x, y) in enumerate(at):
+            colour, shape = styles[groups[i]] if groups is not None else ("#4D4D4D", "circle")
+            _marker(draw, x, y, r, shape, ImageColor.getrgb(colour))
+    draw.text((line + side / 2, line + side + line // 2),
+              f"{axes[0]}: {lo[0]:.3g} to {hi[0]:.3g}", fill=INK, font=font, anchor="mm")
+    draw.text((line + side / 2, line + side + 3 * line // 2), value_title or "", fill=INK,
+              font=font, anchor="mm")
+    across = Image.new("RGB", (side, line), PAPER)
+    ImageDraw.Draw(across).text((side / 2, line / 2), f"{axes[1]}: {lo[1]:.3g} to {hi[1]:.3g}",
+                                fill=INK, font=font, anchor="mm")
+    picture.paste(across.rotate(90, expand=True), (0, line))
+    for row, (name, (colour, shape)) in enumerate(legend):
+        y = 2 * line + row * line
+        _marker(draw, line + side + line, y, font.size / 2.5, shape, ImageColor.getrgb(colour))
+        draw.text((line + side + 2 * line, y), name, fill=INK, font=font, anchor="lm")
+    return picture
 
 
 def png_of(picture: Image.Image) -> bytes:
