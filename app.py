@@ -10,7 +10,8 @@ from ui import entry
 
 def main() -> None:
     """One run of a session: the navigation, the sidebar, then the page the URL names."""
-    from ui import render, sidebar, state  # imported on the first run, not by the server
+    # Imported on the first run, not by the server.
+    from ui import presentation, render, sidebar, state
     from vae.data import DataError
 
     # A file, not a :material/...: icon, whose favicon Streamlit would fetch from Google's fonts.
@@ -27,12 +28,8 @@ def main() -> None:
     ]
 
     state.server_started()
-    page = st.navigation(pages)
-    if render.presentation():
-        st.markdown(render.PRESENTATION_CSS, unsafe_allow_html=True)
-        if st.button("Exit presentation mode"):
-            st.session_state["presentation"] = False
-            st.rerun()
+    presentation.from_url()
+    page = st.navigation(pages, position="top" if render.presentation() else "sidebar")
     sidebar.render()
     try:
         page.run()

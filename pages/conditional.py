@@ -54,30 +54,36 @@ if not 0 <= st.session_state.get(SWAP_INDEX, 0) < len(test_x):
     st.session_state[SWAP_INDEX] = 0
 
 st.header("Class and style")
-with st.container(horizontal=True, vertical_alignment="center"):
+# On a projector the picture comes first, so it is on the first screen; the buttons follow.
+if render.presentation():
+    pad_box, buttons_box = st.container(), st.container()
+else:
+    buttons_box, pad_box = st.container(), st.container()
+with buttons_box.container(horizontal=True, vertical_alignment="center"):
     st.button("Zero style", on_click=sliders.set_code, args=("cz", np.zeros(d)),
               help="Every style slider to 0: the centre of the prior N(0, I).")
     st.button("Random style", on_click=lambda: sliders.set_code("cz", prior_code(d)),
               help="A style drawn from the prior N(0, I).")
     in_page = latent_pad.toggle()
-if in_page and (why := latent_pad.unavailable(path)):
-    st.info(why)
-    in_page = False
-label = int(st.session_state.setdefault(CLASS, 0))
-if in_page:
-    latent_pad.latent_pad("cond_pad", "cz", path, metrics["kl_per_dim"], health["order"],
-                          health["unused"], label=label,
-                          class_key=CLASS, class_names=names)
-    z = sliders.current_code("cz", d)
-else:
-    controls, picture_column = st.columns([5, 4], gap="large")
-    with controls:
-        st.selectbox("Class c", range(k), key=CLASS, format_func=names.__getitem__)
-        z = sliders.sliders("cz", metrics["kl_per_dim"], health["order"], health["unused"])
-    with picture_column:
-        render.show_images(decode_images(model, z[None], np.array([label])),
-                           width=render.image_width(320), frame=True)
-        st.text(f"Class {names[label]}")
+with pad_box:
+    if in_page and (why := latent_pad.unavailable(path)):
+        st.info(why)
+        in_page = False
+    label = int(st.session_state.setdefault(CLASS, 0))
+    if in_page:
+        latent_pad.latent_pad("cond_pad", "cz", path, metrics["kl_per_dim"], health["order"],
+                              health["unused"], label=label,
+                              class_key=CLASS, class_names=names)
+        z = sliders.current_code("cz", d)
+    else:
+        controls, picture_column = st.columns([5, 4], gap="large")
+        with controls:
+            st.selectbox("Class c", range(k), key=CLASS, format_func=names.__getitem__)
+            z = sliders.sliders("cz", metrics["kl_per_dim"], health["order"], health["unused"])
+        with picture_column:
+            render.show_images(decode_images(model, z[None], np.array([label])),
+                               width=render.image_width(320), frame=True)
+            st.text(f"Class {names[label]}")
 
 st.header("One style, every class")
 st.caption("The style sliders above, decoded under each class in turn.")

@@ -12,6 +12,7 @@ from vae.disentanglement import METRICS
 
 POLL_S = 1.0
 ROWS = 6  # traversal rows: the dimensions with most KL
+PRESENTED_ROWS = 4  # as many as an 800-px-high projector shows with their caption
 MEDIAN = "median member (by MIG)"
 # The scores whose seed spread the reading weighs against beta: one of each metric.
 SPREAD_SCORES = {"mig": "MIG", "sap": "SAP", "factor_vae": "FactorVAE",
@@ -37,7 +38,8 @@ render.explain(
 models = [c for c in state.model_list() if not c.config["model"]["num_classes"]]
 sweeps = sweep.find_sweeps(models)
 
-st.header("β sweep")
+if not render.presentation():  # the β slider says it on a projector, where height is short
+    st.header("β sweep")
 if not sweeps:
     st.info("No β sweep is here yet: start one at the bottom of this page, or with "
             "`python -m vae sweep`.")
@@ -46,15 +48,21 @@ else:
     chosen = st.selectbox("Sweep", names, key="lab_sweep") if len(names) > 1 else names[0]
     members = sweeps[chosen]
     groups = sweep.by_beta(members)
-    at = st.select_slider("β", options=range(len(groups)), value=min(len(groups) - 1, 2),
-                          format_func=lambda i: sweep.member_label(groups[i][0]),
-                          key="lab_beta", help="Step through the sweep: every panel follows.")
+    presenting = render.presentation()
+    # On a projector the traversals start beside the controls, high enough to fit the screen.
+    left, right = st.columns([1, 1], gap="large") if presenting else (None, None)
+    beta_column, seed_column = (right, right) if presenting else st.columns(
+        [3, 2], gap="large", vertical_alignment="bottom")
+    at = beta_column.select_slider(
+        "β", options=range(len(groups)), value=min(len(groups) - 1, 2),
+        format_func=lambda i: sweep.member_label(groups[i][0]), key="lab_beta",
+        help="Step through the sweep: every panel follows.")
     group = groups[at]
     pick = MEDIAN
     if len(group) > 1:  # a study: several seeds of this beta
-        pick = st.radio("Seed", [MEDIAN, *(f"seed {sweep.seed_of(m)}" for m in group)],
-                        horizontal=True, key="lab_seed",
-                        help="Which of this β's models the traversals and the heatmap show.")
+        pick = seed_column.radio(
+            "Seed", [MEDIAN, *(f"seed {sweep.seed_of(m)}" for m in group)], horizontal=True,
+            key="lab_seed", help="Which of this β's models the traversals and the heatmap show.")
 
     def shown_of(group: list[checkpoints.Checkpoint]) -> checkpoints.Checkpoint:
         """The member of a beta's group the seed pick shows: its median or that seed."""
@@ -78,12 +86,21 @@ else:
     model, _ = state.load(member.path)
     health = state.test_evaluation(str(member.path), member.key)
     dims = lab.dims_by_kl(health["kl_per_dim"])
-    left, right = st.columns([1, 1], gap="large")
+    if not presenting:
+        left, right = st.columns([1, 1], gap="large")
     with left:
         st.subheader(f"Traversals of {render.escape(member.name)}")  # a name is user text
-        z = lab.input_code(member, key="lab_input")
-        traversal_rows(model, z, dims[:ROWS], width=420, fixed="at the input's code",
-                       names=[lab.dimension_label(metrics, j) for j in dims[:ROWS]])
+        # On a projector the rows come first and fewer, so they fit the first screen.
+        shown = dims[:PRESENTED_ROWS if presenting else ROWS]
+        if presenting:
+            rows_box, input_box = st.container(key="picture"), st.container()
+        else:
+            input_box, rows_box = st.container(), st.container(key="picture")
+        with input_box:
+            z = lab.input_code(member, key="lab_input")
+        with rows_box:
+            traversal_rows(model, z, shown, width=420, fixed="at the input's code",
+                           names=[lab.dimension_label(metrics, j) for j in shown])
     with right:
         st.subheader("What each dimension encodes")
         if metrics is None:

@@ -111,16 +111,23 @@ for note in notes:
 if sample := state.sample_note(path, key):
     st.caption(sample)
 
-with st.container(horizontal=True, vertical_alignment="bottom"):
-    st.button("Zero", on_click=sliders.set_code, args=("z", np.zeros(d)),
-              help="Every slider to 0: the centre of the prior N(0, I).")
-    st.button("Random sample", on_click=lambda: sliders.set_code("z", prior_code(d)),
-              help="A code drawn from the prior N(0, I).")
-    st.button("Random test image", on_click=encode_test, args=(True,),
-              help="Encode a test image the model never trained on.")
-    st.number_input("Test image", 0, n_test - 1, key=TEST_INDEX, width=150)
-    st.button("Encode it", on_click=encode_test, args=(False,))
-    prefer_pad = latent_pad.toggle()
+def buttons() -> None:
+    """Where the code comes from: zero, the prior, a test image; and the pad's switch."""
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        st.button("Zero", on_click=sliders.set_code, args=("z", np.zeros(d)),
+                  help="Every slider to 0: the centre of the prior N(0, I).")
+        st.button("Random sample", on_click=lambda: sliders.set_code("z", prior_code(d)),
+                  help="A code drawn from the prior N(0, I).")
+        st.button("Random test image", on_click=encode_test, args=(True,),
+                  help="Encode a test image the model never trained on.")
+        st.number_input("Test image", 0, n_test - 1, key=TEST_INDEX, width=150)
+        st.button("Encode it", on_click=encode_test, args=(False,))
+        latent_pad.toggle()
+
+
+# On a projector the picture comes first, so it is on the first screen; the buttons follow.
+if not render.presentation():
+    buttons()
 
 
 def nearest_training_image(decoded: np.ndarray) -> None:
@@ -153,6 +160,7 @@ def latent_panel() -> None:
     decoded = pictures[:1]
 
     # Decided here, in the fragment: a pad that fails reruns only the fragment.
+    prefer_pad = latent_pad.preferred()
     why = latent_pad.unavailable(path) if prefer_pad else None
     if why:
         st.info(why)
@@ -198,6 +206,8 @@ def latent_panel() -> None:
 
 
 latent_panel()
+if render.presentation():
+    buttons()
 
 st.header("Your own picture")
 draw_column, seen_column, rebuilt_column = st.columns(3, gap="large")

@@ -32,62 +32,68 @@ render.explain(
 
 if sample := state.sample_note(path, key):
     st.caption(sample)
-modes = ["By number", "Random pair"] + (["Two classes"] if y is not None else [])
-pick, how, many = st.columns([2, 2, 3])
-mode = pick.radio("Choose the two test images", modes, key="interp_mode")
-method = how.radio("Path", ["lerp", "slerp"], key="interp_method",
-                   format_func={"lerp": "lerp (straight line)",
-                                "slerp": "slerp (great circle)"}.get)
-steps = many.slider("Number of steps", 3, 20, 8, key="interp_steps")
-seed = st.session_state.setdefault("interp_seed", 0)
-rng = np.random.default_rng(seed)
-
-if mode == "By number":
-    first, second = st.columns(2)
-    a = int(first.number_input("Image A: test image number", 0, n - 1, 0, key="interp_a"))
-    b = int(second.number_input("Image B: test image number", 0, n - 1, min(1, n - 1),
-                                key="interp_b"))
-elif mode == "Random pair":
-    a, b = (int(i) for i in rng.choice(n, 2, replace=n < 2))
+# On a projector the strip comes first, so it is on the first screen; its controls follow.
+if render.presentation():
+    picture, controls = st.container(key="picture"), st.container()
 else:
-    first, second = st.columns(2)
-    ks = range(len(class_names))
-    ka = first.selectbox("Class of image A", ks, 0, format_func=class_names.__getitem__,
-                         key="interp_class_a")
-    kb = second.selectbox("Class of image B", ks, min(1, len(ks) - 1),
-                          format_func=class_names.__getitem__, key="interp_class_b")
-    members = [np.flatnonzero(y == k) for k in (ka, kb)]
-    if not all(len(m) for m in members):
-        st.error("The test split has no image of one of these classes: pick another class.")
-        st.stop()
-    a, b = (int(rng.choice(m)) for m in members)
-if mode != "By number" and st.button("Another pair", icon=":material/casino:"):
-    st.session_state["interp_seed"] = seed + 1
-    st.rerun()
+    controls, picture = st.container(), st.container(key="picture")
+with controls:
+    modes = ["By number", "Random pair"] + (["Two classes"] if y is not None else [])
+    pick, how, many = st.columns([2, 2, 3])
+    mode = pick.radio("Choose the two test images", modes, key="interp_mode")
+    method = how.radio("Path", ["lerp", "slerp"], key="interp_method",
+                       format_func={"lerp": "lerp (straight line)",
+                                    "slerp": "slerp (great circle)"}.get)
+    steps = many.slider("Number of steps", 3, 20, 8, key="interp_steps")
+    seed = st.session_state.setdefault("interp_seed", 0)
+    rng = np.random.default_rng(seed)
 
-labels = None
-if conditional:
-    k = st.selectbox("Decode every step as class", range(len(class_names)),
-                     int(y[a]), format_func=class_names.__getitem__, key="interp_class")
-    st.caption("A CVAE gets the class separately from z, so the path runs through style "
-               f"({words.style(ckpt.config['data']['dataset'])}) while the class stays the one "
-               "chosen here.")
-    labels = np.full(steps, k)
+    if mode == "By number":
+        first, second = st.columns(2)
+        a = int(first.number_input("Image A: test image number", 0, n - 1, 0, key="interp_a"))
+        b = int(second.number_input("Image B: test image number", 0, n - 1, min(1, n - 1),
+                                    key="interp_b"))
+    elif mode == "Random pair":
+        a, b = (int(i) for i in rng.choice(n, 2, replace=n < 2))
+    else:
+        first, second = st.columns(2)
+        ks = range(len(class_names))
+        ka = first.selectbox("Class of image A", ks, 0, format_func=class_names.__getitem__,
+                             key="interp_class_a")
+        kb = second.selectbox("Class of image B", ks, min(1, len(ks) - 1),
+                              format_func=class_names.__getitem__, key="interp_class_b")
+        members = [np.flatnonzero(y == k) for k in (ka, kb)]
+        if not all(len(m) for m in members):
+            st.error("The test split has no image of one of these classes: pick another class.")
+            st.stop()
+        a, b = (int(rng.choice(m)) for m in members)
+    if mode != "By number" and st.button("Another pair", icon=":material/casino:"):
+        st.session_state["interp_seed"] = seed + 1
+        st.rerun()
+
+    labels = None
+    if conditional:
+        k = st.selectbox("Decode every step as class", range(len(class_names)),
+                         int(y[a]), format_func=class_names.__getitem__, key="interp_class")
+        st.caption("A CVAE gets the class separately from z, so the path runs through style "
+                   f"({words.style(ckpt.config['data']['dataset'])}) while the class stays the one "
+                   "chosen here.")
+        labels = np.full(steps, k)
+    render.show_images(images[[a, b]], columns=2, width=256,
+                       caption=f"A: test image #{a} (left) · B: test image #{b} (right)")
+    if y is not None:
+        st.text(f"A: class {class_names[y[a]]} · B: class {class_names[y[b]]}")
 
 codes = interpolate(mu[a], mu[b], steps, method)
 strip = decode_images(model, codes, labels)
 t = np.linspace(0.0, 1.0, steps)
 
-render.show_images(images[[a, b]], columns=2, width=2 * render.image_width(128),
-                   caption=f"A: test image #{a} (left) · B: test image #{b} (right)")
-if y is not None:
-    st.text(f"A: class {class_names[y[a]]} · B: class {class_names[y[b]]}")
-
-st.subheader(f"{method}: {steps} steps from A (t = 0) to B (t = 1)")
-# One row on a laptop screen (about 840 px for the strip); rows of 320 px images on a projector.
-width = render.image_width(max(64, STRIP_PX // steps))
-at_t = [f"t = {v:.2f}" for v in t]
-render.show_row(strip, at_t, width=width)
+with picture:
+    st.subheader(f"{method}: {steps} steps from A (t = 0) to B (t = 1)")
+    # One row of about 840 px on a laptop; on a projector too, so it stays on the first screen.
+    width = max(64, STRIP_PX // steps)
+    at_t = [f"t = {v:.2f}" for v in t]
+    render.show_row(strip, at_t, width=width)
 
 scale = max(1, DOWNLOAD_SIDE // strip.shape[-1])
 stem = f"{ckpt.name}-{method}-{a}-{b}"

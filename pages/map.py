@@ -35,11 +35,9 @@ render.explain(
     r"q_\phi(z\mid x) = \mathcal{N}\big(\mu_\phi(x),\ \operatorname{diag}\sigma^2_\phi(x)\big)"
     r"\quad\text{each dot sits at } \mu_\phi(x)")
 
-if render.presentation():  # full width for the map, then images of projector size below
-    left, right = st.container(), st.container()
-else:
-    left, right = st.columns([3, 2], gap="large")
-controls = left.columns(2)
+left, right = st.columns([3, 2], gap="large")
+# On a projector the controls sit beside the map, so the whole map fits the first screen.
+controls = [right, right] if render.presentation() else left.columns(2)
 if d == 2:
     method = "plane"
     controls[0].markdown(f"**Axes:** the two latent dimensions {dimension_name(0)} and "
@@ -112,8 +110,9 @@ figure = latent_map(coords, axes, groups=groups, group_names=class_names, values
                     colour_title=colour_title, marked=st.session_state["map_index"],
                     rings=rings, large=render.presentation())
 with left:
-    event = st.plotly_chart(figure, on_select="rerun", selection_mode="points", key="map_chart",
-                            width="stretch")
+    with st.container(key="picture"):  # the page's main picture (tests/test_browser_projector.py)
+        event = st.plotly_chart(figure, on_select="rerun", selection_mode="points",
+                                key="map_chart", width="stretch")
     if rings:
         st.caption(f"{RING_CAPTION} A small ring is an image the code pins down; a ring as "
                    "wide as the prior's N(0, 1) carries little about the image (high β).")
@@ -135,9 +134,8 @@ with right:
     labels = y[index:index + 1] if conditional else None
     images = state.test_images(path, key)
     recon = decode_images(model, mu[index:index + 1], labels)
-    # One picture for the pair: two images of 320 px each in presentation mode.
-    render.show_images(np.concatenate([images[index:index + 1], recon]), columns=2,
-                       width=2 * render.image_width(180),
+    # One picture for the pair, as wide as the column is on a 1024-px projector.
+    render.show_images(np.concatenate([images[index:index + 1], recon]), columns=2, width=340,
                        caption="Input (left) and its reconstruction, the decoder's mean at μ "
                                "(right)")
     if y is not None:

@@ -12,6 +12,7 @@ from vae.model_config import kind_label
 from vae.runner import RunSpec
 
 NOT_MEASURED = "not measured yet"
+PRESENTED_TABLE_PX = 400
 TEACHER_ONLY = ("Renaming and deleting models needs the teacher password: enter it in the "
                 "sidebar, or ask your teacher.")
 
@@ -134,7 +135,9 @@ for c in models:
         "Epochs": len(c.history.get("epochs", [])),
         "Can continue training": "yes" if c.resumable else "no",
     })
-st.dataframe(rows, hide_index=True, width="stretch", column_config={
+# On a projector, a height that keeps the whole table on the first screen (it scrolls inside).
+st.dataframe(rows, hide_index=True, width="stretch",
+             height=PRESENTED_TABLE_PX if render.presentation() else "auto", column_config={
     "Test ELBO": st.column_config.TextColumn(help="Nats per example; higher is better.")})
 if any(r["Test ELBO"] == NOT_MEASURED for r in rows):
     st.caption("Measuring a test ELBO takes a while for a large model: pick it below and press "

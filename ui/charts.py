@@ -9,6 +9,7 @@ They take plain lists and arrays and know nothing of jobs or checkpoints.
 from __future__ import annotations
 
 import html
+import textwrap
 
 import numpy as np
 import plotly.io as pio
@@ -47,11 +48,17 @@ def _light_template() -> dict:
 TEMPLATE = _light_template()
 
 
+# Characters a large title keeps on a line: plotly never wraps a title, and in a half-width
+# column on a 1024-px projector a longer line ran under the chart's edge.
+LARGE_TITLE_LINE = 30
+
+
 def figure_layout(title: str, large: bool, height: int, **extra) -> dict:
+    lines = textwrap.wrap(title, LARGE_TITLE_LINE) if large else [title]
     return {
-        "title": {"text": title, "font": {"size": 24 if large else 17}},
+        "title": {"text": "<br>".join(lines), "font": {"size": 24 if large else 17}},
         "font": {"size": 18 if large else 13}, "height": int(height * (1.3 if large else 1)),
-        "margin": {"l": 70, "r": 30, "t": 60, "b": 60}, "template": TEMPLATE,
+        "margin": {"l": 70, "r": 30, "t": 30 + 30 * len(lines), "b": 60}, "template": TEMPLATE,
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right",
                    "x": 1},
         **extra,

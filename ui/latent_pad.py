@@ -33,6 +33,11 @@ _component = st.components.v2.component(
     css=(_HERE / "latent_pad.css").read_text(), js=(_HERE / "latent_pad.js").read_text())
 
 
+def preferred() -> bool:
+    """Whether this session decodes in the page (the switch below; on by default)."""
+    return bool(st.session_state.get(PREFERENCE, True))
+
+
 def toggle() -> bool:
     """The "Decode in the browser" switch, one choice for every page that has a pad."""
     def remember() -> None:

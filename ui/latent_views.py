@@ -40,9 +40,6 @@ def traversal_rows(model: VAE, z: np.ndarray, dims: list[int], label: int | None
     n = len(values)
     if images is None:
         images = traversal_images(model, z, dims, label, values)
-    st.caption("Left to right: the row's dimension at "
-               + ", ".join(f"{v:g}".replace("-", "−") for v in values)
-               + f"; every other dimension stays {fixed}.")
     width = render.image_width(width)
     for r, j in enumerate(dims):
         name, row = st.columns([2, 9] if names else [1, 9], vertical_alignment="center")
@@ -50,6 +47,10 @@ def traversal_rows(model: VAE, z: np.ndarray, dims: list[int], label: int | None
         with row:
             render.show_images(images[r * n:(r + 1) * n], columns=n, width=width,
                                frame=True, inline=True)
+    # Below the rows, as a figure's caption: above, it pushed them off a projector's screen.
+    st.caption("Left to right: the row's dimension at "
+               + ", ".join(f"{v:g}".replace("-", "−") for v in values)
+               + f"; every other dimension stays {fixed}.")
 
 
 def labelled_strip(images: np.ndarray, labels: list[str]) -> None:

@@ -14,20 +14,12 @@ from PIL import ImageOps
 
 from vae.images import grid, to_pil
 
-PRESENTATION_CSS = """
-<style>
-html, body, [class*="st-"], .stMarkdown p, label, .stCaption { font-size: 22px !important; }
-.stApp h1, .stApp h1 * { font-size: 44px !important; }
-.stApp h2, .stApp h2 * { font-size: 34px !important; }
-.stApp h3, .stApp h3 * { font-size: 28px !important; }
-.stApp { background: #ffffff; color: #000000; }
-[data-testid="stSidebar"] { display: none; }
-</style>
-"""
+PRESENTATION = "presentation"  # session key, and the URL's ?presentation=1
 
 
 def presentation() -> bool:
-    return bool(st.session_state.get("presentation", False))
+    """Projector mode (ui/presentation.py): large type, no sidebar, the picker on top."""
+    return bool(st.session_state.get(PRESENTATION, False))
 
 
 def image_width(normal: int = 256) -> int:

@@ -77,7 +77,7 @@ def latent_map(coords: np.ndarray, axes: tuple[str, str], *, groups: np.ndarray 
         _draw_rings(fig, rings, scatter, size, shown=groups is not None)
     # Sizes set on each part: Streamlit's chart theme overrides the layout-wide font.
     fig.update_layout(
-        height=720 if large else 600, font=font, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        height=470 if large else 600, font=font, margin={"l": 10, "r": 10, "t": 30, "b": 10},
         legend={"itemsizing": "constant", "font": font,
                 "title": {"text": html.escape(colour_title), "font": font}})
     for axis, title in (fig.layout.xaxis, axes[0]), (fig.layout.yaxis, axes[1]):

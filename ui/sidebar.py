@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
-from ui import join, live, session, state
+from ui import join, live, presentation, session, state
 from ui.render import escape
+from ui.render import presentation as presenting
 from vae.data import DataError
 from vae.evaluation import latent_health
 from vae.model_config import kind_label
@@ -13,7 +15,7 @@ from vae.model_config import kind_label
 PICKER = "model_picker"
 
 
-def model_picker() -> None:
+def model_picker(where: DeltaGenerator, label_visibility: str = "visible") -> None:
     models = state.model_list()
     names = [c.name for c in models]
     current = session.selected_path()
@@ -21,8 +23,9 @@ def model_picker() -> None:
     # session.select_model.
     st.session_state[PICKER] = next(c.name for c in models if str(c.path) == current)
     labels = {c.name: f"{c.name}{'' if c.shipped else '  (trained here)'}" for c in models}
-    st.sidebar.selectbox("Model", names, format_func=labels.get, key=PICKER,
-                         on_change=lambda: session.select_model(st.session_state[PICKER]))
+    where.selectbox("Model", names, format_func=labels.get, key=PICKER,
+                    label_visibility=label_visibility,
+                    on_change=lambda: session.select_model(st.session_state[PICKER]))
 
 
 def model_summary() -> None:
@@ -65,8 +68,10 @@ def jobs() -> None:
 
 
 def presentation_switch() -> None:
-    st.sidebar.toggle("Presentation mode", key="presentation",
-                      help="Large text and images, high contrast, no sidebar: for projectors.")
+    st.sidebar.toggle("Presentation mode", value=False, key="presentation_switch",
+                      on_change=lambda: presentation.set_mode(True),
+                      help="For a projector: large text and images, high contrast, the pages "
+                           "across the top and the sidebar folded into one row.")
 
 
 def teacher_login() -> None:
@@ -84,7 +89,11 @@ def teacher_login() -> None:
 
 
 def render() -> None:
-    model_picker()
+    """The sidebar, or in presentation mode the row that stands in for it."""
+    if presenting():
+        presentation.top_row(model_picker)
+        return
+    model_picker(st.sidebar)
     model_summary()
     jobs()
     teacher_login()
