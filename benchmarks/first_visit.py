@@ -70,17 +70,17 @@ def disentangle_panels(page) -> list:
 def explore_panels(page) -> list:
     return [page.locator(".latent-pad[data-ready]"),
             page.get_by_role("heading", name="Traversals"),
-            page.locator('[data-testid="stMain"] img')]
+            page.locator('[data-testid="stMain"] img:visible')]
 
 
 def map_panels(page) -> list:
     return [page.locator('[data-testid="stPlotlyChart"] .main-svg'),
             page.get_by_role("heading", name="Selected image"),
-            page.locator('[data-testid="stMain"] img')]
+            page.locator('[data-testid="stMain"] img:visible')]
 
 
 def trivial_panels(page) -> list:
-    return [page.locator('[data-testid="stMain"] img')]
+    return [page.locator('[data-testid="stMain"] img:visible')]
 
 
 # page -> (the address's path, the script, its panels); the trivial page is the reference.
