@@ -25,6 +25,7 @@ def main() -> None:
         st.Page("pages/conditional.py", title="Conditional", icon=":material/category:"),
         st.Page("pages/disentangle.py", title="Disentangle", icon=":material/grid_view:"),
         st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
+        st.Page("pages/lesson.py", title="Lesson", icon=":material/school:"),
     ]
 
     state.server_started()

@@ -1,0 +1,43 @@
+"""The lesson walked step by step in a real server and headless Chromium, on a projector's
+screen in presentation mode: each step's button opens its page, drawn without an error, and the
+top navigation brings the teacher back to the next step. The live run it starts trains."""
+
+import pytest
+from conftest import page_errors, wait_idle
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# Each step's page, by its title.
+PAGES = ["Explore the latent space", "Explore the latent space", "Map of the latent space",
+         "Train a VAE", "Disentanglement lab", "Disentanglement lab"]
+
+
+def test_the_lesson_walked_step_by_step(browser, app_url):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto(f"{app_url}/lesson?presentation=1")
+        for step, title in enumerate(PAGES, start=1):
+            heading = page.locator("h1").first
+            heading.wait_for(timeout=120_000)
+            page.wait_for_function(
+                "n => document.querySelector('h1')?.textContent.startsWith(`Lesson · ${n} of`)",
+                arg=step, timeout=60_000)
+            wait_idle(page)
+            page.locator('[data-testid="stBaseButton-primary"]').click()
+            page.wait_for_function("t => document.querySelector('h1')?.textContent === t",
+                                   arg=title, timeout=120_000)
+            wait_idle(page, 120_000)
+            assert not page_errors(page), (step, page_errors(page))
+            if title == "Train a VAE":  # the lesson's own run, watched and training
+                stop = page.get_by_role("button", name="Stop", exact=True)
+                stop.wait_for(timeout=60_000)
+                assert "lesson-" in page.locator(".st-key-train_job").inner_text()
+                stop.click()
+                wait_idle(page)
+            page.get_by_role("link", name="Lesson").click()
+            if step < len(PAGES):
+                page.locator("h1").first.wait_for(timeout=60_000)
+                wait_idle(page)
+                page.get_by_role("button", name="Next").click()
+    finally:
+        page.close()
