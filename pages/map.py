@@ -162,7 +162,7 @@ with right:
     render.download_button(
         st, "Download map (PNG)", icon=":material/download:",
         data=lambda: png_of(map_picture(
-            coords, f"{ckpt.name} · {n} test images at their mean code", axes, groups=groups,
+            coords, f"{ckpt.name} · {n:,} test images at their mean code", axes, groups=groups,
             styles=styles, names=class_names, values=values, value_title=colour_title)),
         file_name=f"{ckpt.name}-map-{drawn}.png", mime="image/png",
         help="The map as drawn here, with the model's name, its axes and the classes' legend.")

@@ -155,6 +155,7 @@ def map_picture(coords: np.ndarray, title: str, axes: tuple[str, str], *,
         value_title = f"colour: {value_title} from {values.min():.3g} (purple) to " \
                       f"{values.max():.3g} (yellow)"
     else:
+        value_title = ""  # the legend names the groups
         for i, (x, y) in enumerate(at):
             colour, shape = styles[groups[i]] if groups is not None else ("#4D4D4D", "circle")
             _marker(draw, x, y, r, shape, ImageColor.getrgb(colour))
