@@ -31,7 +31,7 @@ def test_the_lesson_walked_step_by_step(browser, app_url):
             if title == "Train a VAE":  # the lesson's own run, watched and training
                 stop = page.get_by_role("button", name="Stop", exact=True)
                 stop.wait_for(timeout=60_000)
-                assert "lesson-" in page.locator(".st-key-train_job").inner_text()
+                assert "lesson-" in page.locator(".st-key-train_job input").input_value()
                 stop.click()
                 wait_idle(page)
             page.get_by_role("link", name="Lesson").click()
