@@ -7,9 +7,11 @@ from conftest import page_errors, start_app, stop_app, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-NAVIGATION = ["Explore", "Train", "Map", "Interpolate", "Conditional", "Disentangle", "Models"]
+NAVIGATION = ["Explore", "Train", "Map", "Interpolate", "Conditional", "Disentangle", "Models",
+              "Lesson"]
 # What Streamlit lists for app.py and pages/*.py when it serves the folder itself.
-RAW = {"app", "conditional", "disentangle", "explore", "interpolate", "map", "models", "train"}
+RAW = {"app", "conditional", "disentangle", "explore", "interpolate", "lesson", "map", "models",
+       "train"}
 
 # Installed before the page's own scripts run, so it sees the DOM from its first paint: every
 # change to the sidebar's page list is recorded, on each DOM mutation and every 50 ms besides.

@@ -5,7 +5,7 @@ import pytest
 from conftest import open_page, page_errors, start_app, stop_app, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-PAGES = ["", "train", "map", "interpolate", "conditional", "disentangle", "models"]
+PAGES = ["", "train", "map", "interpolate", "conditional", "disentangle", "models", "lesson"]
 
 
 @pytest.mark.parametrize("path", PAGES)
