@@ -13,6 +13,8 @@ import streamlit as st
 from ui import live, render, session, state
 from ui.latent_url import format_code
 from ui.train_form import PRESET_EXTRAS
+from vae import checkpoints
+from vae.jobs import Job
 from vae.latent import prior_code
 from vae.runner import RunSpec
 
@@ -30,30 +32,41 @@ class Step:
     go: Callable[[], None]  # puts the app in the step's state and opens its page
 
 
+def shipped(name: str) -> checkpoints.Checkpoint | None:
+    """The shipped model the step needs, or None after saying what to do (one sentence)."""
+    found = next((c for c in state.model_list() if c.name == name), None)
+    if found is None:
+        st.error(f"This step needs the shipped model {name}, which is not in checkpoints/: "
+                 "restore it from git, or rebuild the shipped models with make checkpoints.")
+    return found
+
+
 def open_page(page: str, model: str | None = None, **params: str) -> None:
     if model is not None:
+        if shipped(model) is None:
+            return
         session.select_model(model)
         params["model"] = model
     st.switch_page(page, query_params=params)
 
 
 def sample_from_prior() -> None:
-    latent_dim = next(c for c in state.model_list() if c.name == CODE).config["model"][
-        "latent_dim"]
-    open_page("pages/explore.py", CODE, z=format_code(prior_code(latent_dim)))
+    if (model := shipped(CODE)) is not None:
+        z = prior_code(model.config["model"]["latent_dim"])
+        open_page("pages/explore.py", CODE, z=format_code(z))
 
 
-def lesson_job():
-    """The newest lesson run still training, if any."""
-    return next((j for j in reversed(state.job_manager().jobs())
-                 if j.active and j.spec.get("preset") == LIVE_PRESET), None)
+def lesson_job() -> Job | None:
+    """The newest lesson run: the one training, else the last one that ran."""
+    runs = [j for j in state.job_manager().jobs() if j.spec.get("preset") == LIVE_PRESET]
+    return next((j for j in runs if j.active), runs[0] if runs else None)
 
 
 def live_run() -> None:
-    """The teacher starts the lesson's run (or a laptop's only user does); everyone else, and
-    the teacher once it runs, watches it on the Train page."""
+    """The teacher starts the lesson's run (or a laptop's only user does) unless one trains;
+    everyone else watches the newest on the Train page."""
     job = lesson_job()
-    if job is None:
+    if job is None or (not job.active and session.is_teacher()):
         if not session.is_teacher():
             st.info("The teacher starts the live run: press this button again once it has "
                     "begun, to watch it.")

@@ -39,8 +39,41 @@ def test_a_server_on_loopback_only_says_students_cannot_join_and_how_to_fix_it(l
     assert "make run" in answer.problem and "--server.address 0.0.0.0" in answer.problem
 
 
-def test_this_machines_addresses_leave_out_loopback():
-    assert all(not a.startswith("127.") and a != "::1" for a in join.lan_addresses())
+class Probe:
+    """A UDP socket whose route goes out from `address` (or that has no route at all)."""
+
+    def __init__(self, address: str | None):
+        self.address = address
+
+    def __call__(self, *args):
+        return self
+
+    def __enter__(self):
+        if self.address is None:
+            raise OSError("no IPv4 here")
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def connect(self, target):
+        pass
+
+    def getsockname(self):
+        return (self.address, 0)
+
+
+def test_this_machines_address_is_its_lan_one_never_loopback(monkeypatch):
+    named = [(None, None, None, None, (a, 0)) for a in ("127.0.1.1", "169.254.3.4", "10.1.2.3")]
+    monkeypatch.setattr(join.socket, "getaddrinfo", lambda *args: named)
+    monkeypatch.setattr(join.socket, "socket", Probe("192.168.1.20"))
+    assert join.lan_addresses() == ["192.168.1.20"]
+    # No route out (or no IPv4 at all): the addresses the machine's name resolves to, less
+    # loopback and link-local ones.
+    monkeypatch.setattr(join.socket, "socket", Probe("127.0.0.1"))
+    assert join.lan_addresses() == ["10.1.2.3"]
+    monkeypatch.setattr(join.socket, "socket", Probe(None))
+    assert join.lan_addresses() == ["10.1.2.3"]
 
 
 def finders(m: np.ndarray) -> bool:

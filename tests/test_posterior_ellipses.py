@@ -1,6 +1,6 @@
 """A few test images' posteriors q(z|x), drawn as rings μ ± σ on a 2-D model's latent pad
 (Explore) and map: which images, their σ, and that both pages hand the rings over (only for a
-2-D model). The rings' physics on the shipped β = 0.25, 1, 4 models is in test_shipped.py."""
+2-D model). The rings' physics on the shipped β = 0.25, 1, 4 and 64 models is in test_shipped.py."""
 
 import json
 

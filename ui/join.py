@@ -36,7 +36,7 @@ def lan_addresses() -> list[str]:
     link-local): the one its default route sends from, else those its name resolves to."""
     found = []
     # OSError: no route at all (the machine is on no network), or a name nothing resolves.
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe, suppress(OSError):
+    with suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.connect(_PROBE)
         found.append(probe.getsockname()[0])
     found = [a for a in found if _reachable(a)]

@@ -68,8 +68,9 @@ def jobs() -> None:
 
 
 def presentation_switch() -> None:
-    st.sidebar.toggle("Presentation mode", value=False, key="presentation_switch",
-                      on_change=lambda: presentation.set_mode(True),
+    switch = "presentation_switch"
+    st.sidebar.toggle("Presentation mode", value=False, key=switch,
+                      on_change=lambda: presentation.set_mode(st.session_state[switch]),
                       help="For a projector: large text and images, high contrast, the pages "
                            "across the top and the sidebar folded into one row.")
 

@@ -458,7 +458,8 @@ def cmd_warm(args: argparse.Namespace) -> int:
             derive_all(ckpt.path, sample=bundled_sample.sample_file(ckpt).is_file(),
                        report=lambda f, done=done, detail=detail: bar((done + f) / len(cold),
                                                                       detail))
-        except (DataError, ValueError, OSError) as err:  # the others can still be warmed
+        except (DataError, ValueError, OSError, checkpoints.CheckpointError) as err:
+            # The others can still be warmed.
             failed.append(ckpt.name)
             _clear_line(live)
             print(f"{ckpt.name}: not warmed: {_printable(str(err))}", flush=True)

@@ -180,7 +180,8 @@ class JobManager:
             raise JobError(f"Model '{job.name}' holds no training state, so it cannot be "
                            "continued; start a new run.")
         done = ckpt.history.get("resume", {}).get("epoch", len(ckpt.history["epochs"]))
-        spec = RunSpec(train={"epochs": done + epochs, "beta": float(beta)})
+        # On the CPU, as the Models page continues a run: the app trains there.
+        spec = RunSpec(train={"epochs": done + epochs, "beta": float(beta), "device": "cpu"})
         return self.submit(spec, job.name, owner=owner, resume=True, out=Path(job.out))
 
     def set_pace(self, job_id: str, steps_per_second: float) -> None:
