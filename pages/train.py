@@ -19,9 +19,13 @@ render.explain(
 )
 
 
-# On a projector the live panel matters: the form folds away.
+# On a projector the live panel matters: the jobs come first, the form folds away below.
 presenting = render.presentation()
-with st.expander("New run") if presenting else st.container(border=True):
+if presenting:
+    jobs_box, form_box = st.container(), st.container()
+else:
+    form_box, jobs_box = st.container(), st.container()
+with form_box, st.expander("New run") if presenting else st.container(border=True):
     if not presenting:
         st.subheader("New run")
     result = form.form()
@@ -40,25 +44,28 @@ with st.expander("New run") if presenting else st.container(border=True):
         elif job := live.submit(result.spec, result.name, result.pace):
             st.success(f"Started: {render.escape(job.name)}. Follow it below.")
 
-st.subheader("Jobs")
-manager = state.job_manager()
-jobs = manager.jobs()
-job = live.watched(jobs)
-live.notice()
-if job is not None:
-    by_id = {j.id: j for j in jobs}
-    st.session_state[live.WATCH] = job.id
-    st.selectbox("Watch", list(by_id), key=live.WATCH,
-                 format_func=lambda i: live.job_label(by_id[i]))
-    if job.active:
-        live.controls(job)
-    elif runs.saved_checkpoint(job) is not None and job.status == "finished":
-        st.success(f"Model {render.escape(job.name)} is ready: it is now in the sidebar's "
-                   "Model list on every page.")
-        st.button("Use it on every page", on_click=session.select_model, args=(job.name,))
-    if not job.active:
-        live.continue_offer(job)
-live.live(jobs, job)
+with jobs_box:
+    if not presenting:  # on a projector the height goes to the watched run's pictures
+        st.subheader("Jobs")
+    manager = state.job_manager()
+    jobs = manager.jobs()
+    job = live.watched(jobs)
+    live.notice()
+    if job is not None:
+        by_id = {j.id: j for j in jobs}
+        st.session_state[live.WATCH] = job.id
+        st.selectbox("Watch", list(by_id), key=live.WATCH,
+                     format_func=lambda i: live.job_label(by_id[i]),
+                     label_visibility="collapsed" if presenting else "visible")
+        if job.active:
+            live.controls(job)
+        elif runs.saved_checkpoint(job) is not None and job.status == "finished":
+            st.success(f"Model {render.escape(job.name)} is ready: it is now in the sidebar's "
+                       "Model list on every page.")
+            st.button("Use it on every page", on_click=session.select_model, args=(job.name,))
+        if not job.active:
+            live.continue_offer(job)
+    live.live(jobs, job)
 if job is None:
     st.stop()
 

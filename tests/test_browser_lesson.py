@@ -1,6 +1,7 @@
 """The lesson walked step by step in a real server and headless Chromium, on a projector's
 screen in presentation mode: each step's button opens its page, drawn without an error, and the
-top navigation brings the teacher back to the next step. The live run it starts trains."""
+top navigation brings the teacher back to the next step. The live run it starts trains, its
+pictures and β control on the first screen."""
 
 import pytest
 from conftest import page_errors, wait_idle
@@ -32,6 +33,11 @@ def test_the_lesson_walked_step_by_step(browser, app_url):
                 stop = page.get_by_role("button", name="Stop", exact=True)
                 stop.wait_for(timeout=60_000)
                 assert "lesson-" in page.locator(".st-key-train_job input").input_value()
+                # Its reconstructions and the β control both on the projector's first screen.
+                picture = page.locator(".st-key-picture img").first
+                picture.wait_for(timeout=60_000)
+                for box in picture.bounding_box(), page.get_by_role("slider").first.bounding_box():
+                    assert box["y"] >= 0 and box["y"] + box["height"] <= 800, box
                 stop.click()
                 wait_idle(page)
             page.get_by_role("link", name="Lesson").click()

@@ -337,9 +337,12 @@ def panel(job: Job) -> None:
     pics = runs.latest_pictures(run)  # after the curves: encoding the pictures takes a while
     with pictures_col:
         if pics is not None:
-            st.markdown("**Validation images (top) and their reconstructions (bottom)**")
-            render.show_images(np.concatenate([pics.inputs, pics.reconstructions]),
-                               columns=len(pics.inputs), width=width, inline=True)
+            # One line on a projector's half-width column.
+            st.markdown("**Inputs (top) and reconstructions**" if large else
+                        "**Validation images (top) and their reconstructions (bottom)**")
+            with st.container(key="picture"):  # the page's main picture
+                render.show_images(np.concatenate([pics.inputs, pics.reconstructions]),
+                                   columns=len(pics.inputs), width=width, inline=True)
             st.markdown("**Samples from the prior, z ~ N(0, I)**")
             render.show_images(pics.samples, columns=8, width=width, inline=True)
         if job.active:  # once it ends, the timeline below holds the map
@@ -364,11 +367,15 @@ def _live_fragment(seen: tuple, job_id: str | None, live_panel: bool) -> None:
     if _seen(jobs, job) != seen:
         st.rerun()  # a job ended or joined: the whole page (and the sidebar's list) redraws
     if not jobs:
-        st.info("No jobs yet: fill in the form above and press Start training.")
+        st.info("No jobs yet: fill in New run and press Start training.")
         return
-    queue(jobs)
+    # On a projector the watched run's pictures come before the queue, on the first screen.
+    if not render.presentation():
+        queue(jobs)
     if live_panel:
         panel(job)
+    if render.presentation():
+        queue(jobs)
 
 
 def live(jobs: list[Job], job: Job | None) -> None:
