@@ -19,9 +19,10 @@ render.explain(
 )
 
 
-# On a projector the live panel matters: the jobs come first, the form folds away below.
+# On a projector, while a run trains, its live panel comes first and the form folds away
+# below; with nothing training the form is what the teacher needs.
 presenting = render.presentation()
-if presenting:
+if presenting and any(j.active for j in state.job_manager().jobs()):
     jobs_box, form_box = st.container(), st.container()
 else:
     form_box, jobs_box = st.container(), st.container()
