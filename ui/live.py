@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -39,17 +40,19 @@ def may_control(job: Job) -> bool:
     return not session.teacher_password() or session.is_teacher() or job.id in my_jobs()
 
 
-def control(action: str, job_id: str, *args) -> None:
-    """Apply a control request (a widget callback), refusing what this session may not do."""
+def control(action: str, job_id: str, *args, **kwargs) -> Any:
+    """Apply a control request (a widget callback), refusing what this session may not do;
+    returns what the manager returns, or None when refused (the sentence is in NOTICE)."""
     manager = state.job_manager()
     try:
         job = manager.get(job_id)
         if not may_control(job):
             raise JobError(f"Only the session that started '{job.name}', or the teacher, may "
                            "change it; a teacher enters the password in the sidebar.")
-        getattr(manager, action)(job_id, *args)
+        return getattr(manager, action)(job_id, *args, **kwargs)
     except JobError as err:
         st.session_state[NOTICE] = str(err)
+        return None
 
 
 def _set_pace(job_id: str, widget: str) -> None:
@@ -78,11 +81,16 @@ def submit(spec: RunSpec, name: str, pace: float) -> Job | None:
     except (JobError, ValueError) as err:
         st.error(render.escape(str(err)))
         return None
+    _follow(job, pace)
+    return job
+
+
+def _follow(job: Job, pace: float) -> None:
+    """A job this session queued: its own, watched, and paced once it runs."""
     my_jobs().add(job.id)
     st.session_state[WATCH] = job.id
     if pace:
         st.session_state.setdefault("train_pending_pace", {})[job.id] = pace
-    return job
 
 
 def _apply_pending_pace(job: Job) -> None:
@@ -223,22 +231,10 @@ def continue_offer(job: Job) -> None:
 
 def _continue(job_id: str, beta_key: str, epochs_key: str) -> None:
     """The Continue button's callback: a new job on the same model, watched, at the same pace."""
-    manager = state.job_manager()
-    try:
-        job = manager.get(job_id)
-        if not may_control(job):
-            raise JobError(f"Only the session that started '{job.name}', or the teacher, may "
-                           "continue it; a teacher enters the password in the sidebar.")
-        new = manager.continue_run(job_id, float(st.session_state[beta_key]),
-                                   int(st.session_state[epochs_key]),
-                                   owner=session.session_owner())
-    except JobError as err:
-        st.session_state[NOTICE] = str(err)
-        return
-    my_jobs().add(new.id)
-    st.session_state[WATCH] = new.id
-    if job.pace:
-        st.session_state.setdefault("train_pending_pace", {})[new.id] = job.pace
+    new = control("continue_run", job_id, float(st.session_state[beta_key]),
+                  int(st.session_state[epochs_key]), owner=session.session_owner())
+    if new is not None:
+        _follow(new, state.job_manager().get(job_id).pace)
 
 
 def notice() -> None:
