@@ -3,15 +3,14 @@
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_models import interrupt_when
 
 from vae import checkpoints
 from vae.cli import main
@@ -131,10 +130,7 @@ def test_ctrl_c_saves_and_resume_finishes(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "vae", "train", "--epochs", "3000", *tiny,
                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    seen, deadline = b"", time.monotonic() + 180  # a fresh venv imports torch slowly
-    while b"epoch 2/" not in seen and time.monotonic() < deadline:
-        seen += os.read(proc.stderr.fileno(), 256)
-    proc.send_signal(signal.SIGINT)
+    interrupt_when(proc, b"epoch 2/")
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
     assert b"interrupted (Ctrl-C)" in stdout and b"--resume" in stdout
@@ -258,10 +254,7 @@ def test_ctrl_c_stops_an_evaluation_cleanly_and_writes_nothing(trained):
     proc = subprocess.Popen([sys.executable, "-m", "vae", "evaluate", str(trained),
                              "--iwae-samples", "20000", "--threads", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    seen, deadline = b"", time.monotonic() + 180
-    while b"% " not in seen and time.monotonic() < deadline:  # the bar: it is computing
-        seen += os.read(proc.stderr.fileno(), 256)
-    proc.send_signal(signal.SIGINT)
+    interrupt_when(proc, b"% ")  # the bar: it is computing
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert b"stopped by Ctrl-C" in err and b"Traceback" not in err

@@ -4,13 +4,11 @@ pages then read what it derived instead of computing it in class."""
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
-from tiny_models import FRESH
+from tiny_models import FRESH, interrupt_when
 
 from vae import checkpoints, derived, disentanglement, projection
 from vae.cached_figures import cached_evaluation
@@ -134,10 +132,7 @@ def test_ctrl_c_stops_warm_with_every_file_whole_and_the_next_warm_finishes(tree
             "from vae.cli import main; sys.exit(main(sys.argv[1:]))")
     warm = [sys.executable, "-c", code, "warm", "--threads", "1"]
     proc = subprocess.Popen(warm, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    seen, deadline = b"", time.monotonic() + 180
-    while b"% " not in seen and time.monotonic() < deadline:  # the bar: it is computing
-        seen += os.read(proc.stderr.fileno(), 256)
-    proc.send_signal(signal.SIGINT)
+    interrupt_when(proc, b"% ")  # the bar: it is computing
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert b"stopped by Ctrl-C" in err and b"Traceback" not in err

@@ -6,7 +6,11 @@ reads or writes the repository's checkpoints/. One copy stands in for a shipped 
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,3 +97,12 @@ def record_downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple]:
 
     monkeypatch.setattr(render, "download_button", record)
     return offered
+
+
+def interrupt_when(proc: subprocess.Popen, marker: bytes, timeout: float = 180) -> None:
+    """Ctrl-C to a CLI process once its stderr shows `marker` (the progress bar has reached
+    the work being stopped), or after `timeout` seconds: a fresh venv imports torch slowly."""
+    seen, deadline = b"", time.monotonic() + timeout
+    while marker not in seen and time.monotonic() < deadline:
+        seen += os.read(proc.stderr.fileno(), 256)
+    proc.send_signal(signal.SIGINT)
