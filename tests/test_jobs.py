@@ -153,6 +153,21 @@ def test_worker_dies_with_its_server_and_the_job_shows_interrupted(tmp_path):
         restarted.shutdown()
 
 
+def test_a_pace_given_with_the_job_holds_from_its_first_step_and_when_it_continues(manager):
+    job = manager.submit(SPEC, "paced", pace=10)  # no page asks for it: the lesson's case
+    wait_for(lambda: job.step > 0)
+    start, at = time.monotonic(), job.step
+    time.sleep(1.5)
+    assert job.step - at <= 10 * (time.monotonic() - start) + 3  # unpaced: hundreds a second
+    manager.stop(job.id)
+    manager.wait(job.id, timeout=20)
+
+    short = RunSpec(model={"hidden": [32], "latent_dim": 2}, train={"epochs": 1})
+    first = manager.wait(manager.submit(short, "lesson", pace=500).id, timeout=60)
+    assert first.status == "finished", first.message
+    assert manager.continue_run(first.id, 4.0, 1).pace == 500
+
+
 def test_each_beta_sent_is_one_change_and_one_sent_just_before_stop_counts(manager):
     job = manager.submit(SPEC, "keys")
     wait_for(lambda: job.step > 0)

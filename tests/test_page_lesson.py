@@ -91,4 +91,5 @@ def test_only_the_teacher_starts_the_live_run(manager, monkeypatch):
     at.session_state["teacher_password"] = "chalk"
     button(at, "Start the live run").click().run()
     assert [s["spec"].preset for s in manager.submitted] == ["lesson-live"]
+    assert manager.submitted[0]["pace"] == 10  # paced from its first step, watched or not
     assert at.title[0].value == "Train a VAE"

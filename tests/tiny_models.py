@@ -36,9 +36,9 @@ class FakeJobManager:
     def jobs(self) -> list:
         return list(self.active)
 
-    def submit(self, spec, name, *, owner="", resume=False, out=None, study=""):
+    def submit(self, spec, name, *, owner="", resume=False, out=None, study="", pace=0.0):
         self.submitted.append({"spec": spec, "name": name, "owner": owner, "resume": resume,
-                               "out": out, "study": study})
+                               "out": out, "study": study, "pace": pace})
 
 
 def use_tree(runs: Path, tmp_path: Path,

@@ -7,7 +7,6 @@ Control requests are checked here, in the server, not only by disabling buttons.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Any
 
@@ -77,28 +76,18 @@ def _beta(job: Job) -> float:
 def submit(spec: RunSpec, name: str, pace: float) -> Job | None:
     """Queue a run for this session; a refusal is shown as a sentence."""
     try:
-        job = state.job_manager().submit(spec, name, owner=session.session_owner())
+        job = state.job_manager().submit(spec, name, owner=session.session_owner(), pace=pace)
     except (JobError, ValueError) as err:
         st.error(render.escape(str(err)))
         return None
-    _follow(job, pace)
+    _follow(job)
     return job
 
 
-def _follow(job: Job, pace: float) -> None:
-    """A job this session queued: its own, watched, and paced once it runs."""
+def _follow(job: Job) -> None:
+    """A job this session queued: its own, and watched."""
     my_jobs().add(job.id)
     st.session_state[WATCH] = job.id
-    if pace:
-        st.session_state.setdefault("train_pending_pace", {})[job.id] = pace
-
-
-def _apply_pending_pace(job: Job) -> None:
-    """A pace chosen in the form reaches the worker once it runs (a queued job has none)."""
-    pending = st.session_state.get("train_pending_pace", {})
-    if job.id in pending and job.status in ("running", "paused"):
-        with contextlib.suppress(JobError):  # it ended meanwhile: nothing to pace
-            state.job_manager().set_pace(job.id, pending.pop(job.id))
 
 
 # ---- the queue ------------------------------------------------------------------------------
@@ -195,9 +184,8 @@ def controls(job: Job) -> None:
                     max(BETA_MAX, beta), key=f"train_beta_{job.id}",
                     on_change=lambda b: _set_beta(job.id, asked, b),
                     disabled=not allowed or job.status == "queued")
-    pace = st.session_state.get("train_pending_pace", {}).get(job.id, job.pace)
     # The options are ints, and a select_slider matches its value by type as well.
-    st.session_state.setdefault(pace_key, int(pace) if pace in PACES else 0)
+    st.session_state.setdefault(pace_key, int(job.pace) if job.pace in PACES else 0)
     pace_col.select_slider("Pace (steps per second)", PACES, key=pace_key,
                            format_func=lambda p: "full speed" if p == 0 else str(p),
                            on_change=_set_pace, args=(job.id, pace_key),
@@ -230,11 +218,11 @@ def continue_offer(job: Job) -> None:
 
 
 def _continue(job_id: str, beta_key: str, epochs_key: str) -> None:
-    """The Continue button's callback: a new job on the same model, watched, at the same pace."""
+    """The Continue button's callback: a new job on the same model, watched."""
     new = control("continue_run", job_id, float(st.session_state[beta_key]),
                   int(st.session_state[epochs_key]), owner=session.session_owner())
     if new is not None:
-        _follow(new, state.job_manager().get(job_id).pace)
+        _follow(new)
 
 
 def notice() -> None:
@@ -315,7 +303,6 @@ def _changes(changes: list[dict]) -> None:
 def panel(job: Job) -> None:
     """What the job is doing now: progress, curves, pictures, the latent map while it trains,
     KL per dimension."""
-    _apply_pending_pace(job)
     _status(job)
     run = runs.run_of(job)
     if run.config is None:

@@ -110,10 +110,13 @@ class JobManager:
 
     # ---- public API -------------------------------------------------------------------
     def submit(self, spec: RunSpec, name: str, *, owner: str = "", resume: bool = False,
-               out: Path | None = None, study: str = "") -> Job:
+               out: Path | None = None, study: str = "", pace: float = 0.0) -> Job:
         """Queue a training; raises JobError with a sentence when it cannot be accepted. The
-        members of one `study` take one place in the queue, however many there are."""
+        members of one `study` take one place in the queue, however many there are. `pace`
+        (steps a second, 0 = full speed) holds from the worker's first step, whoever watches."""
         out = Path(out) if out else checkpoints.resolve_name(name, self.root)
+        if not pace >= 0:
+            raise JobError("The pace must be a number of steps per second >= 0.")
         with self._lock:
             if any(j.active and Path(j.out) == out for j in self._jobs.values()):
                 raise JobError(f"A job for '{name}' is already queued or running; wait for it "
@@ -130,7 +133,8 @@ class JobManager:
                     waiting >= self.max_queued:
                 raise JobError(f"The job queue is full ({self.max_queued} waiting); try again "
                                "when a job has finished.")
-            job = Job(uuid.uuid4().hex[:8], name, str(out), spec.to_dict(), owner, resume, study)
+            job = Job(uuid.uuid4().hex[:8], name, str(out), spec.to_dict(), owner, resume, study,
+                      pace=float(pace))
             self._jobs[job.id] = job
             self._write(job)
             self._start_queued()
@@ -160,9 +164,9 @@ class JobManager:
         self._command(job_id, ("beta", float(beta)))
 
     def continue_run(self, job_id: str, beta: float, epochs: int, *, owner: str = "") -> Job:
-        """A new job that trains an ended job's saved run `epochs` more epochs at `beta`, from
-        its weights, optimizer and counters (the resume of docs/design.md §5); the run's
-        history marks the step where it continued. Raises JobError with a sentence."""
+        """A new job that trains an ended job's saved run `epochs` more epochs at `beta` and its
+        pace, from its weights, optimizer and counters (the resume of docs/design.md §5); the
+        run's history marks the step where it continued. Raises JobError with a sentence."""
         if not (math.isfinite(beta) and beta >= 0):
             raise JobError("beta must be a number >= 0.")
         if not (isinstance(epochs, int) and epochs >= 1):
@@ -182,7 +186,8 @@ class JobManager:
         done = ckpt.history.get("resume", {}).get("epoch", len(ckpt.history["epochs"]))
         # On the CPU, as the Models page continues a run: the app trains there.
         spec = RunSpec(train={"epochs": done + epochs, "beta": float(beta), "device": "cpu"})
-        return self.submit(spec, job.name, owner=owner, resume=True, out=Path(job.out))
+        return self.submit(spec, job.name, owner=owner, resume=True, out=Path(job.out),
+                           pace=job.pace)
 
     def set_pace(self, job_id: str, steps_per_second: float) -> None:
         """Limit a job to this many steps a second (0 = as fast as it goes)."""
@@ -282,6 +287,8 @@ class JobManager:
                                                   self.threads, child_end, self._events,
                                                   os.getpid()), name=f"vae-job-{job.id}")
             child_end.close()
+            if job.pace:  # read before the worker's first step, as any later command is
+                parent_end.send(("pace", job.pace))
             self._procs[job.id] = (proc, parent_end)
             job.status, job.pid = "running", proc.pid
             self._write(job)
