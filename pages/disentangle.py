@@ -14,6 +14,7 @@ POLL_S = 1.0
 ROWS = 6  # traversal rows: the dimensions with most KL
 PRESENTED_ROWS = 4  # as many as an 800-px-high projector shows with their caption
 MEDIAN = "median member (by MIG)"
+VIEW, SCORES = "view", "scores"  # ?view=scores: the scores against β come first (the lesson)
 # The scores whose seed spread the reading weighs against beta: one of each metric.
 SPREAD_SCORES = {"mig": "MIG", "sap": "SAP", "factor_vae": "FactorVAE",
                  "dci_disentanglement": "DCI disentanglement"}
@@ -49,9 +50,20 @@ else:
     members = sweeps[chosen]
     groups = sweep.by_beta(members)
     presenting = render.presentation()
-    # On a projector the traversals start beside the controls, high enough to fit the screen.
-    left, right = st.columns([1, 1], gap="large") if presenting else (None, None)
-    beta_column, seed_column = (right, right) if presenting else st.columns(
+    rows = sweep.rate_distortion(members, compute=False)
+    summary = sweep.spread(rows)
+    scores_first = st.query_params.get(VIEW) == SCORES
+
+    def score_chart() -> None:
+        if rows:
+            st.plotly_chart(score_multiples(rows, summary, PANELS, large=presenting),
+                            width="stretch", theme=None)
+
+    # On a projector the traversals start beside the controls, high enough to fit the screen,
+    # unless the scores come first, under the controls.
+    beside = presenting and not scores_first
+    left, right = st.columns([1, 1], gap="large") if beside else (None, None)
+    beta_column, seed_column = (right, right) if beside else st.columns(
         [3, 2], gap="large", vertical_alignment="bottom")
     at = beta_column.select_slider(
         "β", options=range(len(groups)), value=min(len(groups) - 1, 2),
@@ -72,6 +84,9 @@ else:
         return next((m for m in group if f"seed {sweep.seed_of(m)}" == pick), group[0])
 
     member = shown_of(group)
+    if scores_first:
+        with st.container(key="picture"):
+            score_chart()
     queue = [member, *(m for m in members if m is not member)]  # the one on screen first
     progress = [state.request_metrics(m) for m in queue]
     done = sum(p.state in ("ready", "failed") for p in progress)
@@ -86,16 +101,17 @@ else:
     model, _ = state.load(member.path)
     health = state.test_evaluation(str(member.path), member.key)
     dims = lab.dims_by_kl(health["kl_per_dim"])
-    if not presenting:
+    if not beside:
         left, right = st.columns([1, 1], gap="large")
     with left:
         st.subheader(f"Traversals of {render.escape(member.name)}")  # a name is user text
         # On a projector the rows come first and fewer, so they fit the first screen.
         shown = dims[:PRESENTED_ROWS if presenting else ROWS]
-        if presenting:
+        if beside:
             rows_box, input_box = st.container(key="picture"), st.container()
         else:
-            input_box, rows_box = st.container(), st.container(key="picture")
+            input_box, rows_box = st.container(), st.container(
+                key=None if scores_first else "picture")
         with input_box:
             z = lab.input_code(member, key="lab_input")
         with rows_box:
@@ -114,9 +130,7 @@ else:
                 st.text(line)
             st.table(lab.score_table(metrics), hide_index=True)
 
-    rows = sweep.rate_distortion(members, compute=False)
     measured = [r for r in rows if r["mig"] is not None]
-    summary = sweep.spread(rows)
     plane, split = st.columns(2, gap="large")
     if rows:
         plane.plotly_chart(rate_distortion_plane(rows, summary, member.name,
@@ -130,9 +144,8 @@ else:
     if decomposed:
         split.plotly_chart(kl_split_bars(decomposed, member.name, large=render.presentation()),
                            width="stretch", theme=None)
-    if rows:
-        st.plotly_chart(score_multiples(rows, summary, PANELS, large=render.presentation()),
-                        width="stretch", theme=None)
+    if not scores_first:
+        score_chart()
     if len(groups) < len(members):  # seeds: can they tell two betas apart, score by score?
         st.subheader("Seeds against β")
         lines = sweep.seed_spread_readings(summary, SPREAD_SCORES)

@@ -113,7 +113,7 @@ STEPS = [
          "run from 0 to 1, higher being better. The small multiples show them against β, "
          "three seeds each: the boxes overlap for neighbouring β values, so a single run "
          "proves little.",
-         "Open the scores", lambda: open_page("pages/disentangle.py")),
+         "Open the scores", lambda: open_page("pages/disentangle.py", view="scores")),
 ]
 
 at = min(int(st.session_state.get(STEP, 0)), len(STEPS) - 1)

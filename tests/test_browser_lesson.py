@@ -1,7 +1,7 @@
 """The lesson walked step by step in a real server and headless Chromium, on a projector's
 screen in presentation mode: each step's button opens its page, drawn without an error, and the
 top navigation brings the teacher back to the next step. The live run it starts trains, its
-pictures and β control on the first screen."""
+pictures and β control on the first screen; the scores' step opens on the scores against β."""
 
 import pytest
 from conftest import page_errors, wait_idle
@@ -40,6 +40,11 @@ def test_the_lesson_walked_step_by_step(browser, app_url):
                     assert box["y"] >= 0 and box["y"] + box["height"] <= 800, box
                 stop.click()
                 wait_idle(page)
+            if step == len(PAGES):  # the scores against β, not the traversals, fill the screen
+                chart = page.locator(".st-key-picture .boxlayer").first
+                chart.wait_for(timeout=60_000)
+                box = chart.bounding_box()
+                assert box["y"] >= 0 and box["y"] + box["height"] <= 800, box
             page.get_by_role("link", name="Lesson").click()
             if step < len(PAGES):
                 page.locator("h1").first.wait_for(timeout=60_000)

@@ -75,6 +75,9 @@ def test_each_step_button_opens_its_page_on_its_model(manager, step):
     assert at.title[0].value == title
     if model is not None:
         assert at.query_params["model"] == model
+    if step == len(DESTINATIONS) - 1:  # the scores against β first: the first chart drawn
+        assert at.query_params["view"] == "scores"
+        assert "DCI completeness" in at.get("plotly_chart")[0].proto.spec
     if step == 1:  # a code drawn from the prior, not the origin
         z = [float(v) for v in at.query_params["z"].split(",")]
         assert len(z) == 16 and any(abs(v) > 0.1 for v in z)
