@@ -104,8 +104,8 @@ elif colour in factor_names and factors is not None:
 else:
     colour_title = ""
 # A 2-D model's map is the latent plane itself, where a posterior's spread can be drawn.
-rings = (posterior_rings(posterior_handful(mu, enc["logvar"], y), class_names or [])
-         if d == 2 else None)
+handful = posterior_handful(mu, enc["logvar"], y) if d == 2 else None
+rings = posterior_rings(handful, class_names or []) if handful is not None else None
 figure = latent_map(coords, axes, groups=groups, group_names=class_names, values=values,
                     colour_title=colour_title, marked=st.session_state["map_index"],
                     rings=rings, large=render.presentation())
@@ -163,9 +163,11 @@ with right:
         st, "Download map (PNG)", icon=":material/download:",
         data=lambda: png_of(map_picture(
             coords, f"{ckpt.name} · {n:,} test images at their mean code", axes, groups=groups,
-            styles=styles, names=class_names, values=values, value_title=colour_title)),
+            styles=styles, names=class_names, values=values, value_title=colour_title,
+            rings=handful)),
         file_name=f"{ckpt.name}-map-{drawn}.png", mime="image/png",
-        help="The map as drawn here, with the model's name, its axes and the classes' legend.")
+        help="The map as drawn here, with the model's name, its axes, the classes' legend and "
+             "a 2-D model's posterior rings.")
     labels_text = [class_names[k] for k in y] if y is not None else None
     render.download_button(
         st, "Download encodings (CSV)", icon=":material/download:",

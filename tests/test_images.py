@@ -4,6 +4,7 @@ apart."""
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from vae.images import (
@@ -18,6 +19,7 @@ from vae.images import (
     strip_png,
     to_pil,
 )
+from vae.latent import Posteriors
 
 
 def panel(title: str, rows: int, shade: float) -> tuple[str, np.ndarray, list[str]]:
@@ -127,3 +129,25 @@ def test_a_map_draws_each_class_in_its_colour_where_its_codes_are_with_a_legend_
     assert not ((low_left == (17, 119, 51)).all(-1)).any()
     other = draw("another model")
     assert (other[:line] != picture[:line]).any() and (other[line:] == picture[line:]).all()
+
+
+def test_a_map_of_a_2d_model_draws_each_posterior_as_its_ring_in_its_class_colour():
+    coords = np.array([[-2.0, -2.0], [2.0, 2.0]], np.float32)
+    groups = np.array([0, 1])
+    styles = [("#CC6677", "square"), ("#117733", "diamond"), ("#332288", "circle")]
+    # One posterior of class 2 (no dots of that colour), twice as wide as it is tall.
+    rings = Posteriors(index=np.array([7]), mean=np.array([[0.0, 0.0]]),
+                       sd=np.array([[1.0, 0.5]]), label=np.array([2]))
+
+    def ring(**kwargs) -> np.ndarray:
+        picture = np.asarray(map_picture(coords, "tiny-vae-2d", ("z1", "z2"), groups=groups,
+                                         styles=styles, names=["a", "b", "c"], side=400,
+                                         **kwargs))
+        return np.argwhere((picture == (51, 34, 136)).all(-1))
+
+    assert len(ring()) == 0
+    drawn = ring(rings=rings)
+    height, width = np.ptp(drawn, axis=0) + 1
+    assert width == pytest.approx(2 * height, rel=0.1)  # σ 1 across, 0.5 up
+    # 2σ of a 4-unit span: half the frame's 400 px less its margins.
+    assert width == pytest.approx(0.5 * (400 - 2 * int(400 // 40 * 1.6)), rel=0.1)

@@ -163,7 +163,7 @@ def test_a_sheet_keeps_colour_and_shrinks_large_sets_to_its_budget():
     assert (tiles[:, :16] == 255).all() and (tiles[:, 16:] == 0).all()
 
 
-def test_the_map_download_names_the_model_and_draws_its_classes_under_a_title(tree, monkeypatch):
+def test_the_map_download_names_the_model_and_draws_its_classes_and_rings_under_a_title(tree, monkeypatch):
     offered = record_downloads(monkeypatch)
     at = app_on("pages/map.py", "tiny-vae-2d")
     assert not at.exception
@@ -176,3 +176,6 @@ def test_the_map_download_names_the_model_and_draws_its_classes_under_a_title(tr
     colours = {tuple(c) for c in png.reshape(-1, 3)}
     for k in np.unique(y):  # every class the test split holds, in its chart colour
         assert tuple(int(CLASS_COLORS[k][i:i + 2], 16) for i in (1, 3, 5)) in colours
+    # A 2-D model's posterior rings are drawn too, and the line under the axis says what they
+    # are (a map coloured by class has nothing else to say there).
+    assert (png[2 * line + 900:3 * line + 900].min(axis=-1) < 128).any()

@@ -5,9 +5,13 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageFont
+
+if TYPE_CHECKING:  # vae.latent imports torch, which drawing a picture does not need
+    from vae.latent import Posteriors
 
 RULE = 4  # pixels of the dark rule between a slide's panels
 INK, PAPER = (40, 40, 40), (255, 255, 255)
@@ -126,10 +130,11 @@ def map_picture(coords: np.ndarray, title: str, axes: tuple[str, str], *,
                 groups: np.ndarray | None = None,
                 styles: list[tuple[str, str]] | None = None, names: list[str] | None = None,
                 values: np.ndarray | None = None, value_title: str = "",
-                side: int = 900) -> Image.Image:
+                rings: Posteriors | None = None, side: int = 900) -> Image.Image:
     """A map of codes ready for a slide: each point of `coords` (n, 2) in its group's
     (colour, shape) `styles` with a legend of `names`, or coloured by `values` on Viridis with
-    its range said, the title above and each axis named with its range."""
+    its range said, the title above and each axis named with its range. `rings`, on a map of a
+    2-D model's codes, draws each posterior as an ellipse μ ± σ in its class's colour."""
     font = ImageFont.load_default(size=side // 40)
     line = int(font.size * 1.6)
     legend = [(names[k], styles[k]) for k in range(len(names))
@@ -141,10 +146,21 @@ def map_picture(coords: np.ndarray, title: str, axes: tuple[str, str], *,
     draw.text((line // 2, line // 2), title, fill=INK, font=font, anchor="lm")
     box = (line, line, line + side, line + side)
     draw.rectangle(box, outline=INK, width=2)
-    lo, hi = coords.min(axis=0), coords.max(axis=0)
+    reach = coords if rings is None else np.concatenate(
+        [coords, rings.mean - rings.sd, rings.mean + rings.sd])
+    lo, hi = reach.min(axis=0), reach.max(axis=0)
     span = np.where(hi > lo, hi - lo, 1.0)
-    at = (coords - lo) / span * (side - 2 * line)  # a margin of one line inside the frame
-    at = np.stack([2 * line + at[:, 0], side - at[:, 1]], axis=1)  # up is up
+    scale = (side - 2 * line) / span  # pixels per unit: a margin of one line inside the frame
+    if rings is not None:  # the latent plane: a unit is as long up as across, rings true
+        scale = np.full(2, scale.min())
+        half = (side - 2 * line) / scale / 2
+        lo, hi = (lo + hi) / 2 - half, (lo + hi) / 2 + half
+
+    def place(points: np.ndarray) -> np.ndarray:
+        at = (points - lo) * scale
+        return np.stack([2 * line + at[:, 0], side - at[:, 1]], axis=1)  # up is up
+
+    at = place(coords)
     r = max(2.0, side / 220)
     if values is not None:
         v = (values - values.min()) / max(float(np.ptp(values)), 1e-12) * (len(VIRIDIS) - 1)
@@ -159,6 +175,15 @@ def map_picture(coords: np.ndarray, title: str, axes: tuple[str, str], *,
         for i, (x, y) in enumerate(at):
             colour, shape = styles[groups[i]] if groups is not None else ("#4D4D4D", "circle")
             _marker(draw, x, y, r, shape, ImageColor.getrgb(colour))
+    if rings is not None:
+        for i, (x, y) in enumerate(place(rings.mean)):
+            rx, ry = rings.sd[i] * scale
+            colour = INK if rings.label is None or not styles else \
+                ImageColor.getrgb(styles[int(rings.label[i]) % len(styles)][0])
+            draw.ellipse((x - rx, y - ry, x + rx, y + ry), outline=colour,
+                         width=max(2, side // 300))
+        # Words, not μ and σ: Pillow's own font has no Greek letters.
+        value_title = value_title or "each ring: one test image's posterior, mean ± 1 sd"
     draw.text((line + side / 2, line + side + line // 2),
               f"{axes[0]}: {lo[0]:.3g} to {hi[0]:.3g}", fill=INK, font=font, anchor="mm")
     draw.text((line + side / 2, line + side + 3 * line // 2), value_title or "", fill=INK,
