@@ -25,6 +25,7 @@ waits for none of them, and a job's first curve or a map comes 2-4 s sooner.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 
 from streamlit.runtime.pages_manager import PagesManager
@@ -34,17 +35,21 @@ from streamlit.runtime.pages_manager import PagesManager
 async def before_sessions(_app) -> AsyncIterator[None]:
     """st.App's lifespan: what the first st.navigation call would set, set before any session,
     and the libraries that script threads would otherwise race to import."""
+    # One OpenMP thread in every thread of the server, set before torch loads its OpenMP
+    # runtime, which reads it once: a decode's second thread would wait for the core a job or
+    # another rerun holds. torch.set_num_threads(1) here reached this thread alone; each
+    # script run's thread had two, and the idle one spun on the second core: 37 ms of the
+    # server's CPU per slider release where one thread takes 17 ms.
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+
     import pandas  # noqa: F401  (plotly's array checks import it on first use)
     import plotly.graph_objects  # noqa: F401
-    import torch
 
     from ui.session import DEFAULT_MODEL
     from vae import checkpoints, derived, processes
 
     PagesManager.uses_pages_directory = False
-    # One torch thread: a decode's second would wait for the core a job or another rerun
-    # holds; what a page computes on a new model's first visit takes that much longer.
-    torch.set_num_threads(1)
     fork_server = processes.warm_up()
     # Whatever fails here (a missing model, its data gone, a bad cache file) fails again when
     # its page opens, which says what is wrong and what to do; the server must start.
