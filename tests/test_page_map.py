@@ -163,7 +163,7 @@ def test_a_sheet_keeps_colour_and_shrinks_large_sets_to_its_budget():
     assert (tiles[:, :16] == 255).all() and (tiles[:, 16:] == 0).all()
 
 
-def test_the_map_download_names_the_model_and_draws_its_classes_and_rings_under_a_title(tree, monkeypatch):
+def test_the_map_download_names_the_model_and_draws_its_classes_and_rings(tree, monkeypatch):
     offered = record_downloads(monkeypatch)
     at = app_on("pages/map.py", "tiny-vae-2d")
     assert not at.exception
