@@ -7,6 +7,9 @@ import streamlit as st
 
 from ui import entry
 
+# The pages whose first screen holds plotly charts.
+CHART_PAGES = {"Train", "Map", "Interpolate", "Disentangle"}
+
 
 def main() -> None:
     """One run of a session: the navigation, the sidebar, then the page the URL names."""
@@ -31,6 +34,8 @@ def main() -> None:
     state.server_started()
     presentation.from_url()
     page = st.navigation(pages, position="top" if render.presentation() else "sidebar")
+    if page.title in CHART_PAGES:
+        render.preload_charts()
     sidebar.render()
     try:
         page.run()

@@ -6,7 +6,10 @@ import base64
 import collections
 import hashlib
 import io
+import json
 import threading
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -115,3 +118,33 @@ def download_button(where, label: str, data, **kwargs) -> None:
     rerun replaces a lazy `data` callable while the click's request for it is in flight,
     and the button then spins forever."""
     where.download_button(label, data=data, on_click="ignore", **kwargs)
+
+
+CHART_MODULE = "PlotlyChart.*.js"  # Streamlit's chart code, named with its build's hash
+_PRELOADED = "charts_preloaded"  # session key
+_PRELOADER = "chart_preloader"  # the key of the hidden element that asks for the module
+# The module's address, beside the one Streamlit's own code was loaded from.
+_IMPORT = ("import(new URL({}, document.querySelector("
+           "'script[type=module][src*=\"static/js/index.\"]').src).href)")
+
+
+@cache
+def _chart_module() -> str | None:
+    found = sorted((Path(st.__file__).parent / "static" / "static" / "js").glob(CHART_MODULE))
+    return found[0].name if found else None
+
+
+def preload_charts() -> None:
+    """Once a session, from a page that draws charts: start the browser loading Streamlit's
+    chart module now. Streamlit imports its 4.7 MB only when a page's first chart arrives; on a
+    first visit that came after the server's second or two of work, and running the module took
+    another two seconds before any chart was drawn. Asked for as the page opens, it loads while
+    the server works. Same file, same module: the chart's own import then finds it loaded."""
+    name = _chart_module()
+    if name is None or st.session_state.get(_PRELOADED):
+        return
+    st.session_state[_PRELOADED] = True
+    with st.container(key=_PRELOADER):
+        st.html(f"<style>.st-key-{_PRELOADER} {{ display: none; }}</style>")
+        st.html(f"<script>{_IMPORT.format(json.dumps(name))}</script>",
+                unsafe_allow_javascript=True)
