@@ -3,6 +3,8 @@ change, directions said, and collapse that looks like collapse."""
 
 import itertools
 
+import numpy as np
+import plotly.graph_objects as go
 import pytest
 
 from ui import charts
@@ -41,3 +43,24 @@ def test_classes_differ_in_shape_as_well_as_colour():
     assert len({m["color"] for m in ten}) == len({m["symbol"] for m in ten}) == 10
     many = [charts.class_marker(k) for k in range(40)]  # past ten, the pairs still differ
     assert len({(m["color"], m["symbol"]) for m in many}) == 40
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_every_kind_of_figure_passes_plotly_validation(large):
+    # The live panel sends them unvalidated (charts.prevalidated): plotly's validation here
+    # raises on any property it does not know or value it would refuse.
+    steps = [{"step": s, "recon": -60.0, "kl": 2.0, "elbo": -62.0, "beta": 1.0}
+             for s in range(1, 1001)]
+    epochs = [{"epoch": 1, "step": 500, "val_elbo": -61.0, "val_recon": -59.0, "val_kl": 2.0}]
+    points = np.random.default_rng(0).normal(size=(50, 2))
+    figures = [
+        charts.training_curves(steps, epochs, [{"step": 400, "beta": 4.0}], total_steps=2000,
+                               large=large),
+        charts.kl_bars([0.5, 0.0, 2.0], {0, 2}, large=large),
+        charts.latent_map(points, np.arange(50) % 3, ["a", "b", "c"], ("z1", "z2"), extent=3,
+                          large=large),
+        charts.code_lengths(np.linspace(0, 1, 5), {"linear": np.ones(5)}, large=large),
+    ]
+    for figure in figures:
+        validated = go.Figure(**figure)
+        assert validated.to_dict()["data"] == charts.prevalidated(figure).to_dict()["data"]

@@ -238,7 +238,8 @@ def _health(run: runs.Run, pics: runs.Pictures | None, bars) -> None:
         st.caption("Per-dimension KL appears after the first epoch.")
         return
     kl_per_dim = run.epochs[-1]["val_kl_per_dim"]
-    bars.plotly_chart(charts.kl_bars(kl_per_dim, set(pics.active), large=large),
+    bars.plotly_chart(charts.prevalidated(charts.kl_bars(kl_per_dim, set(pics.active),
+                                                         large=large)),
                       key=f"kl_{run.job.id}", config={"displayModeBar": False})
     health = latent_health(kl_per_dim, pics.active)
     d = len(kl_per_dim)
@@ -314,9 +315,9 @@ def panel(job: Job) -> None:
     charts_col, pictures_col = st.columns([3, 2], gap="large")
     with charts_col:
         if run.steps:
-            st.plotly_chart(charts.training_curves(run.steps, run.epochs, run.beta_changes,
-                                                   total_steps=job.total_steps, large=large),
-                            key=f"curves_{job.id}", config={"displayModeBar": False})
+            st.plotly_chart(charts.prevalidated(charts.training_curves(
+                run.steps, run.epochs, run.beta_changes, total_steps=job.total_steps,
+                large=large)), key=f"curves_{job.id}", config={"displayModeBar": False})
     pics = runs.latest_pictures(run)  # after the curves: encoding the pictures takes a while
     with pictures_col:
         if pics is not None:
