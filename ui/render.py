@@ -145,6 +145,8 @@ def preload_charts() -> None:
         return
     st.session_state[_PRELOADED] = True
     with st.container(key=_PRELOADER):
-        st.html(f"<style>.st-key-{_PRELOADER} {{ display: none; }}</style>")
+        # Its wrapper too: shown, it took a gap of the page's height (21 px on a projector).
+        st.html(f'<style>[data-testid="stLayoutWrapper"]:has(> .st-key-{_PRELOADER}) '
+                "{ display: none; }</style>")
         st.html(f"<script>{_IMPORT.format(json.dumps(name))}</script>",
                 unsafe_allow_javascript=True)
