@@ -58,12 +58,14 @@ TEMPLATE = _light_template()
 
 
 # Characters a large title keeps on a line: plotly never wraps a title, and in a half-width
-# column on a 1024-px projector a longer line ran under the chart's edge.
+# column on a 1024-px projector a longer line ran under the chart's edge. A chart as wide as
+# the page keeps twice as many.
 LARGE_TITLE_LINE = 30
 
 
-def figure_layout(title: str, large: bool, height: int, **extra) -> dict:
-    lines = textwrap.wrap(title, LARGE_TITLE_LINE) if large else [title]
+def figure_layout(title: str, large: bool, height: int, *, line: int = LARGE_TITLE_LINE,
+                  **extra) -> dict:
+    lines = textwrap.wrap(title, line) if large else [title]
     return {
         "title": {"text": "<br>".join(lines), "font": {"size": 24 if large else 17}},
         "font": {"size": 18 if large else 13}, "height": int(height * (1.3 if large else 1)),

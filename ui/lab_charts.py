@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 
-from ui.charts import figure_layout
+from ui.charts import LARGE_TITLE_LINE, figure_layout
 from vae.disentanglement import METRICS
 from vae.latent import dimension_name
 
@@ -125,9 +125,11 @@ def score_multiples(rows: list[dict], summary: list[dict], panels: dict[str, str
                          "hovertemplate": f"{title}: {value}<br>%{{text}}<extra></extra>"})
     what = ("the line joins the means over seeds, a box shows each β's seeds" if seeded
             else "one model per β")
-    return {"data": data, "layout": figure_layout(
-        f"Every score against β, higher is better ({what})", large, 250 * grid,
-        margin={"l": 50, "r": 20, "t": 90, "b": 70}, annotations=titles, **axes)}
+    layout = figure_layout(f"Every score against β, higher is better ({what})", large,
+                           250 * grid, line=2 * LARGE_TITLE_LINE, annotations=titles, **axes)
+    # The first row's panel titles sit between the chart's title and its plots.
+    layout["margin"] = {"l": 50, "r": 20, "t": layout["margin"]["t"] + 30, "b": 70}
+    return {"data": data, "layout": layout}
 
 
 def kl_split_bars(rows: list[dict], selected: str, *, large: bool = False) -> dict:
