@@ -41,8 +41,6 @@ async def before_sessions(_app) -> AsyncIterator[None]:
     # script run's thread had two, and the idle one spun on the second core: 37 ms of the
     # server's CPU per slider release where one thread takes 17 ms.
     os.environ["OMP_NUM_THREADS"] = "1"
-
-
     import pandas  # noqa: F401  (plotly's array checks import it on first use)
     import plotly.graph_objects  # noqa: F401
 

@@ -120,7 +120,7 @@ def download_button(where, label: str, data, **kwargs) -> None:
     where.download_button(label, data=data, on_click="ignore", **kwargs)
 
 
-CHART_MODULE = "PlotlyChart.*.js"  # Streamlit's chart code, named with its build's hash
+_CHART_MODULE = "PlotlyChart.*.js"  # Streamlit's chart code, named with its build's hash
 _PRELOADED = "charts_preloaded"  # session key
 _PRELOADER = "chart_preloader"  # the key of the hidden element that asks for the module
 # The module's address, beside the one Streamlit's own code was loaded from.
@@ -130,7 +130,7 @@ _IMPORT = ("import(new URL({}, document.querySelector("
 
 @cache
 def _chart_module() -> str | None:
-    found = sorted((Path(st.__file__).parent / "static" / "static" / "js").glob(CHART_MODULE))
+    found = sorted((Path(st.__file__).parent / "static" / "static" / "js").glob(_CHART_MODULE))
     return found[0].name if found else None
 
 
