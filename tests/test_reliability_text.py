@@ -312,6 +312,7 @@ def test_in_a_browser(tree, browser, tmp_path):
         assert page_errors(page) == []
 
         page.goto(f"{url}/train")
+        wait_idle(page, 120_000)  # a click while the first run draws the form can be lost
         page.get_by_text("Upload your own").click()
         wait_idle(page)
         page.locator('input[type="file"]').set_input_files(
