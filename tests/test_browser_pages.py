@@ -15,8 +15,9 @@ def test_page_opens_without_errors_or_outside_requests(browser, app_url, path):
     page.on("request", lambda r: requests.append(r.url))
     page.goto(f"{app_url}/{path}")
     # On a fresh server the first run takes seconds before anything shows, and wait_idle alone
-    # can return before it: wait for the app's own sidebar.
-    page.get_by_text("Presentation mode").wait_for(timeout=60_000)
+    # can return before it: wait for the app's own sidebar (its switch; the Lesson page names
+    # presentation mode in a sentence too).
+    page.get_by_text("Presentation mode", exact=True).wait_for(timeout=60_000)
     wait_idle(page)
     try:
         assert page_errors(page) == []
