@@ -94,8 +94,8 @@ def test_a_model_row_is_what_its_model_gives(name, request):
 @functools.cache
 def fresh_metrics(member: str) -> dict:
     """A sweep member's metrics as `make checkpoints` computes them, the cache bypassed, except
-    DCI: its gradient boosting takes most of a minute a member, so its figures are the shipped
-    ones, which test_dci_is_what_the_code_computes_now recomputes for one member and
+    DCI: its boosted trees take about 6 s a member, 90 s over the fifteen, so its figures are the
+    shipped ones, which test_dci_is_what_the_code_computes_now recomputes for one member and
     tests/test_reference_metrics.py holds to disentanglement_lib's."""
     path = checkpoints.SHIPPED_DIR / f"shapes-sweep-{member}"
     shipped = cached_metrics(checkpoints.load(path))

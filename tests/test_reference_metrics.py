@@ -16,10 +16,11 @@ EXACT = ("mig", "sap", "sap_continuous")
 # FactorVAE draws its batches with another generator: 5,000 votes, a standard error of
 # at most 0.007 on each side.
 FACTOR_VAE_TOLERANCE = 0.03
-# DCI: the same gradient-boosted trees on the same split; they differ only in how ties between
-# equally good splits are broken (the reference's trees draw a random feature order).
+# DCI: the same gradient-boosted trees on the same split, but cut only at quantile bin edges
+# (vae/boosted_trees.py), the bar the evidence issue set for a histogram booster; the worst
+# difference over the five models was 0.0146 (tc12's completeness).
 DCI = ("dci_disentanglement", "dci_completeness", "dci_informativeness")
-DCI_TOLERANCE = 0.004
+DCI_TOLERANCE = 0.02
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))

@@ -77,7 +77,7 @@ def tsne_workers() -> TsneWorkers:
 
 @st.cache_resource(show_spinner=False)
 def metric_workers() -> Workers:
-    # Metrics take most of a minute on shapes (DCI's boosted trees): computed off the server,
+    # Metrics take about 10 s on shapes (DCI's boosted trees): computed off the server,
     # one model at a time.
     return Workers(max_running=1)
 
