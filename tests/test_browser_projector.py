@@ -83,3 +83,38 @@ def test_every_page_fits_the_projector_screen(browser, app_url, width, height):
         finally:
             page.close()
     assert not problems, "\n".join(problems)
+
+
+# Pictures drawn at a laptop's size that grow with a projector's screen: the 2-D plane up to
+# the screen's height under its heading, the A/B traversal rows to their column's width.
+GROWN = {"?model=fashion-vae-2d": ".st-key-fill_plane svg.marks",
+         "disentangle": ".st-key-fill_ab_A img"}
+
+
+@pytest.mark.parametrize("width,height", SCREENS, ids=[f"{w}x{h}" for w, h in SCREENS])
+def test_pictures_grow_with_the_screen(browser, app_url, width, height):
+    sizes = {}
+    for path, selector in GROWN.items():
+        page = browser.new_page(viewport={"width": width, "height": height})
+        try:
+            separator = "&" if "?" in path else "?"
+            page.goto(f"{app_url}/{path}{separator}presentation=1")
+            picture = page.locator(selector).first
+            picture.wait_for(timeout=120_000)
+            wait_idle(page, 120_000)
+            picture.scroll_into_view_if_needed()
+            page.wait_for_timeout(500)
+            box = picture.bounding_box()
+            column = picture.evaluate("e => (e.closest('[data-testid=\"stColumn\"]') || "
+                                      "e.closest('[data-testid=\"stMain\"]'))"
+                                      ".getBoundingClientRect().width")
+            rendering = picture.evaluate("e => getComputedStyle(e).imageRendering")
+            sizes[path] = (box, column, rendering)
+        finally:
+            page.close()
+    plane, column, rendering = sizes["?model=fashion-vae-2d"]
+    # Drawn at 480 px; on the screen it takes most of the height and still fits it.
+    assert 0.7 * height <= plane["height"] <= height and plane["width"] <= column, plane
+    row, column, rendering = sizes["disentangle"]
+    assert row["width"] >= 0.75 * column, (row, column)  # the row's label takes the rest
+    assert rendering == "pixelated"

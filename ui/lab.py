@@ -183,7 +183,7 @@ def ab_comparison(models: list[checkpoints.Checkpoint]) -> None:
         dims = [j for j in top_dims(a if same else ckpt) if j < len(z)][:rows]
         metrics = cached_metrics(ckpt)
         labels = [dimension_label(metrics, j) for j in dims]
-        with column:
+        with column, st.container(key=f"fill_ab_{tag}"):  # fills a projector's column
             st.subheader(f"{tag}: {render.escape(ckpt.name)}")  # a name is user text
             traversal_rows(model, z, dims, width=420, values=values, fixed="at the input's code",
                            names=labels)

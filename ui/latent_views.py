@@ -111,4 +111,5 @@ def manifold_chart(path: str, key: str, z: np.ndarray, label: int | None = None)
                           "y": axis("z1", dimension_name(1))}},
         ],
     }
-    st.vega_lite_chart(spec, width="content", theme=None)
+    with st.container(key="fill_plane"):  # grows with a projector's screen (ui/presentation.py)
+        st.vega_lite_chart(spec, width="content", theme=None)

@@ -26,6 +26,15 @@ html, body, [class*="st-"], .stMarkdown p, label, .stCaption {
 [data-testid="stExpandSidebarButton"] { display: none; }
 [data-testid="stMainBlockContainer"] { padding: 3.6rem 1.5rem 2rem; }
 .stApp h1 { padding: 0.2rem 0 0.4rem; }
+/* Pictures drawn at a laptop's size grow to fill their column on a projector, pixels kept
+   square: the 2-D plane (a Vega chart, whose SVG scales whole, axes and all) up to a screen's
+   height under its heading, and the A/B traversal rows. */
+[class*="st-key-fill_"] .stElementContainer:has(img, svg.marks),
+[class*="st-key-fill_"] .stElementContainer:has(img, svg.marks) div { width: 100% !important; }
+[class*="st-key-fill_"] img { width: 100% !important; height: auto; }
+.st-key-fill_plane svg.marks { width: min(100%, calc(100vh - 200px)); height: auto; }
+[class*="st-key-fill_"] img, [class*="st-key-fill_"] svg.marks image {
+  image-rendering: pixelated; }
 </style>
 """
 
