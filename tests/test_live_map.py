@@ -73,3 +73,21 @@ def test_the_live_map_follows_each_new_snapshot_and_encodes_it_once(monkeypatch)
     assert after.shape == before.shape and not np.allclose(after, before, atol=1e-3)
     assert len(encodings) == done + 1  # the newest snapshot, once for the map and timeline
     state.job_manager().stop(job.id)
+
+
+def test_a_snapshots_pca_map_keeps_the_axes_of_the_map_before():
+    def pics(codes, titles):
+        blank = np.zeros((1, 1, 2, 2))
+        return run_views.Pictures(blank, blank, blank, codes, None, [], titles, None, [0, 1])
+
+    maps = run_views._SnapshotMaps()
+    rng = np.random.default_rng(0)
+    first = rng.standard_normal((50, 2)) * [3.0, 1.0]
+    assert maps.orient("run", pics(first, ("PC 1", "PC 2"))).codes is first
+    # The next snapshot's PCA found the same cloud with its axes the other way round.
+    refit = maps.orient("run", pics(np.stack([-first[:, 1], first[:, 0]], 1), ("PC 1", "PC 2")))
+    np.testing.assert_array_equal(refit.codes, first)
+    assert refit.axis_titles == ("PC 2", "PC 1")  # each axis keeps its own title
+    # Another run's map is its own.
+    other = maps.orient("other", pics(-first, ("PC 1", "PC 2")))
+    np.testing.assert_array_equal(other.codes, -first)

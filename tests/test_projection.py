@@ -147,3 +147,18 @@ def test_projector_tsv_holds_the_codes_and_their_labels():
     np.testing.assert_allclose(back, mu, rtol=1e-5)
     rows = metadata.splitlines()
     assert rows[0] == "index\tlabel" and rows[2] == "1\tb c" and len(rows) == 6
+
+
+def test_orient_undoes_a_refit_pcas_swap_and_mirror_but_not_a_real_turn():
+    before = projection.pca(codes())[0]
+    # The same cloud with its axes swapped and one mirrored, as a refit PCA may draw it.
+    flipped = np.stack([before[:, 1], -before[:, 0]], 1)
+    oriented, order = projection.orient(flipped, before)
+    np.testing.assert_array_equal(oriented, before)
+    assert order == [1, 0]
+    # Codes that turned a little stay turned: orient only orders and signs the axes.
+    c, s = np.cos(0.3), np.sin(0.3)
+    turned = before @ np.array([[c, -s], [s, c]], np.float32)
+    oriented, order = projection.orient(turned, before)
+    np.testing.assert_array_equal(oriented, turned)
+    assert order == [0, 1]

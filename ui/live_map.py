@@ -27,10 +27,11 @@ def _axes(pics: runs.Pictures) -> str:
     if pics.extent is not None:
         across, up = pics.axis_titles
         return f"{across} across, {up} up, fixed at ±{pics.extent:g}"
-    # The timeline's projection, refit per snapshot: an honest picture of each snapshot, but
-    # its axes are not held from one snapshot to the next.
-    return ("this snapshot's PCA, as in the timeline, refit at each snapshot, so the cloud may "
-            "turn or mirror: watch the classes part, not which way they face")
+    # The timeline's projection, refit per snapshot: an honest picture of each snapshot, its
+    # axes ordered and signed as the map before it (ui/runs.py), but free to turn.
+    return ("this snapshot's PCA, as in the timeline, refit at each snapshot with its axes "
+            "ordered and signed as the map before, so the cloud stays put unless the codes "
+            "themselves turn")
 
 
 def show(run: runs.Run) -> None:

@@ -7,8 +7,10 @@ checkpoint version and step), so many tabs watching one job decode it once.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import streamlit as st
@@ -23,7 +25,7 @@ from vae.jobs import Job
 from vae.latent import decode_images, dimension_name, encode_images, sample_prior
 from vae.model_config import ModelConfig
 from vae.models import VAE
-from vae.projection import pca
+from vae.projection import orient, pca
 
 SHOWN_INPUTS = 8
 SAMPLES = 16
@@ -179,5 +181,42 @@ def snapshots(run: Run) -> dict[int, Mapping]:
 def snapshot_pictures(run: Run, step: int, weights: Mapping) -> Pictures | None:
     if run.config is None:
         return None
-    return _cached_pictures(f"{run.checkpoint or run.job.id}:snapshot:{step}", MAP_POINTS,
-                            run.config, weights)
+    return _cached_snapshot_pictures(run.checkpoint or run.job.id, step, run.config, weights)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _cached_snapshot_pictures(run_key: str, step: int, _config: dict, _weights: Mapping
+                              ) -> Pictures:
+    return _maps.orient(run_key, pictures(model_from_weights(_config, _weights), _config,
+                                          MAP_POINTS))
+
+
+class _SnapshotMaps:
+    """The PCA map each run drew last, so that a snapshot's refit PCA is drawn with its axes
+    ordered and signed as the map before it (vae.projection.orient): the cloud moves as the
+    codes move, not because a refit flipped an axis."""
+
+    RUNS_KEPT = 16
+
+    def __init__(self) -> None:
+        self._last: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def orient(self, run_key: str, pics: Pictures) -> Pictures:
+        if pics.extent is not None:  # a 2-D code, on its own fixed axes
+            return pics
+        with self._lock:
+            before = self._last.get(run_key)
+            if before is not None and before.shape == pics.codes.shape:
+                codes, order = orient(pics.codes, before)
+                pics = replace(pics, codes=codes,
+                               axis_titles=tuple(pics.axis_titles[i] for i in order))
+            self._last[run_key] = pics.codes
+            self._last.move_to_end(run_key)
+            while len(self._last) > self.RUNS_KEPT:
+                self._last.popitem(last=False)
+        return pics
+
+
+_maps = _SnapshotMaps()
+

@@ -57,6 +57,23 @@ def pca(codes: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
     return coords.astype(np.float32), ratio
 
 
+def orient(coords: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """coords (n, 2) with their axes swapped and signed as best matches reference (the same
+    n points, mapped before), and which of coords' axes each output axis is. A refit PCA keeps
+    its axes principal this way, yet a cloud that merely changed sign or the order of its two
+    variances stays where it was."""
+    coords, reference = np.asarray(coords), np.asarray(reference)
+    best, order = coords, [0, 1]
+    error = np.inf
+    for axes in ([0, 1], [1, 0]):
+        swapped = coords[:, axes]
+        signs = np.where((swapped * reference).sum(0) < 0, -1.0, 1.0)
+        candidate = swapped * signs.astype(coords.dtype)
+        if (miss := float(((candidate - reference) ** 2).sum())) < error:
+            best, order, error = candidate, axes, miss
+    return best, order
+
+
 def tsne(codes: np.ndarray, seed: int = 0, progress: Callable[[float], None] | None = None,
          threads: int | None = None) -> np.ndarray:
     """The codes' t-SNE map (perplexity 30, fewer for tiny sets): (n, 2) float32 coordinates,
