@@ -60,17 +60,24 @@ def within(box: dict, width: int, height: int) -> bool:
             and box["y"] + box["height"] <= height + 1)
 
 
+def presented(browser, app_url: str, path: str, selector: str, width: int, height: int):
+    """A page in presentation mode on a screen this size, once `selector` is drawn and the
+    script has ended: (the page, the first element `selector` finds)."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    separator = "&" if "?" in path else "?"
+    page.goto(f"{app_url}/{path}{separator}presentation=1")
+    target = page.locator(selector).first
+    target.wait_for(timeout=120_000)
+    wait_idle(page, 120_000)
+    return page, target
+
+
 @pytest.mark.parametrize("width,height", SCREENS, ids=[f"{w}x{h}" for w, h in SCREENS])
 def test_every_page_fits_the_projector_screen(browser, app_url, width, height):
     problems = []
     for path, picture in PAGES.items():
-        page = browser.new_page(viewport={"width": width, "height": height})
+        page, target = presented(browser, app_url, path, picture, width, height)
         try:
-            separator = "&" if "?" in path else "?"
-            page.goto(f"{app_url}/{path}{separator}presentation=1")
-            target = page.locator(picture).first
-            target.wait_for(timeout=120_000)
-            wait_idle(page, 120_000)
             page.wait_for_timeout(1_000)  # charts lay out their labels after the script ends
             assert not page_errors(page), (path, page_errors(page))
             box = target.bounding_box()
@@ -95,13 +102,8 @@ GROWN = {"?model=fashion-vae-2d": ".st-key-fill_plane svg.marks",
 def test_pictures_grow_with_the_screen(browser, app_url, width, height):
     sizes = {}
     for path, selector in GROWN.items():
-        page = browser.new_page(viewport={"width": width, "height": height})
+        page, picture = presented(browser, app_url, path, selector, width, height)
         try:
-            separator = "&" if "?" in path else "?"
-            page.goto(f"{app_url}/{path}{separator}presentation=1")
-            picture = page.locator(selector).first
-            picture.wait_for(timeout=120_000)
-            wait_idle(page, 120_000)
             picture.scroll_into_view_if_needed()
             page.wait_for_timeout(500)
             box = picture.bounding_box()
