@@ -83,11 +83,15 @@ def test_a_snapshots_pca_map_keeps_the_axes_of_the_map_before():
     maps = run_views._SnapshotMaps()
     rng = np.random.default_rng(0)
     first = rng.standard_normal((50, 2)) * [3.0, 1.0]
-    assert maps.orient("run", pics(first, ("PC 1", "PC 2"))).codes is first
+    assert maps.orient("run", 100, pics(first, ("PC 1", "PC 2"))).codes is first
     # The next snapshot's PCA found the same cloud with its axes the other way round.
-    refit = maps.orient("run", pics(np.stack([-first[:, 1], first[:, 0]], 1), ("PC 1", "PC 2")))
+    swapped = np.stack([-first[:, 1], first[:, 0]], 1)
+    refit = maps.orient("run", 200, pics(swapped, ("PC 1", "PC 2")))
     np.testing.assert_array_equal(refit.codes, first)
     assert refit.axis_titles == ("PC 2", "PC 1")  # each axis keeps its own title
+    # A snapshot drawn later but nearer step 100 (the timeline scrubbed back) follows its map.
+    assert maps.orient("run", 110, pics(-first, ("PC 1", "PC 2"))).codes.tolist() == \
+        first.tolist()
     # Another run's map is its own.
-    other = maps.orient("other", pics(-first, ("PC 1", "PC 2")))
+    other = maps.orient("other", 100, pics(-first, ("PC 1", "PC 2")))
     np.testing.assert_array_equal(other.codes, -first)

@@ -187,34 +187,36 @@ def snapshot_pictures(run: Run, step: int, weights: Mapping) -> Pictures | None:
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _cached_snapshot_pictures(run_key: str, step: int, _config: dict, _weights: Mapping
                               ) -> Pictures:
-    return _maps.orient(run_key, pictures(model_from_weights(_config, _weights), _config,
-                                          MAP_POINTS))
+    return _maps.orient(run_key, step, pictures(model_from_weights(_config, _weights), _config,
+                                                MAP_POINTS))
 
 
 class _SnapshotMaps:
-    """The PCA map each run drew last, so that a snapshot's refit PCA is drawn with its axes
-    ordered and signed as the map before it (vae.projection.orient): the cloud moves as the
-    codes move, not because a refit flipped an axis."""
+    """The PCA maps drawn of each run's snapshots, so that a snapshot's refit PCA is drawn with
+    its axes ordered and signed as the nearest snapshot's map already drawn
+    (vae.projection.orient): the cloud moves as the codes move, not because a refit flipped an
+    axis, whether the live map steps forward or the timeline is scrubbed back."""
 
     RUNS_KEPT = 16
 
     def __init__(self) -> None:
-        self._last: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._maps: OrderedDict[str, dict[int, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def orient(self, run_key: str, pics: Pictures) -> Pictures:
+    def orient(self, run_key: str, step: int, pics: Pictures) -> Pictures:
         if pics.extent is not None:  # a 2-D code, on its own fixed axes
             return pics
         with self._lock:
-            before = self._last.get(run_key)
-            if before is not None and before.shape == pics.codes.shape:
-                codes, order = orient(pics.codes, before)
+            drawn = self._maps.setdefault(run_key, {})
+            near = min(drawn, key=lambda s: abs(s - step), default=None)
+            if near is not None and drawn[near].shape == pics.codes.shape:
+                codes, order = orient(pics.codes, drawn[near])
                 pics = replace(pics, codes=codes,
                                axis_titles=tuple(pics.axis_titles[i] for i in order))
-            self._last[run_key] = pics.codes
-            self._last.move_to_end(run_key)
-            while len(self._last) > self.RUNS_KEPT:
-                self._last.popitem(last=False)
+            drawn[step] = pics.codes
+            self._maps.move_to_end(run_key)
+            while len(self._maps) > self.RUNS_KEPT:
+                self._maps.popitem(last=False)
         return pics
 
 

@@ -61,7 +61,7 @@ class _Booster:
                  rng: np.random.Generator):
         self.n, self.d = binned.shape
         self.rng = rng
-        self.binned, self.thresholds, self.bins = binned, thresholds, bins
+        self.thresholds, self.bins = thresholds, bins
         self.classes = classes
         self.binary = classes == 2
         self.trees = 1 if self.binary else classes
@@ -159,6 +159,8 @@ class _Booster:
             squares = np.bincount(group.ravel(), flat * flat, trees * nodes)
             with np.errstate(divide="ignore", invalid="ignore"):
                 impurity = squares.reshape(trees, nodes) / count - (total / count) ** 2
+            # A node no cut improves stays a leaf (scikit-learn would still cut it): every cut
+            # would have to leave both sides the same mean residual.
             split = (count >= 2) & (impurity > EPSILON) & ~done & (gain > 0)
             feature = np.where(split, best_feature, 0)
             cut = np.where(split, best_cut, bins)  # bin index past every bin: left
