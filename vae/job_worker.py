@@ -17,7 +17,9 @@ from vae.runner import RunSpec, SaveFailed
 # news; the weights once a second, as each copy has the server encode and decode pictures,
 # which at every redraw took a fifth of a core while students' sliders waited for it. Every
 # send wakes the queue's feeder thread, which takes the GIL from the training: at 0.1 s the
-# sends cost a small model's job 1-2 % of its speed.
+# sends cost a small model's job 1-2 % of its speed. Timeline snapshots travel with the
+# records: early in a run one is taken nearly every step, and a message each woke the feeder
+# thread as often.
 WEIGHTS_INTERVAL_S = 1.0
 METRICS_INTERVAL_S = 0.25
 
@@ -45,6 +47,7 @@ class WorkerControl:
     def __init__(self, job_id: str, conn: Connection, events):
         self.job_id, self.conn, self.events = job_id, conn, events
         self.buffer: list[dict] = []
+        self.snapshots: dict[int, dict] = {}
         self.last_metrics = self.last_weights = 0.0
         self.paused = False
         self.pace = 0.0
@@ -84,8 +87,7 @@ class WorkerControl:
         if now - self.last_metrics > METRICS_INTERVAL_S:
             self.flush()
         if record["step"] in trainer.snapshots and record["kind"] == "step":
-            self.send("snapshot", {"step": record["step"],
-                                   "weights": numpy_weights(trainer.snapshots[record["step"]])})
+            self.snapshots[record["step"]] = numpy_weights(trainer.snapshots[record["step"]])
         if now - self.last_weights > WEIGHTS_INTERVAL_S:
             self.send("weights", numpy_weights(trainer.weights()))
             self.last_weights = now
@@ -104,6 +106,9 @@ class WorkerControl:
         if self.buffer:
             self.send("metrics", self.buffer)
             self.buffer = []
+        if self.snapshots:
+            self.send("snapshots", self.snapshots)
+            self.snapshots = {}
         self.last_metrics = time.monotonic()
 
 

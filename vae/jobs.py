@@ -340,8 +340,8 @@ class JobManager:
             job.beta_changes.append(payload)
         elif kind == "weights":
             job.weights = payload
-        elif kind == "snapshot":
-            job.snapshots[payload["step"]] = payload["weights"]
+        elif kind == "snapshots":
+            job.snapshots.update(payload)
         elif kind == "done":
             if "unsaved" in payload:
                 job.unsaved = payload["unsaved"]

@@ -226,7 +226,10 @@ class Trainer:
         non-finite gradient ruined (the step's loss was still finite) never leave the trainer:
         run() rolls back instead."""
         weights = {k: v.detach().cpu().clone() for k, v in self.eval_model.state_dict().items()}
-        if not all(bool(v.isfinite().all()) for v in weights.values()):
+        # The largest magnitude is NaN or infinite exactly when some weight is; isfinite() on
+        # each tensor cost 8x the copy, and the timeline's snapshots made 3 % of a digits run.
+        largest = torch.cat([v.flatten() for v in weights.values()]).abs().amax()
+        if not largest.isfinite():
             raise TrainingDiverged(f"The weights became non-finite at step {self.step}")
         return weights
 
@@ -299,19 +302,18 @@ class Trainer:
         """Beta = 1 terms on the validation split, one fixed draw of z per example."""
         model = self.eval_model.eval()
         n = len(self.val_x)
-        elbo = recon = 0.0
-        kl_per_dim = torch.zeros(model.config.latent_dim, dtype=torch.float64)
+        sums = torch.zeros(2 + model.config.latent_dim, dtype=torch.float64, device=self.device)
         # In slices: 6,000 Fashion images at once made a worker's memory peak ~70 MB higher.
         for start in range(0, n, VAL_BATCH):
             part = slice(start, start + VAL_BATCH)
             terms = elbo_terms(model, as_input(self.val_x[part]),
                                self._labels(self.val_y, part), self.val_eps[part])
-            elbo += terms["elbo"].double().sum().item()
-            recon += terms["recon"].double().sum().item()
-            kl_per_dim += terms["kl_per_dim"].double().sum(0).cpu()
-        kl_per_dim /= n
-        return {"val_elbo": elbo / n, "val_recon": recon / n, "val_kl": kl_per_dim.sum().item(),
-                "val_kl_per_dim": kl_per_dim.tolist()}
+            # One sum for every term: a digits epoch is 15 ms, and each small op counts.
+            sums += torch.cat([terms["elbo"][:, None], terms["recon"][:, None],
+                               terms["kl_per_dim"]], 1).double().sum(0)
+        elbo, recon, *kl_per_dim = (sums / n).tolist()
+        return {"val_elbo": elbo, "val_recon": recon, "val_kl": math.fsum(kl_per_dim),
+                "val_kl_per_dim": kl_per_dim}
 
     def _record_step(self, record: dict) -> None:
         steps = self.history["steps"]
