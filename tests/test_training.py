@@ -115,6 +115,16 @@ def test_a_non_finite_gradient_rolls_back_to_finite_weights(digits, stop_after_i
     assert all(torch.isfinite(w).all() for w in trainer.weights().values())
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_weights_never_leave_the_trainer_with_one_non_finite_value(digits, bad):
+    trainer = Trainer(small_model(), digits.train, digits.val, TrainConfig(epochs=1))
+    assert trainer.weights()  # finite: copied out
+    with torch.no_grad():
+        trainer.parameters[-1][-1] = bad  # the last value of the last tensor alone
+    with pytest.raises(TrainingDiverged, match="non-finite"):
+        trainer.weights()
+
+
 def test_early_stopping_stops_and_restores_the_best_validation_weights(digits):
     trainer = Trainer(small_model(), digits.train, digits.val,
                       TrainConfig(epochs=400, lr=3e-3, early_stopping=3))
