@@ -9,6 +9,7 @@ from vae import checkpoints, data
 from vae.checkpoints import split_snapshots
 from vae.data import model_inputs
 from vae.evaluation import evaluate
+from vae.losses import elbo_terms, training_objective
 from vae.model_config import ModelConfig
 from vae.models import VAE
 from vae.runner import RunSpec, train_run
@@ -48,6 +49,26 @@ def test_history_holds_objective_and_beta1_terms(digits):
     epoch = history["epochs"][-1]
     assert epoch["val_elbo"] == pytest.approx(epoch["val_recon"] - epoch["val_kl"], abs=1e-3)
     assert len(epoch["val_kl_per_dim"]) == 8
+
+
+def test_each_step_is_one_plain_adam_step_on_that_batch_alone(digits):
+    # The trainer clears gradients itself; were one left over, the second step would follow
+    # the sum of two batches' gradients and part from the textbook loop below.
+    trainer = Trainer(small_model(), digits.train, digits.val, TrainConfig(epochs=1))
+    model = small_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=trainer.config.lr)
+    generator = torch.Generator().manual_seed(trainer.config.seed)
+    for batch in (torch.arange(0, 64), torch.arange(64, 128)):
+        trainer.train_step(batch)
+        x = torch.as_tensor(model_inputs(digits.train, "train", False))[batch].float()
+        eps = torch.randn(len(batch), 8, generator=generator)
+        terms = elbo_terms(model, x, None, eps)
+        loss = training_objective(terms["recon"], terms["kl_per_dim"], 1.0).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(trainer.model.state_dict()[name], value)
 
 
 def test_same_seed_same_weights_and_another_seed_differs(digits):

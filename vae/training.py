@@ -278,7 +278,10 @@ class Trainer:
         objective = training_objective(
             terms["recon"], terms["kl_per_dim"], beta, self.config.free_bits, tc=tc,
             capacity=self.capacity(self.step) if self.capacity else None)
-        self.optimizer.zero_grad(set_to_none=True)
+        # What optimizer.zero_grad(set_to_none=True) does, without its wrappers (a dynamo guard
+        # and a profiler range): they cost ~70 us, 2 % of a digits step.
+        for param in self.parameters:
+            param.grad = None
         objective.loss.backward()
         # Reading the logged terms: on a CPU three reads cost less than stacking them, on a
         # GPU each read waits for it, so they come back in one. A non-finite gradient needs
