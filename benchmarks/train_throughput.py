@@ -4,6 +4,10 @@ in this process.
 
     python -m benchmarks.train_throughput [--rounds 10] [--epochs 100] [--threads 1]
     python -m benchmarks.train_throughput --dataset fashion --rounds 5 --epochs 3
+    python -m benchmarks.train_throughput --dataset fashion --arch conv --rounds 3 --epochs 1
+
+The model is the pytorch/examples MLP (784-400-20 on Fashion) or, with --arch conv, the shipped
+conv recipe's model (the shapes-conv preset: four stride-2 layers of 32 channels).
 
 Both sides validate after each epoch and time each epoch from the previous one's end (the
 job's per-epoch `seconds`), so the ratio shows all the worker, its callbacks, its reporting
@@ -36,15 +40,16 @@ from vae import checkpoints
 from vae.data import load_dataset
 from vae.jobs import JobManager
 from vae.losses import elbo_terms, training_objective
-from vae.model_config import ModelConfig
 from vae.models import VAE
+from vae.presets import PRESETS
 from vae.runner import RunSpec
 
-MODEL = {"hidden": [400], "latent_dim": 20}  # the pytorch/examples shape, docs/design.md §6
+MODELS = {"mlp": {"hidden": [400], "latent_dim": 20},  # pytorch/examples, docs/design.md §6
+          "conv": PRESETS["shapes-conv"]["model"]}
 
 
 def bare_loop(epochs: int, batch_size: int, threads: int,
-              dataset: str = "digits") -> list[float]:
+              dataset: str = "digits", arch: str = "mlp") -> list[float]:
     """Seconds per epoch of the plainest loop that trains the same model the same way and,
     like the job, validates after each epoch; timed from epoch to epoch, as the job is."""
     torch.set_num_threads(threads)
@@ -52,8 +57,7 @@ def bare_loop(epochs: int, batch_size: int, threads: int,
     data = load_dataset(dataset)
     x, x_val = (torch.as_tensor(split.images()) for split in (data.train, data.val))
     torch.manual_seed(0)
-    model = VAE(ModelConfig(hidden=tuple(MODEL["hidden"]), latent_dim=MODEL["latent_dim"],
-                            image_shape=data.image_shape))
+    model = VAE(RunSpec(dataset=dataset, model=MODELS[arch]).model_config(data))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     rng = np.random.default_rng(0)
     seconds = []
@@ -83,12 +87,13 @@ def _bare_with_peak(*args) -> tuple[list[float], int]:
     return bare_loop(*args), _peak_bytes()
 
 
-def spawned_bare_loop(epochs: int, batch_size: int, threads: int,
-                      dataset: str = "digits") -> tuple[list[float], int]:
+def spawned_bare_loop(epochs: int, batch_size: int, threads: int, dataset: str = "digits",
+                      arch: str = "mlp") -> tuple[list[float], int]:
     """bare_loop in a new spawned process (its start-up is not timed), and that process's
     peak resident memory in bytes."""
     with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
-        return pool.submit(_bare_with_peak, epochs, batch_size, threads, dataset).result()
+        return pool.submit(_bare_with_peak, epochs, batch_size, threads, dataset,
+                           arch).result()
 
 
 def _worker_peak(pid: int | None) -> int:
@@ -101,13 +106,13 @@ def _worker_peak(pid: int | None) -> int:
         return 0
 
 
-def job(epochs: int, batch_size: int, threads: int,
-        dataset: str = "digits") -> tuple[list[float], float, int]:
+def job(epochs: int, batch_size: int, threads: int, dataset: str = "digits",
+        arch: str = "mlp") -> tuple[list[float], float, int]:
     """(seconds per epoch of training steps, seconds from submit to the first step, the
     worker process's peak resident memory in bytes)."""
     with tempfile.TemporaryDirectory() as root:
         manager = JobManager(Path(root), threads=threads)
-        spec = RunSpec(dataset=dataset, model=MODEL,
+        spec = RunSpec(dataset=dataset, model=MODELS[arch],
                        train={"epochs": epochs, "batch_size": batch_size})
         submitted = time.perf_counter()
         record = manager.submit(spec, "bench")
@@ -134,10 +139,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--dataset", choices=["digits", "fashion"], default="digits")
+    parser.add_argument("--arch", choices=sorted(MODELS), default="mlp")
     args = parser.parse_args()
     data = load_dataset(args.dataset)
     samples = len(data.train) * args.epochs  # per side and round
-    side_args = (args.epochs, args.batch_size, args.threads, args.dataset)
+    side_args = (args.epochs, args.batch_size, args.threads, args.dataset, args.arch)
 
     bare, spawned, jobs, startups, ratios, process_ratios = [], [], [], [], [], []
     peaks = {"spawned": 0, "job": 0}
@@ -161,8 +167,12 @@ def main() -> None:
         ratios.append(sides["bare"] / sides["job"])
         process_ratios.append(sides["spawned"] / sides["job"])
 
-    pixels = int(np.prod(data.image_shape))
-    print(f"{args.dataset} MLP {pixels}-400-20, batch {args.batch_size}, {args.rounds} "
+    config = RunSpec(dataset=args.dataset, model=MODELS[args.arch]).model_config(data)
+    layers = (f"MLP {int(np.prod(data.image_shape))}-{'-'.join(map(str, config.hidden))}"
+              if config.arch == "mlp" else
+              f"conv {'-'.join(map(str, config.conv_channels))} channels, then "
+              f"{'-'.join(map(str, config.hidden))}")
+    print(f"{args.dataset} {layers}-{config.latent_dim}, batch {args.batch_size}, {args.rounds} "
           "alternating rounds of "
           f"{args.epochs} epochs each, {args.threads} thread(s); samples/s over all epochs of "
           "all rounds")
