@@ -3,13 +3,6 @@
 // last key press (sooner if the slider loses focus, say to a Stop button), so a β moved key
 // by key is recorded as one change.
 
-function element(tag, attributes = {}, text = "") {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  node.textContent = text;  // the label is never HTML
-  return node;
-}
-
 const KEYS = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1, PageUp: 10, PageDown: -10 };
 
 export default function (component) {
@@ -66,20 +59,10 @@ export default function (component) {
       state.timer = setTimeout(send, state.data.settle_ms);
     };
     thumb.onblur = () => { if (state.timer !== null) send(); };
-    track.onpointerdown = (event) => {
-      if (state.data.disabled) return;
-      event.preventDefault();
+    wireDrag(track, state, place, send, () => {
+      if (state.data.disabled) return false;
       thumb.focus();
-      track.setPointerCapture(event.pointerId);
-      state.down = true;
-      place(event);
-    };
-    track.onpointermove = (event) => { if (state.down) place(event); };
-    track.onpointerup = track.onpointercancel = () => {
-      if (!state.down) return;
-      state.down = false;
-      send();
-    };
+    });
   }
 
   function snap(v) {

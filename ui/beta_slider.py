@@ -24,7 +24,8 @@ SETTLE_MS = 500  # after the last key press; a drag is sent on release
 _HERE = Path(__file__).parent
 _component = st.components.v2.component(
     "latent_lab.beta_slider", html='<div class="beta-slider"></div>',
-    css=(_HERE / "beta_slider.css").read_text(), js=(_HERE / "beta_slider.js").read_text())
+    css=(_HERE / "beta_slider.css").read_text(),
+    js=(_HERE / "pointer.js").read_text() + (_HERE / "beta_slider.js").read_text())
 
 
 def beta_slider(label: str, value: float, maximum: float, *, key: str,

@@ -114,13 +114,6 @@ function compile(payload) {
   return { run, shape: payload.image_shape };
 }
 
-function element(tag, attributes = {}, text = "") {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  node.textContent = text;  // user text (class names) is never HTML
-  return node;
-}
-
 export default function (component) {
   const { data, parentElement, setStateValue, setTriggerValue } = component;
   const root = parentElement.querySelector(".latent-pad");
@@ -398,18 +391,7 @@ export default function (component) {
       }
       moved(event);
     };
-    pad.onpointerdown = (event) => {
-      event.preventDefault();
-      pad.setPointerCapture(event.pointerId);
-      state.down = true;
-      place(event);
-    };
-    pad.onpointermove = (event) => { if (state.down) place(event); };
-    pad.onpointerup = pad.onpointercancel = () => {
-      if (!state.down) return;
-      state.down = false;
-      send();
-    };
+    wireDrag(pad, state, place, send);
   }
 
   function send() {

@@ -30,7 +30,8 @@ MAX_CODES = 2_000  # dots under the pad: enough to see where the data lives
 
 _component = st.components.v2.component(
     "latent_lab.latent_pad", html='<div class="latent-pad"></div>',
-    css=(_HERE / "latent_pad.css").read_text(), js=(_HERE / "latent_pad.js").read_text())
+    css=(_HERE / "latent_pad.css").read_text(),
+    js=(_HERE / "pointer.js").read_text() + (_HERE / "latent_pad.js").read_text())
 
 
 def preferred() -> bool:
