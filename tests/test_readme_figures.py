@@ -109,14 +109,16 @@ def fresh_metrics(member: str) -> dict:
 
 @pytest.mark.slow
 def test_dci_is_what_the_code_computes_now():
-    # From the shipped codes the shipped metrics came from: the trees then see the same
-    # floats on any machine, so the figures must agree exactly.
+    # From the shipped codes the shipped metrics came from, yet not exactly: numpy's exp
+    # differs in the last bit between processors (its AVX-512 kernel or libm's), and a
+    # near-tie between two cuts carries that into the trees. Exp perturbed by one ulp moved
+    # this member's D, C and I by up to 0.0006; the tolerance is five times that.
     path = checkpoints.SHIPPED_DIR / "shapes-sweep-b4"
     codes = encode_split(path)
     fresh = dis.compute_dci(codes["mu"], codes["factors"])
     shipped = cached_metrics(checkpoints.load(path))
     for key in DCI:
-        assert fresh[key] == pytest.approx(shipped[key], abs=1e-9), key
+        assert fresh[key] == pytest.approx(shipped[key], abs=0.003), key
 
 
 @pytest.mark.slow
