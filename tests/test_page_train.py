@@ -61,6 +61,11 @@ def image_urls(at: AppTest) -> list[str]:
     return [img.url for element in at.get("image") for img in element.proto.imgs]
 
 
+def curves_of(at: AppTest) -> dict:
+    return json.loads(next(c.proto.spec for c in at.get("plotly_chart")
+                           if "Training curves" in c.proto.spec))
+
+
 def wait_for(condition, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -294,8 +299,7 @@ def test_an_ended_run_is_offered_to_continue_at_another_beta(runs):
     assert history["beta_changes"] == [{"step": job.total_steps, "beta": 3.0, "continued": True}]
     at.run()
     assert any(f"step {job.total_steps} → continued at β = 3." in c.value for c in at.caption)
-    curves = json.loads(next(c.proto.spec for c in at.get("plotly_chart")
-                             if "Training curves" in c.proto.spec))
+    curves = curves_of(at)
     marks = [a for a in curves["layout"]["annotations"] if "continued" in a["text"]]
     assert [(a["x"], a["text"].strip()) for a in marks] == [(job.total_steps,
                                                             "continued at β = 3")]
@@ -350,6 +354,24 @@ def test_a_running_job_shows_its_speed_time_left_and_loss(runs):
     assert "samples/s · about" in text and " left · loss " in text, text
     shown = float(text.split(" samples/s")[0].rsplit("· ", 1)[1].replace(",", ""))
     assert measured / 2 < shown < measured * 2, (shown, measured)
+
+
+def test_the_curves_redraw_once_a_period_not_with_every_refresh(runs, monkeypatch):
+    # The browser draws a changed chart anew (the live panel's heaviest part), so between
+    # periods a refresh sends the curves unchanged, however far the job has gone.
+    job = state.job_manager().submit(LONG, "long-one")
+    wait_for(lambda: job.step > 0)
+    monkeypatch.setattr(live, "CURVES_REFRESH_S", float("inf"))
+    at = open_page()
+    drawn = curves_of(at)
+    step = job.step
+    wait_for(lambda: job.step > step + 5)
+    at.run()
+    assert curves_of(at) == drawn
+    monkeypatch.setattr(live, "CURVES_REFRESH_S", 1e-6)
+    at.run()
+    newer = curves_of(at)["data"][0]["x"]
+    assert newer[-1] > drawn["data"][0]["x"][-1], (newer[-1], drawn["data"][0]["x"][-1])
 
 
 def test_the_server_trains_on_the_cpu_unless_the_gpu_is_picked(runs, monkeypatch):
