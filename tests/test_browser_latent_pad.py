@@ -98,7 +98,7 @@ def test_dragging_the_pad_moves_the_picture_then_the_page(browser, url):
         wait_idle(page)
         first_load = max(frames)
         frames.clear()
-        traversals = page.locator('[data-testid="stImage"] img').last.get_attribute("src")
+        traversals = page.locator(".ll-rows img").last.get_attribute("src")
         before = canvas_picture(page)
         box = page.locator(".lp-pad").bounding_box()
         x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -111,7 +111,7 @@ def test_dragging_the_pad_moves_the_picture_then_the_page(browser, url):
         page.mouse.up()
         wait_idle(page)
         page.wait_for_function(
-            "(before) => { const imgs = document.querySelectorAll('[data-testid=\"stImage\"] img');"
+            "(before) => { const imgs = document.querySelectorAll('.ll-rows img');"
             " return imgs[imgs.length - 1].src !== before; }", arg=traversals, timeout=20_000)
         # The server took the pad's code: the URL holds what the pad's sliders show, and the
         # rerun did not move the picture back.

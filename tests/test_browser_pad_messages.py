@@ -116,7 +116,7 @@ def seen(page: Page, expect: tuple[str, str] | None = None) -> Seen:
         if expect is None or (z, c) == expect or time.monotonic() > deadline:
             break
         page.wait_for_timeout(50)
-    pictures = page.locator('[data-testid="stImage"] img').evaluate_all(
+    pictures = page.locator('[data-testid="stImage"] img, .ll-rows img').evaluate_all(
         "imgs => imgs.map(i => i.src)")
     return Seen(z, c, pictures)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import TINY_SWEEP as SWEEP
 from PIL import Image
-from tiny_models import app_on, image_urls, record_downloads, use_tree
+from tiny_models import app_on, picture_rows, record_downloads, use_tree
 
 from ui import lab
 from ui.lab_charts import score_multiples
@@ -34,23 +34,18 @@ def _copy(path):
     return {"config": ckpt.config, "weights": ckpt.weights(), "history": ckpt.history}
 
 
-def traversal_pictures(at) -> list[str]:
-    """Every picture of the traversal rows (rows of 7), in page order."""
-    return [url for urls in image_urls(at) if len(urls) == 1 for url in urls]
-
-
 def test_the_beta_slider_moves_the_traversals_heatmap_and_highlight(tree):
     at = app_on("pages/disentangle.py", "tiny-vae-4d")
     assert not at.exception
     slider = at.select_slider(key="lab_beta")
     assert slider.options == ["1", "8"] and slider.value == 1  # indices into the sweep
-    before = (image_urls(at), [c.proto.spec for c in at.get("plotly_chart")])
+    before = (picture_rows(at), [c.proto.spec for c in at.get("plotly_chart")])
     assert any("Mutual information, dimension" in s for s in before[1])
     texts = " ".join(t.value for t in at.text)
     assert "of label (" in texts or "No dimension captures label" in texts
     slider.set_value(0).run()
     assert not at.exception
-    after = (image_urls(at), [c.proto.spec for c in at.get("plotly_chart")])
+    after = (picture_rows(at), [c.proto.spec for c in at.get("plotly_chart")])
     assert after[0] != before[0]  # other model, other traversals
     assert after[1] != before[1]  # heatmap, ring and outline follow
     scores = at.table[0].value
@@ -61,13 +56,13 @@ def test_the_beta_slider_moves_the_traversals_heatmap_and_highlight(tree):
 
 def test_ab_comparison_follows_its_models_and_range(tree):
     at = app_on("pages/disentangle.py", "tiny-vae-4d")
-    before = image_urls(at)
+    before = picture_rows(at)
     at.selectbox(key="ab_b").set_value("tiny-vae-2d").run()
     assert not at.exception
-    assert image_urls(at) != before
-    changed = image_urls(at)
+    assert picture_rows(at)[-1] != before[-1] and picture_rows(at)[-2] == before[-2]
+    changed = picture_rows(at)
     at.slider(key="ab_range").set_value(1.5).run()
-    assert image_urls(at) != changed
+    assert picture_rows(at)[-1] != changed[-1] and picture_rows(at)[-2] != changed[-2]
     captions = [c.value for c in at.caption]
     assert any("−1.5" in c and "at the input's code" in c for c in captions)
 
@@ -113,9 +108,9 @@ def test_bad_betas_get_one_sentence(tree):
 def test_ab_rows_can_follow_the_same_dimension_numbers(tree):
     at = app_on("pages/disentangle.py", "tiny-vae-4d")
     def ab_rows() -> tuple[list[str], list[str]]:
-        """The row labels of A and of B: the last 2 x 4 of the page's z-labels."""
-        names = [t.value.split(" ")[0] for t in at.text if t.value.startswith("z")][-8:]
-        return names[:4], names[4:]
+        """The row labels of A and of B, the page's last two blocks of rows."""
+        a, b = ([label.split(" ")[0] for label, _ in rows] for rows in picture_rows(at)[-2:])
+        return a, b
 
     for other in at.selectbox(key="ab_b").options:  # a model B that ranks its dimensions
         at.selectbox(key="ab_b").set_value(other).run()  # otherwise than A

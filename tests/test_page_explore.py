@@ -4,6 +4,7 @@ import json
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from tiny_models import picture_rows
 
 from ui import latent_pad
 from vae import checkpoints
@@ -56,6 +57,19 @@ def test_moving_a_slider_changes_the_picture(explore):
     at.slider(key="z0").set_value(2.0).run()
     assert decoded_url(at) != before
     assert at.query_params["z"] == "2.00,0.00,0.00,0.00"
+
+
+def test_a_slider_moves_every_traversal_row_but_its_own(explore):
+    # Row j runs z_j through fixed values with the others where the sliders are, so moving
+    # z1 leaves z1's own row as it was and changes every other row.
+    at = explore("tiny-vae-4d")
+    [before] = picture_rows(at)
+    at.slider(key="z0").set_value(2.0).run()
+    [after] = picture_rows(at)
+    assert [label for label, _ in after] == [label for label, _ in before]
+    assert sorted(label for label, _ in after) == ["z1", "z2", "z3", "z4"]
+    for (label, old), (_, new) in zip(before, after, strict=True):
+        assert (new == old) == (label == "z1"), label
 
 
 def test_the_url_sets_the_sliders(explore):

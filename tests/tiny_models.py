@@ -6,7 +6,9 @@ reads or writes the repository's checkpoints/. One copy stands in for a shipped 
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -81,6 +83,16 @@ def page_alone(page: str, model: str, **session) -> AppTest:
 def image_urls(at: AppTest) -> list[list[str]]:
     """Every image element's pictures, by media URL (a URL names its content)."""
     return [[img.url for img in element.proto.imgs] for element in at.get("image")]
+
+
+def picture_rows(at: AppTest) -> list[list[tuple[str, str]]]:
+    """Every block of labelled picture rows (render.show_rows: traversals), in page order: its
+    rows' labels and pictures (data URLs)."""
+    return [[(html.unescape(label), url) for label, url in ROW.findall(element.proto.body)]
+            for element in at.get("html") if 'class="ll-rows"' in element.proto.body]
+
+
+ROW = re.compile(r'class="ll-row-label">([^<]*)</div><img src="([^"]+)"')
 
 
 def record_downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple]:

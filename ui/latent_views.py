@@ -40,13 +40,9 @@ def traversal_rows(model: VAE, z: np.ndarray, dims: list[int], label: int | None
     n = len(values)
     if images is None:
         images = traversal_images(model, z, dims, label, values)
-    width = render.image_width(width)
-    for r, j in enumerate(dims):
-        name, row = st.columns([2, 9] if names else [1, 9], vertical_alignment="center")
-        name.text(names[r] if names else dimension_name(j))
-        with row:
-            render.show_images(images[r * n:(r + 1) * n], columns=n, width=width,
-                               frame=True, inline=True)
+    render.show_rows([images[r * n:(r + 1) * n] for r in range(len(dims))],
+                     names or [dimension_name(j) for j in dims],
+                     width=render.image_width(width), label_share=2 / 11 if names else 0.1)
     # Below the rows, as a figure's caption: above, it pushed them off a projector's screen.
     st.caption("Left to right: the row's dimension at "
                + ", ".join(f"{v:g}".replace("-", "−") for v in values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import collections
 import hashlib
+import html
 import io
 import json
 import threading
@@ -40,14 +41,41 @@ def show_images(x: np.ndarray, *, columns: int | None = None, width: int | None 
     store, hash and serve per picture and rerun) and for self-refreshing fragments, whose
     previous images Streamlit drops as each run lands, so a browser a run behind would fetch a
     missing file."""
-    picture = grid(x, columns, pad=1 if x.shape[0] > 1 else 0)
-    scale = max(1, round((width or image_width()) / picture.shape[1]))
-    png, shown_width = _png(picture, scale, frame)
+    png, shown_width = _grid_png(x, columns, width, frame)
     if inline:
-        url = "data:image/png;base64," + base64.b64encode(png).decode()
-        st.image(url, width=shown_width, caption=caption)
+        st.image(_data_url(png), width=shown_width, caption=caption)
     else:
         st.image(png, width=shown_width, caption=caption, output_format="PNG")
+
+
+def show_rows(rows: list[np.ndarray], labels: list[str], *, width: int,
+              label_share: float = 0.1) -> None:
+    """Rows of images (each (n, C, H, W), framed, about `width` wide) with a label to the left
+    of each, as one element. A rerun redraws every element of the page in the browser, several
+    times (the run starting, its messages, the URL, the run ending): as columns, a label and
+    an image, eight traversal rows were 40 of Explore's elements, and their redraws 40 of the
+    200 ms of browser time a slider move cost."""
+    cells = []
+    for label, row in zip(labels, rows, strict=True):
+        png, shown_width = _grid_png(row, len(row), width, frame=True)
+        cells.append(f'<div class="ll-row-label">{html.escape(label)}</div>'
+                     f'<img src="{_data_url(png)}" width="{shown_width}" '
+                     f'alt="{html.escape(label)}" style="max-width: 100%; height: auto">')
+    share = round(100 * label_share)
+    st.html(f'<div class="ll-rows" style="display: grid; align-items: center; gap: 0.25rem '
+            f'1rem; grid-template-columns: minmax(0, {share}fr) minmax(0, {100 - share}fr)">'
+            + "".join(cells) + "</div>")
+
+
+def _grid_png(x: np.ndarray, columns: int | None, width: int | None,
+              frame: bool) -> tuple[bytes, int]:
+    picture = grid(x, columns, pad=1 if x.shape[0] > 1 else 0)
+    scale = max(1, round((width or image_width()) / picture.shape[1]))
+    return _png(picture, scale, frame)
+
+
+def _data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 # By content: many pictures of a rerun are those of the last one (the traversal row of the
