@@ -372,6 +372,12 @@ def test_the_curves_redraw_once_a_period_not_with_every_refresh(runs, monkeypatc
     at.run()
     newer = curves_of(at)["data"][0]["x"]
     assert newer[-1] > drawn["data"][0]["x"][-1], (newer[-1], drawn["data"][0]["x"][-1])
+    # Once the job ends, its final curves show at once, whatever the period.
+    monkeypatch.setattr(live, "CURVES_REFRESH_S", float("inf"))
+    state.job_manager().stop(job.id)
+    job = state.job_manager().wait(job.id, timeout=60)
+    at.run()
+    assert curves_of(at)["data"][0]["x"][-1] == job.step > newer[-1], job.step
 
 
 def test_the_server_trains_on_the_cpu_unless_the_gpu_is_picked(runs, monkeypatch):

@@ -85,14 +85,14 @@ def image_urls(at: AppTest) -> list[list[str]]:
     return [[img.url for img in element.proto.imgs] for element in at.get("image")]
 
 
+_ROW = re.compile(r'class="ll-row-label"[^>]*>([^<]*)</div><img src="([^"]+)"')
+
+
 def picture_rows(at: AppTest) -> list[list[tuple[str, str]]]:
     """Every block of labelled picture rows (render.show_rows: traversals), in page order: its
     rows' labels and pictures (data URLs)."""
-    return [[(html.unescape(label), url) for label, url in ROW.findall(element.proto.body)]
+    return [[(html.unescape(label), url) for label, url in _ROW.findall(element.proto.body)]
             for element in at.get("html") if 'class="ll-rows"' in element.proto.body]
-
-
-ROW = re.compile(r'class="ll-row-label">([^<]*)</div><img src="([^"]+)"')
 
 
 def record_downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple]:

@@ -42,7 +42,8 @@ def traversal_rows(model: VAE, z: np.ndarray, dims: list[int], label: int | None
         images = traversal_images(model, z, dims, label, values)
     render.show_rows([images[r * n:(r + 1) * n] for r in range(len(dims))],
                      names or [dimension_name(j) for j in dims],
-                     width=render.image_width(width), label_share=2 / 11 if names else 0.1)
+                     # a name ("z3 · x position") needs more room than "z3"
+                     width=render.image_width(width), label_share=0.18 if names else 0.1)
     # Below the rows, as a figure's caption: above, it pushed them off a projector's screen.
     st.caption("Left to right: the row's dimension at "
                + ", ".join(f"{v:g}".replace("-", "−") for v in values)

@@ -8,10 +8,9 @@ Control requests are checked here, in the server, not only by disabling buttons.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from ui import charts, live_map, render, runs, session, state
@@ -20,6 +19,9 @@ from ui.train_form import PACES
 from vae.evaluation import latent_health
 from vae.jobs import Job, JobError
 from vae.runner import RunSpec
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 LIVE_REFRESH_S = 0.5
 IDLE_REFRESH_S = 2.0
@@ -317,8 +319,8 @@ def panel(job: Job) -> None:
     charts_col, pictures_col = st.columns([3, 2], gap="large")
     with charts_col:
         if run.steps:
-            # While it trains, the curves as of the current CURVES_REFRESH_S period; once it
-            # ends, as of its last step.
+            # Keyed by its steps once the job ends, not by the period: the final curves show at
+            # once, never a figure cached while it still trained.
             moment = (int(time.monotonic() // CURVES_REFRESH_S) if job.active
                       else (len(run.steps), len(run.epochs), len(run.beta_changes)))
             st.plotly_chart(_curves(job.id, moment, large, run, job.total_steps),

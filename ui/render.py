@@ -58,13 +58,15 @@ def show_rows(rows: list[np.ndarray], labels: list[str], *, width: int,
     cells = []
     for label, row in zip(labels, rows, strict=True):
         png, shown_width = _grid_png(row, len(row), width, frame=True)
-        cells.append(f'<div class="ll-row-label">{html.escape(label)}</div>'
+        # tests/tiny_models.py's picture_rows reads this markup.
+        cells.append(f'<div class="ll-row-label" style="overflow-wrap: anywhere">'
+                     f'{html.escape(label)}</div>'
                      f'<img src="{_data_url(png)}" width="{shown_width}" '
-                     f'alt="{html.escape(label)}" style="max-width: 100%; height: auto">')
-    share = round(100 * label_share)
+                     f'alt="{html.escape(label)}" decoding="sync" '
+                     f'style="max-width: 100%; height: auto">')
     st.html(f'<div class="ll-rows" style="display: grid; align-items: center; gap: 0.25rem '
-            f'1rem; grid-template-columns: minmax(0, {share}fr) minmax(0, {100 - share}fr)">'
-            + "".join(cells) + "</div>")
+            f'1rem; grid-template-columns: minmax(0, {label_share:g}fr) '
+            f'minmax(0, {1 - label_share:g}fr)">' + "".join(cells) + "</div>")
 
 
 def _grid_png(x: np.ndarray, columns: int | None, width: int | None,
