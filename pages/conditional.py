@@ -16,7 +16,7 @@ model, ckpt = session.current()
 k = model.config.num_classes
 dataset = ckpt.config["data"]["dataset"]
 
-st.title("Conditional generation")
+render.heading("Conditional generation", 1)
 render.explain(
     "A conditional VAE is told the class c: the encoder sees it next to the image, the decoder "
     "next to the code z. So z is free to hold what the class does not say, the *style* "
@@ -53,7 +53,7 @@ if not 0 <= st.session_state.get(CLASS, 0) < k:
 if not 0 <= st.session_state.get(SWAP_INDEX, 0) < len(test_x):
     st.session_state[SWAP_INDEX] = 0
 
-st.header("Class and style")
+render.heading("Class and style")
 # On a projector the picture comes first, so it is on the first screen; the buttons follow.
 if render.presentation():
     pad_box, buttons_box = st.container(), st.container()
@@ -85,11 +85,11 @@ with pad_box:
                                width=render.image_width(320), frame=True)
             st.text(f"Class {names[label]}")
 
-st.header("One style, every class")
+render.heading("One style, every class")
 st.caption("The style sliders above, decoded under each class in turn.")
 latent_views.labelled_strip(decode_every_class(model, z), names)
 
-st.header("Class swap")
+render.heading("Class swap")
 st.caption("A real test image is encoded together with its own label; its code is then decoded "
            f"under every other label: {words.swap(dataset)}.")
 if sample := state.sample_note(path, key):

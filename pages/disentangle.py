@@ -23,7 +23,7 @@ PANELS = {"elbo": "ELBO (nats)", "mig": "MIG", "sap": "SAP", "sap_continuous": "
           "factor_vae": "FactorVAE", "dci_disentanglement": "DCI disentanglement",
           "dci_completeness": "DCI completeness", "dci_informativeness": "DCI informativeness"}
 
-st.title("Disentanglement lab")
+render.heading("Disentanglement lab", 1)
 render.explain(
     "A β-VAE weights the KL term by β. Raising β squeezes the code: fewer dimensions stay in "
     "use, and each tends to follow one generative factor (x, y, scale...), at the price of "
@@ -40,7 +40,7 @@ models = [c for c in state.model_list() if not c.config["model"]["num_classes"]]
 sweeps = sweep.find_sweeps(models)
 
 if not render.presentation():  # the β slider says it on a projector, where height is short
-    st.header("β sweep")
+    render.heading("β sweep")
 if not sweeps:
     st.info("No β sweep is here yet: start one at the bottom of this page, or with "
             "`python -m vae sweep`.")
@@ -104,7 +104,7 @@ else:
     if not beside:
         left, right = st.columns([1, 1], gap="large")
     with left:
-        st.subheader(f"Traversals of {render.escape(member.name)}")  # a name is user text
+        render.heading(f"Traversals of {render.escape(member.name)}", 3)  # a name is user text
         # On a projector the rows come first and fewer, so they fit the first screen.
         shown = dims[:PRESENTED_ROWS if presenting else ROWS]
         if beside:
@@ -118,7 +118,7 @@ else:
             traversal_rows(model, z, shown, width=420, fixed="at the input's code",
                            names=[lab.dimension_label(metrics, j) for j in shown])
     with right:
-        st.subheader("What each dimension encodes")
+        render.heading("What each dimension encodes", 3)
         if metrics is None:
             st.info("The metrics of this model are being computed in the background.")
         else:
@@ -147,15 +147,15 @@ else:
     if not scores_first:
         score_chart()
     if len(groups) < len(members):  # seeds: can they tell two betas apart, score by score?
-        st.subheader("Seeds against β")
+        render.heading("Seeds against β", 3)
         lines = sweep.seed_spread_readings(summary, SPREAD_SCORES)
         for line in lines or ["At every two neighbouring β values, each score's means differ "
                               "by more than either β's seeds spread: the differences between "
                               "β values stand out of the seeds' spread."]:
             st.text(line)
 
-st.header("A/B comparison")
+render.heading("A/B comparison")
 lab.ab_comparison(models)
 
-st.header("Start a sweep")
+render.heading("Start a sweep")
 lab.sweep_form()

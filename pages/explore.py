@@ -97,7 +97,7 @@ if k and not 0 <= st.session_state.get(CLASS, 0) < k:
 if not 0 <= st.session_state.get(TEST_INDEX, 0) < n_test:
     st.session_state[TEST_INDEX] = 0
 
-st.title("Explore the latent space")
+render.heading("Explore the latent space", 1)
 render.explain(
     "Each slider is one coordinate of the latent code z, most informative first (by its KL "
     "over the test set). The big picture is what the decoder makes of z: the mean of "
@@ -174,7 +174,7 @@ def latent_panel() -> None:
     else:
         controls, picture_column, nearest_column = st.columns([5, 4, 3], gap="large")
         with picture_column:  # sent before the sliders beside it: the picture shows sooner
-            st.subheader("Decoded")
+            render.heading("Decoded", 3)
             render.show_images(decoded, width=render.image_width(320), frame=True, inline=True)
         with controls:
             if k:
@@ -185,7 +185,7 @@ def latent_panel() -> None:
         st.info("This model uses none of its latent dimensions (posterior collapse): every "
                 "code decodes to almost the same picture. Pick another model in the sidebar.")
     with nearest_column:
-        st.subheader("Nearest training image")
+        render.heading("Nearest training image", 3)
         nearest_training_image(decoded)
     sliders.write_url("z", z, ckpt.name, class_key=CLASS if k else None, label=label)
 
@@ -194,12 +194,12 @@ def latent_panel() -> None:
     traversals, plane = (st.columns([2, 3], gap="large") if side_by_side
                          else (st.container(), st.container() if d == 2 else None))
     with traversals:
-        st.header("Traversals")
+        render.heading("Traversals")
         latent_views.traversal_rows(model, z, rows, label, width=320 if side_by_side else 448,
                                     images=pictures[1:])
     if plane is not None:
         with plane:
-            st.header("The whole latent plane")
+            render.heading("The whole latent plane")
             st.caption("Each small picture is the decoding of the code at its place on the axes; "
                        "the red cross is where the sliders are.")
             latent_views.manifold_chart(path, key, z, label)
@@ -209,7 +209,7 @@ latent_panel()
 if render.presentation():
     buttons()
 
-st.header("Your own picture")
+render.heading("Your own picture")
 draw_column, seen_column, rebuilt_column = st.columns(3, gap="large")
 with draw_column:
     if k:

@@ -20,7 +20,7 @@ n, d = mu.shape
 class_names = ckpt.config["data"]["class_names"]
 conditional = bool(model.config.num_classes)
 
-st.title("Interpolate between two images")
+render.heading("Interpolate between two images", 1)
 render.explain(
     "Both images are encoded to the means of their codes, a and b; the strip decodes the codes "
     "on a path between them. **lerp** walks the straight line, whose middle lies closer to the "
@@ -89,7 +89,7 @@ strip = decode_images(model, codes, labels)
 t = np.linspace(0.0, 1.0, steps)
 
 with picture:
-    st.subheader(f"{method}: {steps} steps from A (t = 0) to B (t = 1)")
+    render.heading(f"{method}: {steps} steps from A (t = 0) to B (t = 1)", 3)
     # One row of about 840 px on a laptop; on a projector too, so it stays on the first screen.
     width = max(64, STRIP_PX // steps)
     at_t = [f"t = {v:.2f}" for v in t]

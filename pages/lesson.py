@@ -118,7 +118,7 @@ STEPS = [
 
 at = min(int(st.session_state.get(STEP, 0)), len(STEPS) - 1)
 step = STEPS[at]
-st.title(f"Lesson · {at + 1} of {len(STEPS)}: {step.title}")
+render.heading(f"Lesson · {at + 1} of {len(STEPS)}: {step.title}", 1)
 st.progress((at + 1) / len(STEPS))
 st.markdown(render.escape(step.text))
 if st.button(step.button, type="primary", icon=":material/play_arrow:"):

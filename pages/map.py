@@ -24,7 +24,7 @@ class_names = ckpt.config["data"]["class_names"]
 factor_names = ckpt.config["data"].get("factor_names") or []
 conditional = bool(model.config.num_classes)
 
-st.title("Map of the latent space")
+render.heading("Map of the latent space", 1)
 render.explain(
     "Each dot is one test image, placed at the mean μ of its code q(z|x). A 2-D model is drawn "
     "as it is; larger codes are flattened to two axes: **PCA** keeps the directions of largest "
@@ -128,7 +128,7 @@ if picks:
     st.rerun()
 
 with right:
-    st.subheader("Selected image")
+    render.heading("Selected image", 3)
     index = int(st.number_input("Test image number", 0, n - 1, step=1, key="map_index",
                                 help="Or click a dot on the map."))
     labels = y[index:index + 1] if conditional else None

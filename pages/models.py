@@ -106,7 +106,7 @@ def import_upload(upload) -> None:
     st.rerun()
 
 
-st.title("Models")
+render.heading("Models", 1)
 render.explain(
     "Every model this app can load: those shipped with Latent Lab and those trained here. "
     "The test ELBO is measured on the held-out test images (β = 1 whatever β trained the "
@@ -143,7 +143,7 @@ if any(r["Test ELBO"] == NOT_MEASURED for r in rows):
     st.caption("Measuring a test ELBO takes a while for a large model: pick it below and press "
                "Measure, or open it in the sidebar.")
 
-st.subheader("Manage a model")
+render.heading("Manage a model", 3)
 names = [c.name for c in models]
 if not names:
     st.info("There are no models yet: train one on the Train page, or import a zip below.")
@@ -215,7 +215,7 @@ else:
                 icon=":material/download:", key="models_export",
                 help="Weights, config and history in one file; import it on another Latent Lab.")
 
-st.subheader("Import a model")
+render.heading("Import a model", 3)
 upload = st.file_uploader("A zip exported by Latent Lab", type=["zip"], key="models_upload")
 if upload is not None and st.button("Import", key="models_import"):
     import_upload(upload)

@@ -6,7 +6,7 @@ import streamlit as st
 from ui import live, render, runs, session, state
 from ui import train_form as form
 
-st.title("Train a VAE")
+render.heading("Train a VAE", 1)
 render.explain(
     "Pick data, a model and β, then start: the training runs in a separate process, so every "
     "page stays usable. The curves show the reconstruction term, the KL term and their "
@@ -28,7 +28,7 @@ else:
     form_box, jobs_box = st.container(), st.container()
 with form_box, st.expander("New run") if presenting else st.container(border=True):
     if not presenting:
-        st.subheader("New run")
+        render.heading("New run", 3)
     result = form.form()
     owner_col, start_col = st.columns([3, 1], vertical_alignment="bottom")
     owner = owner_col.text_input("Your name (shown next to your jobs in the queue)",
@@ -47,7 +47,7 @@ with form_box, st.expander("New run") if presenting else st.container(border=Tru
 
 with jobs_box:
     if not presenting:  # on a projector the height goes to the watched run's pictures
-        st.subheader("Jobs")
+        render.heading("Jobs", 3)
     manager = state.job_manager()
     jobs = manager.jobs()
     job = live.watched(jobs)
@@ -70,7 +70,7 @@ with jobs_box:
 if job is None:
     st.stop()
 
-st.subheader("Timeline")
+render.heading("Timeline", 3)
 st.caption("Every run keeps up to 50 snapshots of its weights; slide to see how the model "
            "looked at that step.")
 live.timeline(job.id)

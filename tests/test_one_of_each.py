@@ -35,3 +35,8 @@ def test_a_zip_member_is_checked_in_one_place():
 def test_a_version_is_named_by_its_key_not_its_folder():
     # The defect of docs/design.md §5: caches keyed by a version folder's name.
     assert holding(r"version\.name") == ["vae/checkpoints.py"]
+
+
+def test_headings_are_drawn_by_the_helper_that_names_their_anchor():
+    # Unnamed, each heading's anchor is slugified again in the browser at every redraw.
+    assert holding(r"\bst\.(title|header|subheader)\(") == []

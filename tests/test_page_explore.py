@@ -51,6 +51,15 @@ def test_renders_one_slider_per_dimension(explore, name, d):
     assert (len(at.get("vega_lite_chart")) == 1) == (d == 2)
 
 
+def test_headings_carry_their_link_anchor(explore):
+    # Named here, not slugified by the browser at each of a move's redraws (ui/render.py).
+    at = explore("tiny-vae-2d")
+    anchors = {h.value: h.proto.anchor for h in [*at.title, *at.header, *at.subheader]}
+    assert anchors["Explore the latent space"] == "explore-the-latent-space"
+    assert anchors["The whole latent plane"] == "the-whole-latent-plane"
+    assert all(anchors.values()), anchors
+
+
 def test_moving_a_slider_changes_the_picture(explore):
     at = explore("tiny-vae-4d")
     before = decoded_url(at)

@@ -184,7 +184,7 @@ def ab_comparison(models: list[checkpoints.Checkpoint]) -> None:
         metrics = cached_metrics(ckpt)
         labels = [dimension_label(metrics, j) for j in dims]
         with column, st.container(key=f"fill_ab_{tag}"):  # fills a projector's column
-            st.subheader(f"{tag}: {render.escape(ckpt.name)}")  # a name is user text
+            render.heading(f"{tag}: {render.escape(ckpt.name)}", 3)  # a name is user text
             traversal_rows(model, z, dims, width=420, values=values, fixed="at the input's code",
                            names=labels)
         panels.append((f"{tag}: {ckpt.name}", traversal_images(model, z, dims, values=values),

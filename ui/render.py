@@ -8,6 +8,7 @@ import hashlib
 import html
 import io
 import json
+import re
 import threading
 from functools import cache
 from pathlib import Path
@@ -24,6 +25,16 @@ PRESENTATION = "presentation"  # session key, and the URL's ?presentation=1
 def presentation() -> bool:
     """Projector mode (ui/presentation.py): large type, no sidebar, the picker on top."""
     return bool(st.session_state.get(PRESENTATION, False))
+
+
+def heading(text: str, level: int = 2) -> None:
+    """A title (level 1), header (2) or subheader (3) whose link anchor is named here. Left
+    unnamed, the browser names it again at each redraw of the heading, through a
+    transliterating slugify of about 2 ms, and a rerun redraws every element of the page
+    several times: Explore's six headings cost 15 of the 170 ms of browser time of a slider
+    move."""
+    anchor = re.sub(r"\W+", "-", text.lower()).strip("-") or None
+    (st.title, st.header, st.subheader)[level - 1](text, anchor=anchor)
 
 
 def image_width(normal: int = 256) -> int:
