@@ -614,3 +614,15 @@ def test_the_shapes_a_checkpoint_is_checked_against_are_the_networks(config):
     with torch.device("meta"):
         built = [(k, tuple(v.shape)) for k, v in VAE(config).state_dict().items()]
     assert list(weight_shapes(config).items()) == built  # the order names the first mismatch
+
+
+def test_a_model_with_given_weights_decodes_as_the_model_they_came_from():
+    # Built on the meta device and handed the weights themselves; other floats are cast.
+    torch.manual_seed(0)
+    source = VAE(ModelConfig(image_shape=(1, 8, 8), latent_dim=3, hidden=(16,))).eval()
+    weights = {k: v.double() for k, v in source.state_dict().items()}
+    model = VAE.with_weights(source.config, weights)
+    z = torch.randn(5, 3)
+    with torch.no_grad():
+        assert torch.allclose(model.decode(z), source.decode(z))
+    assert not model.training and all(p.dtype == torch.float32 for p in model.parameters())

@@ -251,10 +251,8 @@ def load_model(path: str | Path) -> tuple[VAE, Checkpoint]:
     from vae.models import VAE
 
     checkpoint = load(path)
-    model = VAE(ModelConfig.from_dict(checkpoint.config["model"]))
-    model.load_state_dict(checkpoint.weights())
-    model.eval()
-    return model, checkpoint
+    return VAE.with_weights(ModelConfig.from_dict(checkpoint.config["model"]),
+                            checkpoint.weights()), checkpoint
 
 
 def current_key(path: str | Path) -> str:

