@@ -18,7 +18,6 @@ mu, y = enc["mu"], enc.get("y")
 images = state.test_images(path, key)
 n, d = mu.shape
 class_names = ckpt.config["data"]["class_names"]
-conditional = bool(model.config.num_classes)
 
 render.heading("Interpolate between two images", 1)
 render.explain(
@@ -72,7 +71,7 @@ with controls:
         st.rerun()
 
     labels = None
-    if conditional:
+    if model.config.num_classes:
         k = st.selectbox("Decode every step as class", range(len(class_names)),
                          int(y[a]), format_func=class_names.__getitem__, key="interp_class")
         st.caption("A CVAE gets the class separately from z, so the path runs through style "
