@@ -617,12 +617,17 @@ def test_the_shapes_a_checkpoint_is_checked_against_are_the_networks(config):
 
 
 def test_a_model_with_given_weights_decodes_as_the_model_they_came_from():
-    # Built on the meta device and handed the weights themselves; other floats are cast.
+    # Built on the meta device, then given float32 copies: a checkpoint's tensors map its file.
     torch.manual_seed(0)
     source = VAE(ModelConfig(image_shape=(1, 8, 8), latent_dim=3, hidden=(16,))).eval()
-    weights = {k: v.double() for k, v in source.state_dict().items()}
-    model = VAE.with_weights(source.config, weights)
     z = torch.randn(5, 3)
+    for weights in (source.state_dict(), {k: v.double() for k, v in source.state_dict().items()}):
+        model = VAE.with_weights(source.config, weights)
+        with torch.no_grad():
+            assert torch.allclose(model.decode(z), source.decode(z))
+        assert not model.training
+        assert all(p.dtype == torch.float32 and p.device.type == "cpu"
+                   for p in model.parameters())
     with torch.no_grad():
+        next(iter(weights.values())).add_(1.0)  # the caller's tensors change: the model not
         assert torch.allclose(model.decode(z), source.decode(z))
-    assert not model.training and all(p.dtype == torch.float32 for p in model.parameters())

@@ -5,7 +5,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CODE = {str(p.relative_to(REPO)): p.read_text() for folder in ("vae", "ui", "pages")
-        for p in (REPO / folder).glob("*.py")}
+        for p in (REPO / folder).glob("*.py")} | {"app.py": (REPO / "app.py").read_text()}
 
 
 def holding(pattern: str) -> list[str]:
@@ -39,4 +39,4 @@ def test_a_version_is_named_by_its_key_not_its_folder():
 
 def test_headings_are_drawn_by_the_helper_that_names_their_anchor():
     # Unnamed, each heading's anchor is slugified again in the browser at every redraw.
-    assert holding(r"\bst\.(title|header|subheader)\(") == []
+    assert holding(r"\bst(\.sidebar)?\.title\(|\.(header|subheader)\(|markdown\(f?[\"']#") == []

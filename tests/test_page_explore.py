@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from tiny_models import picture_rows
 
-from ui import latent_pad
+from ui import latent_pad, render
 from vae import checkpoints
 
 SCRIPT = "../app.py"  # Explore is the app's default page
@@ -58,6 +58,16 @@ def test_headings_carry_their_link_anchor(explore):
     assert anchors["Explore the latent space"] == "explore-the-latent-space"
     assert anchors["The whole latent plane"] == "the-whole-latent-plane"
     assert all(anchors.values()), anchors
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("β sweep", "beta-sweep"),  # ASCII: the page compares it with a percent-encoded #fragment
+    ("Lesson · 2 of 8: What a β-VAE gives up", "lesson-2-of-8-what-a-beta-vae-gives-up"),
+    (r"Traversals of fashion\-vae\-2d\-b0\_25", "traversals-of-fashion-vae-2d-b0-25"),
+    ("A/B comparison", "a-b-comparison"),
+])
+def test_an_anchor_is_a_heading_s_words_in_ascii(text, expected):
+    assert render.anchor(text) == expected
 
 
 def test_moving_a_slider_changes_the_picture(explore):

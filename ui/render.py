@@ -10,8 +10,10 @@ import io
 import json
 import re
 import threading
+import unicodedata
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import streamlit as st
@@ -27,14 +29,26 @@ def presentation() -> bool:
     return bool(st.session_state.get(PRESENTATION, False))
 
 
-def heading(text: str, level: int = 2) -> None:
+def heading(text: str, level: Literal[1, 2, 3] = 2) -> None:
     """A title (level 1), header (2) or subheader (3) whose link anchor is named here. Left
     unnamed, the browser names it again at each redraw of the heading, through a
-    transliterating slugify of about 2 ms, and a rerun redraws every element of the page
-    several times: Explore's six headings cost 15 of the 170 ms of browser time of a slider
+    transliterating slugify of about 1 ms, and a rerun redraws every element of the page
+    several times: Explore's headings cost 15 of the 170 ms of browser time of a slider
     move."""
-    anchor = re.sub(r"\W+", "-", text.lower()).strip("-") or None
-    (st.title, st.header, st.subheader)[level - 1](text, anchor=anchor)
+    draw = {1: st.title, 2: st.header, 3: st.subheader}[level]
+    draw(text, anchor=anchor(text) or None)
+
+
+def anchor(text: str) -> str:
+    """A heading's link name: its words in lower-case ASCII joined by '-', a Greek letter by its
+    name ("β sweep" -> "beta-sweep"), markdown's escapes dropped. ASCII, because the page
+    compares the name with the link's percent-encoded #fragment."""
+    words = "".join(
+        unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode()
+        or (f" {unicodedata.name(c).rsplit(' ', 1)[-1]} "
+            if unicodedata.name(c, "").startswith("GREEK") else " ")
+        for c in text)
+    return re.sub(r"[^a-z0-9]+", "-", words.lower()).strip("-")
 
 
 def image_width(normal: int = 256) -> int:

@@ -79,7 +79,7 @@ def run_of(job: Job) -> Run:
 def model_from_weights(config: dict, weights: Mapping) -> VAE:
     """A checkpoint config's model holding a copy of weights (numpy arrays or tensors)."""
     return VAE.with_weights(ModelConfig.from_dict(config["model"]),
-                            {k: torch.tensor(np.asarray(v)) for k, v in weights.items()})
+                            {k: torch.as_tensor(np.asarray(v)) for k, v in weights.items()})
 
 
 @st.cache_resource(max_entries=8, show_spinner="Reading validation images…")
