@@ -215,3 +215,21 @@ def test_an_ended_run_continues_from_its_weights_at_another_beta(manager):
     ended = np.mean([r["elbo"] for r in before["steps"][-5:]])
     resumed = np.mean([r["elbo"] for r in continued[:5]])
     assert abs(resumed - ended) < abs(resumed - fresh) / 3
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_the_apps_workers_train_only_on_cores_nothing_else_wants(tmp_path):
+    """The app's manager starts workers under SCHED_IDLE, so a slider's rerun never waits behind
+    a training step; the command line's keep the ordinary policy (niceness only)."""
+    policies = {}
+    for idle in (True, False):
+        m = JobManager(tmp_path / f"runs-{idle}", idle=idle)
+        try:
+            job = m.submit(SPEC, "policy")
+            wait_for(lambda job=job: job.step > 0)
+            policies[idle] = os.sched_getscheduler(job.pid)
+            m.stop(job.id)
+            m.wait(job.id, timeout=20)
+        finally:
+            m.shutdown()
+    assert policies == {True: os.SCHED_IDLE, False: os.SCHED_OTHER}

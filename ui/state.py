@@ -43,7 +43,7 @@ def server_started() -> None:
 @st.cache_resource(show_spinner=False)
 def job_manager() -> JobManager:
     # docs/design.md §2: one running job while the app serves; the worker gets one torch thread.
-    return JobManager(max_running=1, max_queued=8, threads=1)
+    return JobManager(max_running=1, max_queued=8, threads=1, idle=True)
 
 
 def _fingerprint() -> tuple:

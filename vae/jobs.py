@@ -93,11 +93,12 @@ class Job:
 
 class JobManager:
     def __init__(self, root: Path | None = None, *, max_running: int = 1, max_queued: int = 8,
-                 threads: int = 1):
+                 threads: int = 1, idle: bool = False):
         self.root = Path(root or checkpoints.RUNS_DIR)
         self.records_dir = self.root / ".jobs"
         self.records_dir.mkdir(parents=True, exist_ok=True)
         self.max_running, self.max_queued, self.threads = max_running, max_queued, threads
+        self.idle = idle  # workers train only on cores the server leaves (vae/processes.py)
         self._ctx = context()
         self._events = self._ctx.Queue()
         self._lock = threading.RLock()
@@ -285,7 +286,8 @@ class JobManager:
             parent_end, child_end = self._ctx.Pipe()
             proc = start(job_worker.worker_main, (job.id, job.spec, job.out, job.resume,
                                                   self.threads, child_end, self._events,
-                                                  os.getpid()), name=f"vae-job-{job.id}")
+                                                  os.getpid()), name=f"vae-job-{job.id}",
+                         idle=self.idle)
             child_end.close()
             if job.pace:  # read before the worker's first step, as any later command is
                 parent_end.send(("pace", job.pace))

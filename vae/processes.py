@@ -18,9 +18,11 @@ from collections.abc import Callable
 PARENT_CHECK_S = 0.25
 # Workers yield the CPU to the server and the browser beside it: a slider's rerun waited behind
 # a training step when both wanted a core, and the job loses nothing while they are idle.
-# Niceness 10 still left a worker a tenth of a contended core (a slider's p95 on Explore while a
-# Fashion job trains, two runs each: 158-164 ms at niceness 10, 134-151 ms at SCHED_IDLE);
-# SCHED_IDLE (Linux) runs it only on a core nothing else wants. Elsewhere, the niceness.
+# Niceness 10 still left a training worker a tenth of a contended core (a slider's p95 on
+# Explore while a Fashion job trains, two runs each: 158-164 ms at niceness 10, 134-151 ms at
+# SCHED_IDLE), so one started `idle` runs under SCHED_IDLE (Linux) only on a core nothing else
+# wants. A map or metrics someone waits for keeps the niceness: at SCHED_IDLE the Map page's own
+# redraws held its t-SNE back (click to map 10.5 s, against 7.3-8.9 s).
 NICENESS = 10
 PRELOAD = ["torch", "torch._dynamo", "openTSNE"]
 _MAIN_LOCK = threading.Lock()
@@ -46,7 +48,8 @@ def _nothing() -> None:
     """The warm-up worker's work."""
 
 
-def start(target: Callable[..., None], args: tuple, name: str) -> mp.process.BaseProcess:
+def start(target: Callable[..., None], args: tuple, name: str, *, idle: bool = False
+          ) -> mp.process.BaseProcess:
     """`target(*args)` in a worker forked from the fork server, with this process's environment
     as it is now (the fork server keeps the one it started with) from the moment the target
     runs; a module that reads the environment as it is imported, which can happen as `args`
@@ -58,8 +61,8 @@ def start(target: Callable[..., None], args: tuple, name: str) -> mp.process.Bas
     which the child must not run. The targets here need nothing from __main__, so a bare
     module stands in while starting.
     """
-    proc = context().Process(target=_run, args=(dict(os.environ), target, args), name=name,
-                             daemon=True)
+    proc = context().Process(target=_run, args=(dict(os.environ), target, args, idle),
+                             name=name, daemon=True)
     with _MAIN_LOCK:
         main = sys.modules.get("__main__")
         sys.modules["__main__"] = types.ModuleType("__main__")
@@ -70,9 +73,9 @@ def start(target: Callable[..., None], args: tuple, name: str) -> mp.process.Bas
     return proc
 
 
-def _run(environ: dict[str, str], target: Callable[..., None], args: tuple) -> None:
+def _run(environ: dict[str, str], target: Callable[..., None], args: tuple, idle: bool) -> None:
     os.nice(NICENESS)
-    if hasattr(os, "SCHED_IDLE"):
+    if idle and hasattr(os, "SCHED_IDLE"):
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     os.environ.clear()
     os.environ.update(environ)
