@@ -218,18 +218,21 @@ def test_an_ended_run_continues_from_its_weights_at_another_beta(manager):
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
-def test_the_apps_workers_train_only_on_cores_nothing_else_wants(tmp_path):
-    """The app's manager starts workers under SCHED_IDLE, so a slider's rerun never waits behind
-    a training step; the command line's keep the ordinary policy (niceness only)."""
+def test_the_apps_workers_train_only_on_cores_nothing_else_wants(tmp_path, monkeypatch):
+    """The app's manager (the one its pages use) starts workers under SCHED_IDLE, so a slider's
+    rerun never waits behind a training step; the command line's keep the ordinary policy."""
+    from ui import state
+
+    monkeypatch.setattr(checkpoints, "RUNS_DIR", tmp_path / "app")
+    state.job_manager.clear()
     policies = {}
-    for idle in (True, False):
-        m = JobManager(tmp_path / f"runs-{idle}", idle=idle)
+    for where, m in (("app", state.job_manager()), ("cli", JobManager(tmp_path / "cli"))):
         try:
             job = m.submit(SPEC, "policy")
             wait_for(lambda job=job: job.step > 0)
-            policies[idle] = os.sched_getscheduler(job.pid)
-            m.stop(job.id)
-            m.wait(job.id, timeout=20)
+            policies[where] = os.sched_getscheduler(job.pid)
         finally:
             m.shutdown()
-    assert policies == {True: os.SCHED_IDLE, False: os.SCHED_OTHER}
+    state.job_manager.clear()
+    assert policies == {"app": os.SCHED_IDLE, "cli": os.SCHED_OTHER}
+    assert multiprocessing.active_children() == []

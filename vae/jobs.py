@@ -98,7 +98,7 @@ class JobManager:
         self.records_dir = self.root / ".jobs"
         self.records_dir.mkdir(parents=True, exist_ok=True)
         self.max_running, self.max_queued, self.threads = max_running, max_queued, threads
-        self.idle = idle  # workers train only on cores the server leaves (vae/processes.py)
+        self.idle = idle  # workers train on what other programs leave (vae/processes.py)
         self._ctx = context()
         self._events = self._ctx.Queue()
         self._lock = threading.RLock()

@@ -7,6 +7,7 @@ torch._dynamo and a map's worker 1.3 s importing openTSNE, and a class waits for
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import sys
@@ -18,11 +19,10 @@ from collections.abc import Callable
 PARENT_CHECK_S = 0.25
 # Workers yield the CPU to the server and the browser beside it: a slider's rerun waited behind
 # a training step when both wanted a core, and the job loses nothing while they are idle.
-# Niceness 10 still left a training worker a tenth of a contended core (a slider's p95 on
-# Explore while a Fashion job trains, two runs each: 158-164 ms at niceness 10, 134-151 ms at
-# SCHED_IDLE), so one started `idle` runs under SCHED_IDLE (Linux) only on a core nothing else
-# wants. A map or metrics someone waits for keeps the niceness: at SCHED_IDLE the Map page's own
-# redraws held its t-SNE back (click to map 10.5 s, against 7.3-8.9 s).
+# Niceness 10 still left a training worker a tenth of a contended core, so one started `idle`
+# runs under SCHED_IDLE (Linux), on what every other program leaves (docs/design.md §2 has the
+# figures). A map or metrics someone waits for keeps the niceness alone: at SCHED_IDLE the Map
+# page's own redraws held its t-SNE back.
 NICENESS = 10
 PRELOAD = ["torch", "torch._dynamo", "openTSNE"]
 _MAIN_LOCK = threading.Lock()
@@ -76,7 +76,8 @@ def start(target: Callable[..., None], args: tuple, name: str, *, idle: bool = F
 def _run(environ: dict[str, str], target: Callable[..., None], args: tuple, idle: bool) -> None:
     os.nice(NICENESS)
     if idle and hasattr(os, "SCHED_IDLE"):
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        with contextlib.suppress(OSError):  # a sandbox may refuse it: the niceness holds
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     os.environ.clear()
     os.environ.update(environ)
     target(*args)
