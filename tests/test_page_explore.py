@@ -60,6 +60,18 @@ def test_headings_carry_their_link_anchor(explore):
     assert all(anchors.values()), anchors
 
 
+def test_the_explanation_is_sent_only_while_its_box_is_open(explore):
+    # A closed box's text and formula would be redrawn by the browser at every slider move.
+    at = explore("tiny-vae-2d")
+    assert [e.label for e in at.expander] == ["What am I seeing?"]
+    assert not at.latex
+    assert not any("Each slider is one coordinate" in m.value for m in at.markdown)
+    at.session_state[render.EXPLAIN] = True
+    at.run()
+    assert any("Each slider is one coordinate" in m.value for m in at.markdown)
+    assert "KL" in at.latex[0].value
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("β sweep", "beta-sweep"),  # ASCII: the page compares it with a percent-encoded #fragment
     ("Lesson · 2 of 8: What a β-VAE gives up", "lesson-2-of-8-what-a-beta-vae-gives-up"),

@@ -134,12 +134,19 @@ def _png(picture: np.ndarray, scale: int, frame: bool) -> tuple[bytes, int]:
     return png.getvalue(), image.width
 
 
+EXPLAIN = "explain_open"
+
+
 def explain(text: str, formula: str | None = None) -> None:
-    """The "What am I seeing?" box every page has: plain words, then the formula."""
-    with st.expander("What am I seeing?"):
-        st.markdown(text)
-        if formula:
-            st.latex(formula)
+    """The "What am I seeing?" box every page has: plain words, then the formula. Its content
+    exists only while it is open: the browser redraws every element of a page several times a
+    rerun, a closed box's text and formula included (docs/design.md §6)."""
+    box = st.expander("What am I seeing?", key=EXPLAIN, on_change="rerun")
+    if box.open:
+        with box:
+            st.markdown(text)
+            if formula:
+                st.latex(formula)
 
 
 _MARKDOWN_SPECIALS = str.maketrans({c: f"\\{c}" for c in "\\`*_{}[]()<>#+-.!|~$:"})
