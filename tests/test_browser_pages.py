@@ -1,6 +1,9 @@
 """Every page in a real server and headless Chromium: opens without an error element and
 fetches nothing from outside the server (the app must work offline)."""
 
+import json
+import urllib.request
+
 import pytest
 from conftest import open_page, page_errors, start_app, stop_app, wait_idle
 
@@ -38,3 +41,10 @@ def test_a_deep_link_on_a_fresh_server_gets_the_whole_app(browser, tmp_path):
         assert page_errors(page) == []
     finally:
         stop_app(proc)
+
+
+def test_no_other_site_can_stop_rerun_or_clear_the_app(app_url):
+    # Streamlit's default trusts its cloud's sites to post orders to the page when it embeds
+    # it; this app is never embedded there.
+    with urllib.request.urlopen(f"{app_url}/_stcore/host-config", timeout=30) as answer:
+        assert json.load(answer)["allowedOrigins"] == []
