@@ -1,5 +1,6 @@
 """Every page in a real server and headless Chromium: opens without an error element and
-fetches nothing from outside the server (the app must work offline)."""
+fetches nothing from outside the server (the app must work offline); and no other site may
+post orders to the page."""
 
 import json
 import urllib.request
@@ -43,8 +44,8 @@ def test_a_deep_link_on_a_fresh_server_gets_the_whole_app(browser, tmp_path):
         stop_app(proc)
 
 
-def test_no_other_site_can_stop_rerun_or_clear_the_app(app_url):
-    # Streamlit's default trusts its cloud's sites to post orders to the page when it embeds
-    # it; this app is never embedded there.
+def test_the_server_trusts_no_other_site_to_post_orders_to_the_page(app_url):
+    # Streamlit's default trusts its cloud's sites to stop, rerun or clear the page when they
+    # embed it; this app is never embedded there.
     with urllib.request.urlopen(f"{app_url}/_stcore/host-config", timeout=30) as answer:
         assert json.load(answer)["allowedOrigins"] == []

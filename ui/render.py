@@ -134,13 +134,13 @@ def _png(picture: np.ndarray, scale: int, frame: bool) -> tuple[bytes, int]:
     return png.getvalue(), image.width
 
 
-EXPLAIN = "explain_open"
+EXPLAIN = "explain_open"  # session key: whether the box is open
 
 
 def explain(text: str, formula: str | None = None) -> None:
-    """The "What am I seeing?" box every page has: plain words, then the formula. Its content
-    exists only while it is open: the browser redraws every element of a page several times a
-    rerun, a closed box's text and formula included (docs/design.md §6)."""
+    """The "What am I seeing?" box of every page but the Lesson: plain words, then the
+    formula. Its content exists only while it is open: the browser redraws every element of a
+    page several times a rerun, a closed box's text and formula included (docs/design.md §6)."""
     box = st.expander("What am I seeing?", key=EXPLAIN, on_change="rerun")
     if box.open:
         with box:
