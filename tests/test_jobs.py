@@ -226,13 +226,15 @@ def test_the_apps_workers_train_only_on_cores_nothing_else_wants(tmp_path, monke
     monkeypatch.setattr(checkpoints, "RUNS_DIR", tmp_path / "app")
     state.job_manager.clear()
     policies = {}
-    for where, m in (("app", state.job_manager()), ("cli", JobManager(tmp_path / "cli"))):
-        try:
-            job = m.submit(SPEC, "policy")
-            wait_for(lambda job=job: job.step > 0)
-            policies[where] = os.sched_getscheduler(job.pid)
-        finally:
-            m.shutdown()
-    state.job_manager.clear()
+    try:
+        for where, m in (("app", state.job_manager()), ("cli", JobManager(tmp_path / "cli"))):
+            try:
+                job = m.submit(SPEC, "policy")
+                wait_for(lambda job=job: job.step > 0)
+                policies[where] = os.sched_getscheduler(job.pid)
+            finally:
+                m.shutdown()
+    finally:  # later tests must not get this test's shut-down manager
+        state.job_manager.clear()
     assert policies == {"app": os.SCHED_IDLE, "cli": os.SCHED_OTHER}
     assert multiprocessing.active_children() == []
