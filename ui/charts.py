@@ -2,7 +2,7 @@
 
 Figures are plain dicts (st.plotly_chart validates them once): building them through plotly's
 figure methods (make_subplots, add_vline) costs tenths of a second, too slow for a panel that
-redraws twice a second. With `large` (presentation mode) fonts and plots grow for a projector.
+redraws every second. With `large` (presentation mode) fonts and plots grow for a projector.
 They take plain lists and arrays and know nothing of jobs or checkpoints.
 """
 
@@ -31,7 +31,7 @@ CLASS_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "triangle-down", 
 
 def prevalidated(figure: dict) -> go.Figure:
     """A figure made here, for st.plotly_chart to send without validating it again: each
-    redraw of the live panel (twice a second, per tab watching) spent 24 of the training
+    redraw of the live panel (every second, per tab watching) spent 24 of the training
     curves' 26 ms and 6 of the KL bars' 7 in plotly's validation. tests/test_charts.py
     validates every kind of figure this module makes."""
     return go.Figure(figure, _validate=False)

@@ -23,7 +23,10 @@ from vae.runner import RunSpec
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-LIVE_REFRESH_S = 0.5
+# Once a second: each redraw re-sends the whole panel. Twice a second, a Train page watching a
+# Fashion job cost the server 97 ms of CPU a second and its browser tab 5.3-6.1 s in 10; once a
+# second, 58 ms and 4.6 s (docs/design.md §6), and the students' sliders share both cores.
+LIVE_REFRESH_S = 1.0
 IDLE_REFRESH_S = 2.0
 CURVES_REFRESH_S = 2.0  # see _curves
 BETA_MAX = 10.0

@@ -2,7 +2,7 @@
 validation images under its newest weight snapshot, redrawn as snapshots arrive (as GAN Lab
 shows its generator's output space live), not only in the timeline afterwards.
 
-The live panel redraws twice a second, so nothing here is computed per redraw: a snapshot's
+The live panel redraws every second, so nothing here is computed per redraw: a snapshot's
 codes are the timeline's pictures of that step (`runs.snapshot_pictures`, encoded once per
 snapshot and shared with the timeline and every tab), and its figure is validated once.
 """

@@ -30,7 +30,7 @@ from vae.projection import orient, pca
 SHOWN_INPUTS = 8
 SAMPLES = 16
 MAP_POINTS = 500
-# The live panel redraws with every weight update (twice a second), its map only with each
+# The live panel redraws with every weight update (once a second), its map only with each
 # snapshot (ui/live_map.py): fewer images keep a conv model's encoding light on the server's core.
 LIVE_POINTS = 128
 

@@ -13,7 +13,7 @@ from vae.processes import exit_with_parent
 from vae.runner import RunSpec, SaveFailed
 
 # How often a worker sends a copy of the weights, and its buffered step records. The records
-# come twice as often as the live page redraws (ui/live.py, every 0.5 s), so each redraw has
+# come twice as often as the live page redraws (ui/live.py, every second), so each redraw has
 # news; the weights once a second, as each copy has the server encode and decode pictures,
 # which at every redraw took a fifth of a core while students' sliders waited for it. Every
 # send wakes the queue's feeder thread, which takes the GIL from the training: at 0.1 s the
@@ -21,7 +21,7 @@ from vae.runner import RunSpec, SaveFailed
 # records: early in a run one is taken nearly every step, and a message each woke the feeder
 # thread as often.
 WEIGHTS_INTERVAL_S = 1.0
-METRICS_INTERVAL_S = 0.25
+METRICS_INTERVAL_S = 0.5
 
 
 def unsaved_message(error: str) -> str:
