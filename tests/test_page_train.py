@@ -398,3 +398,15 @@ def test_the_server_trains_on_the_cpu_unless_the_gpu_is_picked(runs, monkeypatch
     job = next(j for j in state.job_manager().jobs() if j.name == "on-gpu")
     assert job.spec["train"]["device"] == "cuda"
     state.job_manager().stop(job.id)
+
+
+def test_the_sidebar_names_a_running_job_with_a_link_to_its_live_panel(runs):
+    # A bar there would show the step of the page's last full run: 0 % on the Train page, where
+    # only the live panel redraws while the job trains.
+    job = state.job_manager().submit(LONG, "long-one")
+    wait_for(lambda: job.status == "running")
+    at = open_page("../app.py")  # the whole app: navigation, sidebar, then its default page
+    links = [e.proto for e in at.sidebar.get("page_link")]
+    assert [link.label for link in links] == ["long\\-one · running · anonymous"], links
+    assert links[0].page.endswith("train")
+    assert not at.sidebar.get("progress")

@@ -57,14 +57,16 @@ def jobs() -> None:
     if not entries:
         return
     st.sidebar.markdown("**Training now**")
+    # Links to the Train page, whose live panel follows each run; a progress bar here would
+    # stand still between the page's runs (at 0 % on the Train page, beside the moving one).
     for entry in entries:
-        if isinstance(entry, list):  # a study: one bar for all its members
-            share, words = live.study_progress(entry)
+        if isinstance(entry, list):  # a study: one line for all its members
+            _, words = live.study_progress(entry)
             text = f"{entry[0].study} · {words} · {entry[0].owner or 'anonymous'}"
         else:
-            share = entry.step / entry.total_steps if entry.total_steps else 0.0
             text = f"{entry.name} · {entry.status} · {entry.owner or 'anonymous'}"
-        st.sidebar.progress(min(share, 1.0), text=escape(text))  # names, owners: user text
+        st.sidebar.page_link("pages/train.py", label=escape(text),  # names, owners: user text
+                             icon=":material/model_training:")
 
 
 def presentation_switch() -> None:
