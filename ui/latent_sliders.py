@@ -103,8 +103,10 @@ def sliders(prefix: str, kl_per_dim: list[float], order: list[int], unused: list
 
     def slider(j: int) -> None:
         tag = " · unused" if j in unused else ""
+        # Given its value (the one session state holds): without one, each slider copied the
+        # whole session state to find out whether it is a range (docs/design.md §6).
         z[j] = st.slider(f"{dimension_name(j)}  ·  KL {kl_per_dim[j]:.2f} nats{tag}", -LIMIT,
-                         LIMIT, step=STEP, key=_key(prefix, j), format="%.2f",
+                         LIMIT, float(z[j]), step=STEP, key=_key(prefix, j), format="%.2f",
                          help="KL: how much this dimension tells about the input, averaged "
                               "over the test set. Moving an unused one barely changes the "
                               "picture.")
