@@ -17,8 +17,10 @@ def main() -> None:
     from ui import presentation, render, sidebar, state
     from vae.data import DataError
 
-    # A file, not a :material/...: icon, whose favicon Streamlit would fetch from Google's fonts.
-    st.set_page_config(page_title="Latent Lab", page_icon="ui/favicon.png", layout="wide")
+    # Our own picture, not a :material/...: icon, whose favicon Streamlit would fetch from
+    # Google's fonts; inline, because the page asks for its favicon again at every rerun, and
+    # as a file that was an HTTP request to the server per slider move (docs/design.md §6).
+    st.set_page_config(page_title="Latent Lab", page_icon=render.FAVICON, layout="wide")
 
     pages = [
         st.Page("pages/explore.py", title="Explore", icon=":material/tune:", default=True),

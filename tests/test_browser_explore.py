@@ -39,6 +39,10 @@ def test_keyboard_on_a_latent_slider_changes_the_image(browser, url):
         page.locator('[data-testid="stSlider"]').first.wait_for(timeout=20_000)
         wait_idle(page)
         before = decoded_src(page)
+        # Everything a move needs comes over the page's websocket: a request per move (the
+        # favicon, once, fetched again at every rerun) cost the server under a class.
+        requests = []
+        page.on("request", lambda request: requests.append(request.url))
         page.get_by_role("slider").first.focus()
         for _ in range(10):  # half a unit: a visible change even for a weak tiny model
             page.keyboard.press("ArrowRight")
@@ -48,6 +52,7 @@ def test_keyboard_on_a_latent_slider_changes_the_image(browser, url):
             " .indexOf(before) < 0", arg=before, timeout=20_000)
         assert decoded_src(page) != before
         assert "z=" in page.url and page_errors(page) == []
+        assert requests == []
     finally:
         page.close()
 

@@ -105,6 +105,9 @@ def _data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
+FAVICON = _data_url((Path(__file__).parent / "favicon.png").read_bytes())
+
+
 # By content: many pictures of a rerun are those of the last one (the traversal row of the
 # dimension moved, the nearest training image, another session at the same code). Keyed by a
 # digest of the pixels, so the cache holds PNGs (a few kB each on Explore), not pixels.
