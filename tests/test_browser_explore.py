@@ -40,7 +40,8 @@ def test_keyboard_on_a_latent_slider_changes_the_image(browser, url):
         wait_idle(page)
         before = decoded_src(page)
         # Everything a move needs comes over the page's websocket: a request per move (the
-        # favicon, once, fetched again at every rerun) cost the server under a class.
+        # favicon, once, fetched again at every rerun) cost the server under a class. The
+        # frontend's own scripts may still load lazily: they are static files, not the app's.
         requests = []
         page.on("request", lambda request: requests.append(request.url))
         page.get_by_role("slider").first.focus()
@@ -52,7 +53,7 @@ def test_keyboard_on_a_latent_slider_changes_the_image(browser, url):
             " .indexOf(before) < 0", arg=before, timeout=20_000)
         assert decoded_src(page) != before
         assert "z=" in page.url and page_errors(page) == []
-        assert requests == []
+        assert [r for r in requests if "/static/" not in r] == []
     finally:
         page.close()
 

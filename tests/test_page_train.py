@@ -400,13 +400,24 @@ def test_the_server_trains_on_the_cpu_unless_the_gpu_is_picked(runs, monkeypatch
     state.job_manager().stop(job.id)
 
 
-def test_the_sidebar_names_a_running_job_with_a_link_to_its_live_panel(runs):
+def test_the_sidebar_links_each_running_job_to_its_live_panel(runs):
     # A bar there would show the step of the page's last full run: 0 % on the Train page, where
     # only the live panel redraws while the job trains.
-    job = state.job_manager().submit(LONG, "long-one")
-    wait_for(lambda: job.status == "running")
+    first = state.job_manager().submit(LONG, "long-one")
+    wait_for(lambda: first.status == "running")
+    second = state.job_manager().submit(LONG, "long-two")  # queued behind it
     at = open_page("../app.py")  # the whole app: navigation, sidebar, then its default page
-    links = [e.proto for e in at.sidebar.get("page_link")]
-    assert [link.label for link in links] == ["long\\-one · running · anonymous"], links
-    assert links[0].page.endswith("train")
+    links = {e.proto.label: e.proto for e in at.sidebar.get("page_link")}
+    assert set(links) == {"long\\-one · running · anonymous", "long\\-two · queued · anonymous"}
     assert not at.sidebar.get("progress")
+    link = links["long\\-one · running · anonymous"]
+    assert link.page.endswith("train") and link.query_string == f"watch={first.id}"
+    # Without the link's job, the Train page watches the newest active one.
+    assert open_page().selectbox(key=live.WATCH).value == second.id
+    at = AppTest.from_file(SCRIPT, default_timeout=60)
+    at.query_params["watch"] = first.id
+    at.run()
+    assert at.selectbox(key=live.WATCH).value == first.id
+    assert "watch" not in at.query_params  # once: later the tab's own choice holds
+    state.job_manager().stop(second.id)
+    state.job_manager().stop(first.id)

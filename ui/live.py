@@ -31,6 +31,7 @@ IDLE_REFRESH_S = 2.0
 CURVES_REFRESH_S = 2.0  # see _curves
 BETA_MAX = 10.0
 WATCH = "train_job"
+WATCH_PARAM = "watch"  # in the sidebar's links: the job to watch
 MINE = "train_my_jobs"
 NOTICE = "train_notice"
 
@@ -102,6 +103,11 @@ def watched(jobs: list[Job]) -> Job | None:
     """The job this tab follows: the one it chose, else the newest active one, else the
     newest; so a second tab opens on the job the first one started."""
     by_id = {j.id: j for j in jobs}
+    # A link from the sidebar names its job once; then the tab's choice is the user's again.
+    if (asked := st.query_params.get(WATCH_PARAM)) is not None:
+        del st.query_params[WATCH_PARAM]
+        if asked in by_id:
+            st.session_state[WATCH] = asked
     chosen = st.session_state.get(WATCH)
     if chosen in by_id:
         return by_id[chosen]

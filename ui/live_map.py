@@ -18,7 +18,7 @@ from ui import charts, render, runs
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _figure(key: str, large: bool, _pics: runs.Pictures) -> go.Figure:
     """The timeline's map of one snapshot as a validated figure: st.plotly_chart validates a
-    dict on every call (about 8 ms for 500 points, twice a second per tab), a Figure never."""
+    dict on every call (about 8 ms for 500 points, every second per tab), a Figure never."""
     return go.Figure(charts.latent_map(_pics.codes, _pics.labels, _pics.class_names,
                                        _pics.axis_titles, extent=_pics.extent, large=large))
 

@@ -57,16 +57,19 @@ def jobs() -> None:
     if not entries:
         return
     st.sidebar.markdown("**Training now**")
-    # Links to the Train page, whose live panel follows each run; a progress bar here would
-    # stand still between the page's runs (at 0 % on the Train page, beside the moving one).
+    # Links to the Train page's live panel of each run; a progress bar here would stand still
+    # between the page's runs (at 0 % on the Train page, beside the live panel's moving one).
     for entry in entries:
-        if isinstance(entry, list):  # a study: one line for all its members
+        if isinstance(entry, list):  # a study: one line for all its members, its running one
             _, words = live.study_progress(entry)
             text = f"{entry[0].study} · {words} · {entry[0].owner or 'anonymous'}"
+            job = next((j for j in entry if j.status == "running"), entry[0])
         else:
             text = f"{entry.name} · {entry.status} · {entry.owner or 'anonymous'}"
+            job = entry
         st.sidebar.page_link("pages/train.py", label=escape(text),  # names, owners: user text
-                             icon=":material/model_training:")
+                             icon=":material/model_training:",
+                             query_params={live.WATCH_PARAM: job.id})
 
 
 def presentation_switch() -> None:
