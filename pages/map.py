@@ -1,5 +1,7 @@
 """Map: every test image as a dot at its code; click one to see it and send it to Explore."""
 
+import time
+
 import numpy as np
 import streamlit as st
 
@@ -12,7 +14,11 @@ from vae import derived, projection
 from vae.images import map_picture, png_of
 from vae.latent import decode_images, dimension_name, nearest_in, pixel_index, posterior_handful
 
-POLL_S = 0.5
+# Each poll redraws the page in the browser, its WebGL map of PCA included, which takes a core
+# from the t-SNE worker on a two-core machine without a GPU (docs/design.md §6): poll seldom,
+# and near the end wait here for the map instead of until the next poll.
+POLL_S = 1.0
+FINISHING = 0.9  # the t-SNE's last progress report comes at 275 of its 300 iterations
 NEIGHBOURS = 8
 
 model, ckpt = session.current()
@@ -72,6 +78,11 @@ else:
 @st.fragment(run_every=POLL_S)
 def tsne_progress() -> None:
     progress = state.tsne_workers().request(mu, tsne_file)
+    deadline = time.monotonic() + POLL_S
+    while (progress.state == "running" and progress.fraction >= FINISHING
+           and time.monotonic() < deadline):
+        time.sleep(0.05)
+        progress = state.tsne_workers().request(mu, tsne_file)
     if progress.state not in ("running", "waiting"):
         st.rerun()  # the whole page: draw the map, and stop polling
     if progress.state == "waiting":
