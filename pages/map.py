@@ -14,11 +14,12 @@ from vae import derived, projection
 from vae.images import map_picture, png_of
 from vae.latent import decode_images, dimension_name, nearest_in, pixel_index, posterior_handful
 
-# Each poll redraws the page in the browser, its WebGL map of PCA included, which takes a core
-# from the t-SNE worker on a two-core machine without a GPU (docs/design.md §6): poll seldom,
-# and near the end wait here for the map instead of until the next poll.
+# Each poll redraws the page in the browser, its WebGL map of PCA included, which takes much of
+# a core beside the t-SNE worker on a two-core machine without a GPU (docs/design.md §6): poll
+# seldom, and near the end wait here for the map instead of until the next poll.
 POLL_S = 1.0
-FINISHING = 0.9  # the t-SNE's last progress report comes at 275 of its 300 iterations
+# The t-SNE reports every 25 of its 300 iterations: past 0.9 (275) only its last 25 are left.
+FINISHING = 0.9
 NEIGHBOURS = 8
 
 model, ckpt = session.current()
